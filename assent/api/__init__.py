@@ -1,0 +1,11 @@
+"""The native REST API, `/api/v1` (SPEC §3)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from assent.api import catalog, decisions, ledger, subscribers
+
+router = APIRouter(prefix="/api/v1")
+for module in (catalog, subscribers, decisions, ledger):
+    router.include_router(module.router)

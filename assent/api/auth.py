@@ -1,0 +1,46 @@
+"""Bearer API keys with scopes read < write < admin."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from assent.services.apikeys import Principal, authenticate
+from assent.services.errors import Problem
+from assent.storage.db import Database
+
+_bearer = HTTPBearer(auto_error=False, description="An Assent API key: `assent api-key create`.")
+
+
+def principal_from(request: Request, token: str | None) -> Principal | None:
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    if not token:
+        return None
+    db: Database = request.app.state.db
+    with db.read() as conn:
+        principal = authenticate(conn, token)
+    request.state.principal = principal
+    return principal
+
+
+def require(scope: str) -> Callable[..., Principal]:
+    def dependency(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    ) -> Principal:
+        principal = principal_from(request, credentials.credentials if credentials else None)
+        if principal is None:
+            raise Problem("UNAUTHENTICATED", "Send a valid API key: Authorization: Bearer <key>.", status=401)
+        if not principal.allows(scope):
+            raise Problem("FORBIDDEN", f"This API key lacks the {scope!r} scope.", status=403)
+        return principal
+
+    return dependency
+
+
+read = require("read")
+write = require("write")
+admin = require("admin")

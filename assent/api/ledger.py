@@ -1,0 +1,66 @@
+"""`/api/v1/events` (the ledger as a feed) and `/api/v1/settings`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from assent.api import auth
+from assent.api.common import db_of, events_page
+from assent.api.schemas import EventPage, Strict
+from assent.services import settings as settings_service
+from assent.services.apikeys import Principal
+
+router = APIRouter(tags=["ledger and settings"])
+
+
+@router.get(
+    "/events",
+    response_model=EventPage,
+    summary="The ledger as a feed, oldest first",
+    description="Poll with `after=<next>` from the previous page. Ids are handed out in commit "
+    "order without gaps, so a reader that follows `next` never misses an event.",
+)
+def events(
+    request: Request,
+    after: Annotated[str | None, Query(description="the `next` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    _: Principal = Depends(auth.read),
+) -> dict[str, Any]:
+    with db_of(request).read() as conn:
+        page = events_page(conn, sa.true(), after, limit, newest_first=False)
+    page["next"] = page["next"] or after or "0"
+    return page
+
+
+class SettingsOut(BaseModel):
+    data_privacy_mode: bool
+    consent_required_to_send: bool
+    double_opt_in: bool
+    default_phone_region: str | None
+    sms_numbers: dict[str, int]
+    updated_at: dt.datetime
+
+
+class SettingsPatch(Strict):
+    data_privacy_mode: bool | None = None
+    consent_required_to_send: bool | None = None
+    double_opt_in: bool | None = None
+    default_phone_region: str | None = None
+    sms_numbers: dict[str, int] | None = None
+
+
+@router.get("/settings", response_model=SettingsOut)
+def get_settings(request: Request, _: Principal = Depends(auth.read)) -> dict[str, Any]:
+    with db_of(request).read() as conn:
+        return settings_service.get_settings(conn)
+
+
+@router.patch("/settings", response_model=SettingsOut, summary="Data privacy mode, double opt-in, SMS numbers")
+def patch_settings(request: Request, body: SettingsPatch, _: Principal = Depends(auth.admin)) -> dict[str, Any]:
+    with db_of(request).write() as conn:
+        return settings_service.update_settings(conn, body.model_dump(exclude_unset=True))

@@ -1,0 +1,58 @@
+"""RFC 9457 problem documents for every error the native API returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from assent.services.errors import FieldError, Problem
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem_response(
+    status: int, code: str, title: str, detail: str, errors: list[FieldError] | None = None, **extra: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": f"https://assent.dev/problems/{code.lower().replace('_', '-')}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+    }
+    if errors:
+        body["field"] = errors[0].field
+        body["errors"] = [{"field": e.field, "reason": e.reason, "code": e.code} for e in errors]
+    body.update(extra)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def _location(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    def _problem(_request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc.status, exc.code, exc.title, exc.detail, exc.errors, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            FieldError(_location(e.get("loc", ())), str(e.get("msg", "invalid")), "VALIDATION_FAILED")
+            for e in exc.errors()
+        ]
+        detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
+        return problem_response(422, "VALIDATION_FAILED", "Unprocessable content", detail, errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
+        code = codes.get(exc.status_code, "HTTP_ERROR")
+        return problem_response(exc.status_code, code, code.replace("_", " ").capitalize(), str(exc.detail))

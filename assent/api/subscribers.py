@@ -1,0 +1,195 @@
+"""`/api/v1/subscribers/{channel}/{address}`: one address's statuses, wide opt-outs, history."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+
+from assent.api import auth
+from assent.api.common import actor_for, client_context, db_of, events_page
+from assent.api.schemas import (
+    EventPage,
+    EvidenceIn,
+    ExplanationIn,
+    StatusChangesIn,
+    StatusChangesOut,
+    SubscriberOut,
+    WideChangeOut,
+)
+from assent.domain.model import Channel, ConfirmationState, Evidence, Outcome, Source
+from assent.services import subscribers
+from assent.services.apikeys import Principal
+from assent.services.changes import Writer
+from assent.services.state import load_account
+from assent.storage import tables as t
+
+router = APIRouter(prefix="/subscribers/{channel}/{address}", tags=["subscribers"])
+
+
+def _evidence(body: EvidenceIn) -> Evidence:
+    return Evidence(
+        legal_basis=body.legal_basis,
+        legal_basis_explanation=body.legal_basis_explanation,
+        processing_legal_basis=body.processing_legal_basis,
+        notice_text=body.notice_text,
+        notice_version=body.notice_version,
+    )
+
+
+@router.get("", response_model=SubscriberOut, summary="Every type's status, wide opt-outs, delivery state")
+def get_subscriber(
+    request: Request, channel: Channel, address: str, _: Principal = Depends(auth.read)
+) -> dict[str, Any]:
+    with db_of(request).read() as conn:
+        account = load_account(conn)
+        return subscribers.subscriber_view(conn, account, account.normalize(channel, address))
+
+
+@router.post("/statuses", response_model=StatusChangesOut, summary="Change statuses (R3–R10)")
+def change_statuses(
+    request: Request,
+    channel: Channel,
+    address: str,
+    body: StatusChangesIn,
+    principal: Principal = Depends(auth.write),
+) -> dict[str, Any]:
+    normalized, results = subscribers.change_statuses(
+        db_of(request),
+        channel=channel,
+        raw_address=address,
+        changes=[subscribers.RequestedChange(c.subscription_type_id, c.status) for c in body.changes],
+        actor=actor_for(principal, body.source),
+        evidence=_evidence(body),
+        context=client_context(request),
+    )
+    return {"address": normalized.display, "channel": channel.value, "results": [r.as_dict() for r in results]}
+
+
+def _wide(
+    request: Request,
+    channel: Channel,
+    address: str,
+    business_unit_id: int,
+    body: EvidenceIn | None,
+    principal: Principal,
+    remove: bool,
+) -> dict[str, Any]:
+    body = body or EvidenceIn()
+    normalized, result = subscribers.set_wide_opt_out(
+        db_of(request),
+        channel=channel,
+        raw_address=address,
+        business_unit_id=business_unit_id,
+        actor=actor_for(principal, body.source),
+        evidence=_evidence(body),
+        context=client_context(request),
+        remove=remove,
+    )
+    return {
+        "address": normalized.display,
+        "channel": channel.value,
+        "business_unit_id": business_unit_id,
+        "outcome": result.outcome,
+        "reason": result.reason,
+        "unsubscribed_from_all": result.opted_out,
+    }
+
+
+@router.put("/unsubscribe-all", response_model=WideChangeOut, summary="Unsubscribe from all (R8)")
+def put_unsubscribe_all(
+    request: Request,
+    channel: Channel,
+    address: str,
+    business_unit_id: Annotated[int, Query()] = 0,
+    body: Annotated[EvidenceIn | None, Body()] = None,
+    principal: Principal = Depends(auth.write),
+) -> dict[str, Any]:
+    return _wide(request, channel, address, business_unit_id, body, principal, remove=False)
+
+
+@router.delete(
+    "/unsubscribe-all",
+    response_model=WideChangeOut,
+    summary="Remove an unsubscribe-from-all (R8: only one a user or an import set)",
+)
+def delete_unsubscribe_all(
+    request: Request,
+    channel: Channel,
+    address: str,
+    business_unit_id: Annotated[int, Query()] = 0,
+    body: Annotated[EvidenceIn | None, Body()] = None,
+    principal: Principal = Depends(auth.write),
+) -> dict[str, Any]:
+    return _wide(request, channel, address, business_unit_id, body, principal, remove=True)
+
+
+@router.get("/history", response_model=EventPage, summary="The ledger for this address, newest first")
+def history(
+    request: Request,
+    channel: Channel,
+    address: str,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    _: Principal = Depends(auth.read),
+) -> dict[str, Any]:
+    with db_of(request).read() as conn:
+        account = load_account(conn)
+        normalized = account.normalize(channel, address)
+        hashes = [account.address_hash(channel, normalized.key)]
+        return events_page(conn, t.ledger_events.c.address_hash.in_(hashes), cursor, limit, newest_first=True)
+
+
+@router.put("/undeliverable", summary="Mark undeliverable (a hard bounce your ESP reported)")
+def put_undeliverable(
+    request: Request,
+    channel: Channel,
+    address: str,
+    body: ExplanationIn,
+    principal: Principal = Depends(auth.write),
+) -> dict[str, Any]:
+    return _delivery(request, channel, address, body, principal, undeliverable=True)
+
+
+@router.delete("/undeliverable", summary="Clear undeliverable, with an explanation (R11)")
+def delete_undeliverable(
+    request: Request,
+    channel: Channel,
+    address: str,
+    body: ExplanationIn,
+    principal: Principal = Depends(auth.write),
+) -> dict[str, Any]:
+    return _delivery(request, channel, address, body, principal, undeliverable=False)
+
+
+def _delivery(
+    request: Request, channel: Channel, address: str, body: ExplanationIn, principal: Principal, undeliverable: bool
+) -> dict[str, Any]:
+    db = db_of(request)
+    with db.write() as conn:
+        account = load_account(conn)
+        normalized = account.normalize(channel, address)
+        source = Source.BOUNCE if undeliverable else Source.API
+        writer = Writer(
+            db,
+            conn,
+            account,
+            actor_for(principal, source),
+            Evidence(legal_basis_explanation=body.legal_basis_explanation),
+            client_context(request),
+        )
+        outcome = writer.set_undeliverable(normalized, undeliverable, body.legal_basis_explanation)
+    return {"address": normalized.display, "channel": channel.value, "undeliverable": undeliverable, "outcome": outcome}
+
+
+@router.post("/confirmation", summary="Mark the address confirmed (double opt-in, by a user)")
+def confirm(
+    request: Request, channel: Channel, address: str, principal: Principal = Depends(auth.write)
+) -> dict[str, Any]:
+    db = db_of(request)
+    with db.write() as conn:
+        account = load_account(conn)
+        normalized = account.normalize(channel, address)
+        writer = Writer(db, conn, account, actor_for(principal, "API"), context=client_context(request))
+        outcome = writer.set_confirmation(normalized, ConfirmationState.CONFIRMED)
+    return {"address": normalized.display, "channel": channel.value, "confirmed": True, "outcome": Outcome(outcome)}

@@ -1,0 +1,67 @@
+"""The `assent` command (SPEC §3, command line)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from assent.config import Settings
+from assent.services.apikeys import SCOPES, create_api_key
+from assent.storage.db import Database
+from assent.storage.migrate import migrate
+
+err = Console(stderr=True)
+
+
+def _database() -> tuple[Settings, Database]:
+    settings = Settings.from_env()
+    return settings, Database(settings.database_url)
+
+
+@click.group()
+def cli() -> None:
+    """Assent: who agreed to receive what, with evidence."""
+
+
+@cli.command("migrate")
+def migrate_command() -> None:
+    """Apply database migrations."""
+    _, db = _database()
+    migrate(db)
+    err.print("[green]Database is up to date.[/green]")
+
+
+@cli.group("api-key")
+def api_key() -> None:
+    """Manage API keys."""
+
+
+@api_key.command("create")
+@click.option("--name", required=True, help="What the key is for.")
+@click.option("--scope", "scopes", multiple=True, type=click.Choice(SCOPES), default=("read",), show_default=True)
+def api_key_create(name: str, scopes: tuple[str, ...]) -> None:
+    """Create a key. The key alone is printed on the last line of stdout."""
+    _, db = _database()
+    migrate(db)
+    with db.write() as conn:
+        key_id, key = create_api_key(conn, name, scopes)
+    err.print(f"Created API key {key_id} ({', '.join(sorted(scopes))}). It is shown once:")
+    click.echo(key)
+
+
+def _register() -> None:
+    # Commands living in their own modules attach themselves to `cli` on import.
+    from assent.cli import serve  # noqa: F401
+
+
+_register()
+
+
+def main() -> None:  # pragma: no cover
+    cli(prog_name="assent")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(cli())

@@ -1,0 +1,64 @@
+"""`assent serve`: migrate, optionally seed demo data, run the API/pages/admin and a worker."""
+
+from __future__ import annotations
+
+import click
+import uvicorn
+from rich.console import Console
+
+from assent.cli.main import cli
+from assent.config import Settings
+from assent.services.apikeys import create_api_key
+from assent.storage.db import Database
+from assent.storage.migrate import migrate
+
+console = Console(stderr=True)
+
+
+@cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int, help="HTTP worker processes.")
+@click.option("--demo/--no-demo", default=False, help="Seed a demo data set into an empty database.")
+@click.option("--no-worker", is_flag=True, help="Do not run the job worker in this process.")
+def serve(host: str, port: int, workers: int, demo: bool, no_worker: bool) -> None:
+    """Run Assent (migrates the database first)."""
+    settings = Settings.from_env()
+    db = Database(settings.database_url)
+    migrate(db)
+    if demo:
+        from assent.services.demo import seed_if_empty
+
+        seeded = seed_if_empty(db)
+        console.print("[green]Demo data seeded.[/green]" if seeded else "Demo data already present.")
+        with db.write() as conn:
+            _, key = create_api_key(conn, "demo (assent serve --demo)", ["admin"])
+    db.dispose()
+    url = f"http://{host}:{port}"
+    console.print(f"Assent is running at [bold]{url}[/bold] on {settings.database_url.split('://')[0]}")
+    console.print(f"API docs (OpenAPI): {url}/docs  ·  schema: {url}/openapi.json")
+    if demo:
+        console.print("A ready API key with admin scope:")
+        console.print(f"  [bold]{key}[/bold]")
+        console.print(f'  try: curl -H "Authorization: Bearer {key}" {url}/api/v1/subscription-types')
+    import os
+
+    os.environ["ASSENT_RUN_WORKER"] = "0" if no_worker else "1"
+    uvicorn.run(
+        "assent.cli.serve:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+    )
+
+
+def app_from_env() -> object:
+    import os
+
+    from assent.app import create_app
+
+    settings = Settings.from_env(run_worker=os.environ.get("ASSENT_RUN_WORKER", "1") == "1")
+    return create_app(settings)

@@ -1,0 +1,233 @@
+"""The change rules (SPEC R3–R10) and the send decision (R11).
+
+Pure functions over plain values: no database, no clock, no HTTP. Every interface — the
+native API, the HubSpot-compatible API, pages, bulk jobs, imports, workflows, webhooks —
+asks these functions and does what they say. A rule written anywhere else is a bug.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+
+from assent.domain.model import (
+    CHANGED,
+    UNCHANGED,
+    Actor,
+    ActorClass,
+    Channel,
+    ConfirmationState,
+    Evidence,
+    Policy,
+    Reason,
+    Status,
+    Verdict,
+    WideOptOut,
+    refused,
+)
+
+#: Refusals that mean "the request lacked evidence", not "the rules forbid it". A request
+#: about one address turns them into a 422 for the whole request (R6); a bulk run reports
+#: them per address (R9).
+EVIDENCE_REASONS = frozenset(
+    {
+        Reason.EXPLANATION_REQUIRED,
+        Reason.LEGAL_BASIS_REQUIRED,
+        Reason.PROCESSING_LEGAL_BASIS_REQUIRED,
+        Reason.NOTICE_REQUIRED,
+    }
+)
+
+_RESUBSCRIBE_REFUSALS = {
+    ActorClass.WORKFLOW: Reason.WORKFLOW_CANNOT_RESUBSCRIBE,
+    ActorClass.IMPORT: Reason.IMPORT_CANNOT_RESUBSCRIBE,
+    ActorClass.PROVIDER: Reason.ACTOR_CANNOT_RESUBSCRIBE,
+    ActorClass.SYSTEM: Reason.ACTOR_CANNOT_RESUBSCRIBE,
+}
+
+
+def judge_status_change(
+    *,
+    current: Status,
+    target: Status,
+    actor: Actor,
+    evidence: Evidence,
+    policy: Policy,
+    wide_opt_out: WideOptOut | None = None,
+    erased: bool = False,
+    has_processing_basis: bool = False,
+) -> Verdict:
+    """May `actor` move one (address, type) from `current` to `target`?"""
+    if target is current:
+        return UNCHANGED  # R3
+    if target is Status.UNSUBSCRIBED:
+        return CHANGED  # R4: opting out is always allowed, at once
+    klass = actor.klass
+    is_contact = klass is ActorClass.CONTACT
+    if erased and not is_contact:
+        return refused(Reason.ERASED)  # R10
+    # R5: leaving UNSUBSCRIBED is a resubscribe, whatever the target.
+    resubscribe = current is Status.UNSUBSCRIBED
+    if resubscribe and klass in _RESUBSCRIBE_REFUSALS:
+        return refused(_RESUBSCRIBE_REFUSALS[klass])
+    opting_in = target is Status.SUBSCRIBED or resubscribe
+    if opting_in and wide_opt_out is not None and not is_contact:
+        return refused(Reason.WIDE_OPT_OUT_IN_FORCE)  # R7
+    if is_contact:
+        # R6: a person's own opt-in is evidenced by the notice they saw.
+        if target is Status.SUBSCRIBED and not (evidence.notice_text or "").strip():
+            return refused(Reason.NOTICE_REQUIRED)
+        return CHANGED
+    if resubscribe and klass is ActorClass.USER and not evidence.has_explanation:
+        return refused(Reason.EXPLANATION_REQUIRED)  # R5: always, for a user
+    if opting_in and policy.data_privacy_mode:
+        return _privacy_mode_evidence(evidence, has_processing_basis)  # R5, R6
+    return CHANGED
+
+
+def _privacy_mode_evidence(evidence: Evidence, has_processing_basis: bool) -> Verdict:
+    if evidence.legal_basis is None:
+        return refused(Reason.LEGAL_BASIS_REQUIRED)
+    if not evidence.has_explanation:
+        return refused(Reason.EXPLANATION_REQUIRED)
+    if evidence.processing_legal_basis is None and not has_processing_basis:
+        return refused(Reason.PROCESSING_LEGAL_BASIS_REQUIRED)
+    return CHANGED
+
+
+def judge_wide_opt_out_set(current: WideOptOut | None, actor: Actor) -> Verdict:
+    """R8: setting a wide opt-out is always allowed.
+
+    When one is already in force it is unchanged — except that the contact's own act
+    replaces one a user or an import set, because from then on only the contact may lift it.
+    """
+    if current is None:
+        return CHANGED
+    if actor.klass is ActorClass.CONTACT and current.set_by is not ActorClass.CONTACT:
+        return CHANGED
+    return UNCHANGED
+
+
+def judge_wide_opt_out_removal(
+    *,
+    current: WideOptOut | None,
+    actor: Actor,
+    evidence: Evidence,
+    policy: Policy,
+    erased: bool = False,
+    has_processing_basis: bool = False,
+) -> Verdict:
+    """R8: who may lift an "unsubscribed from all"."""
+    if current is None:
+        return UNCHANGED
+    klass = actor.klass
+    if klass is ActorClass.CONTACT:
+        return CHANGED
+    if erased:
+        return refused(Reason.ERASED)  # R10
+    if klass is not ActorClass.USER:
+        return refused(Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT)
+    if current.set_by is ActorClass.CONTACT:
+        return refused(Reason.WIDE_OPT_OUT_SET_BY_CONTACT)
+    if current.set_by not in (ActorClass.USER, ActorClass.IMPORT):
+        return refused(Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT)
+    # Lifting a wide opt-out lets mail flow again: it is a resubscribe of the channel (R5).
+    if not evidence.has_explanation:
+        return refused(Reason.EXPLANATION_REQUIRED)
+    if policy.data_privacy_mode:
+        return _privacy_mode_evidence(evidence, has_processing_basis)
+    return CHANGED
+
+
+# --- deciding whether a message may be sent (R11) -------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TypeFacts:
+    channel: Channel
+    business_unit_id: int
+    is_active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SendFacts:
+    """What storage knows about one address for one type."""
+
+    status: Status = Status.NOT_SPECIFIED
+    wide_opt_out: bool = False
+    undeliverable: bool = False
+    confirmation: ConfirmationState | None = None
+    erased: bool = False
+
+
+_CONSENT_CHANNELS = frozenset({Channel.SMS, Channel.WHATSAPP})
+
+
+def decide(type_: TypeFacts, facts: SendFacts, policy: Policy) -> tuple[Reason, ...]:
+    """Every reason that blocks sending a message of `type_` to the address; empty = send."""
+    reasons: list[Reason] = []
+    if not type_.is_active:
+        reasons.append(Reason.TYPE_INACTIVE)
+    if facts.undeliverable:
+        reasons.append(Reason.UNDELIVERABLE)
+    if facts.wide_opt_out:
+        reasons.append(Reason.UNSUBSCRIBED_FROM_ALL)
+    if facts.status is Status.UNSUBSCRIBED:
+        reasons.append(Reason.UNSUBSCRIBED)
+    elif facts.status is Status.NOT_SPECIFIED and (
+        type_.channel in _CONSENT_CHANNELS or policy.sending_needs_consent
+    ):
+        reasons.append(Reason.NO_CONSENT)
+    # Addresses that were never asked to confirm (they predate double opt-in, or came in by
+    # hand) count as confirmed, as HubSpot treats them; only a pending confirmation blocks.
+    if (
+        type_.channel is Channel.EMAIL
+        and facts.confirmation is ConfirmationState.PENDING
+        and policy.double_opt_in_for(type_.business_unit_id)
+    ):
+        reasons.append(Reason.UNCONFIRMED)
+    if facts.erased:
+        reasons.append(Reason.ERASED)
+    return tuple(reasons)
+
+
+FactsKey = tuple[Status, bool, bool, ConfirmationState | None, bool]
+
+
+@lru_cache(maxsize=256)
+def decision_table(type_: TypeFacts, policy_key: tuple[object, ...]) -> dict[FactsKey, tuple[Reason, ...]]:
+    """`decide` evaluated once for every combination of facts (3·2·2·3·2 = 72).
+
+    Set-based paths (batch decisions, audience filters over millions of addresses) look
+    answers up here instead of calling `decide` per row: the same rule, computed once.
+    """
+    policy = policy_from_key(policy_key)
+    table: dict[FactsKey, tuple[Reason, ...]] = {}
+    for status, wide, undeliverable, confirmation, erased in itertools.product(
+        Status, (False, True), (False, True), (None, *ConfirmationState), (False, True)
+    ):
+        facts = SendFacts(status, wide, undeliverable, confirmation, erased)
+        table[(status, wide, undeliverable, confirmation, erased)] = decide(type_, facts, policy)
+    return table
+
+
+def policy_key(policy: Policy) -> tuple[object, ...]:
+    """A hashable form of a policy, for `decision_table`'s cache."""
+    return (
+        policy.data_privacy_mode,
+        policy.consent_required_to_send,
+        policy.double_opt_in,
+        tuple(sorted(policy.double_opt_in_by_business_unit.items())),
+    )
+
+
+def policy_from_key(key: tuple[object, ...]) -> Policy:
+    dpm, consent, doi, by_bu = key
+    assert isinstance(by_bu, tuple)
+    return Policy(
+        data_privacy_mode=bool(dpm),
+        consent_required_to_send=bool(consent),
+        double_opt_in=bool(doi),
+        double_opt_in_by_business_unit=dict(by_bu),
+    )

@@ -1,0 +1,53 @@
+"""Operations endpoints: liveness, readiness, Prometheus metrics."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from assent.storage import tables as t
+from assent.storage.db import Database
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> JSONResponse:
+    db: Database = request.app.state.db
+    try:
+        with db.read() as conn:
+            conn.execute(sa.select(t.ledger_counter.c.last_id)).scalar_one()
+    except Exception as error:  # noqa: BLE001 - any failure means not ready
+        return JSONResponse({"status": "unavailable", "error": type(error).__name__}, status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> PlainTextResponse:
+    db: Database = request.app.state.db
+    with db.read() as conn:
+        events = conn.execute(sa.select(t.ledger_counter.c.last_id)).scalar_one()
+        jobs = dict(
+            conn.execute(sa.select(t.jobs.c.status, sa.func.count()).group_by(t.jobs.c.status)).all()
+        )
+        pending = conn.execute(
+            sa.select(sa.func.count()).select_from(t.outbox).where(t.outbox.c.published_at.is_(None))
+        ).scalar_one()
+    lines = [
+        "# HELP assent_ledger_events_total Ledger events written.",
+        "# TYPE assent_ledger_events_total counter",
+        f"assent_ledger_events_total {events}",
+        "# HELP assent_outbox_pending Ledger events not yet published to webhooks.",
+        "# TYPE assent_outbox_pending gauge",
+        f"assent_outbox_pending {pending}",
+        "# HELP assent_jobs Jobs by status.",
+        "# TYPE assent_jobs gauge",
+    ]
+    lines += [f'assent_jobs{{status="{status}"}} {count}' for status, count in sorted(jobs.items())]
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

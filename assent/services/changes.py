@@ -1,0 +1,399 @@
+"""The state-changing actions. Each writes new state, ledger events and outbox rows in the
+caller's one transaction (STYLE §2), for one address or thousands at once.
+
+Every action first "touches" the addresses it will change (an upsert of their `addresses`
+row). On PostgreSQL that locks the rows until commit, on SQLite the write transaction is
+already exclusive, so two writers of one address take turns and each reads the state the
+other committed: no lost update, no event with a stale `old_status`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assent.domain.addresses import Address
+from assent.domain.model import (
+    Actor,
+    ActorClass,
+    Channel,
+    ConfirmationState,
+    Evidence,
+    LegalBasis,
+    Outcome,
+    Reason,
+    Status,
+    Verdict,
+    WideOptOut,
+)
+from assent.domain.rules import (
+    judge_status_change,
+    judge_wide_opt_out_removal,
+    judge_wide_opt_out_set,
+)
+from assent.services import ledger
+from assent.services.ledger import RequestContext
+from assent.services.state import (
+    Account,
+    SubscriptionType,
+    load_address_facts,
+    load_erased,
+    load_statuses,
+    load_wide_opt_outs,
+)
+from assent.storage import tables as t
+from assent.storage.db import Database
+from assent.storage.upsert import upsert
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    subscription_type_id: int
+    old_status: Status
+    new_status: Status
+    outcome: Outcome
+    reason: Reason | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "subscription_type_id": self.subscription_type_id,
+            "old_status": self.old_status.value,
+            "new_status": self.new_status.value,
+            "outcome": self.outcome.value,
+            "reason": self.reason.value if self.reason else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class WideResult:
+    business_unit_id: int
+    outcome: Outcome
+    reason: Reason | None
+    opted_out: bool  # after the change
+
+
+@dataclass
+class Writer:
+    """One write transaction on behalf of one actor."""
+
+    db: Database
+    conn: Connection
+    account: Account
+    actor: Actor
+    evidence: Evidence = field(default_factory=Evidence)
+    context: RequestContext = field(default_factory=RequestContext)
+    at: dt.datetime = field(default_factory=t.now)
+
+    # --- building blocks ----------------------------------------------------------------
+
+    def touch(self, channel: Channel, addresses: Sequence[Address]) -> None:
+        """Create missing address rows and lock existing ones (see module docstring)."""
+        seen: dict[str, Address] = {a.key: a for a in addresses}
+        rows = [
+            {
+                "address": a.key,
+                "channel": channel.value,
+                "display": a.display,
+                "undeliverable": False,
+                "soft_bounces": 0,
+                "created_at": self.at,
+                "updated_at": self.at,
+            }
+            for a in seen.values()
+        ]
+        upsert(self.conn, t.addresses, rows, keys=("address", "channel"))
+
+    def event(self, address: Address, **fields: Any) -> dict[str, Any]:
+        evidence = self.evidence
+        return {
+            "address_hash": self.account.address_hash(address.channel, address.key),
+            "channel": address.channel.value,
+            "address": address.display,
+            "source": self.actor.source.value,
+            "actor_kind": self.actor.klass.value,
+            "actor_id": self.actor.id,
+            "ip": self.context.ip,
+            "user_agent": self.context.user_agent,
+            "job_id": self.context.job_id,
+            "notice_version": evidence.notice_version,
+            "notice_text": evidence.notice_text,
+            "legal_basis_explanation": evidence.legal_basis_explanation,
+            "processing_legal_basis": (
+                evidence.processing_legal_basis.value if evidence.processing_legal_basis else None
+            ),
+            **fields,
+        }
+
+    def recorded_legal_basis(self, target: Status) -> str | None:
+        if self.actor.klass is ActorClass.CONTACT and target is Status.SUBSCRIBED:
+            return LegalBasis.CONSENT_WITH_NOTICE.value  # R6
+        return self.evidence.legal_basis.value if self.evidence.legal_basis else None
+
+    # --- actions ------------------------------------------------------------------------
+
+    def change_statuses(
+        self,
+        channel: Channel,
+        requests: Sequence[tuple[Address, Sequence[tuple[SubscriptionType, Status]]]],
+    ) -> list[list[ChangeResult]]:
+        """Judge and apply status changes for many addresses of one channel (R3–R10)."""
+        addresses = [address for address, _ in requests]
+        self.touch(channel, addresses)
+        keys = {a.key for a in addresses}
+        type_ids = {st.id for _, changes in requests for st, _ in changes}
+        bu_ids = {st.business_unit_id for _, changes in requests for st, _ in changes}
+        statuses = load_statuses(self.conn, keys, type_ids)
+        wides = load_wide_opt_outs(self.conn, channel, keys, bu_ids)
+        facts = load_address_facts(self.conn, channel, keys)
+        erased = load_erased(self.conn, self.account, channel, keys)
+
+        results: list[list[ChangeResult]] = []
+        status_rows: list[dict[str, Any]] = []
+        events: list[dict[str, Any]] = []
+        basis_for: set[str] = set()
+        lifted_erasures: set[str] = set()
+        for address, changes in requests:
+            fact = facts.get(address.key)
+            row_results = []
+            for st, target in changes:
+                current = statuses.get((address.key, st.id), Status.NOT_SPECIFIED)
+                verdict = judge_status_change(
+                    current=current,
+                    target=target,
+                    actor=self.actor,
+                    evidence=self.evidence,
+                    policy=self.account.policy,
+                    wide_opt_out=wides.get((address.key, st.business_unit_id)),
+                    erased=address.key in erased,
+                    has_processing_basis=bool(fact and fact.has_processing_basis),
+                )
+                row_results.append(_result(st.id, current, target, verdict))
+                if not verdict.applies:
+                    continue
+                statuses[(address.key, st.id)] = target  # a later change in one request sees it
+                legal_basis = self.recorded_legal_basis(target)
+                status_rows.append(
+                    {
+                        "address": address.key,
+                        "subscription_type_id": st.id,
+                        "channel": channel.value,
+                        "status": target.value,
+                        "legal_basis": legal_basis,
+                        "legal_basis_explanation": self.evidence.legal_basis_explanation,
+                        "source": self.actor.source.value,
+                        "updated_at": self.at,
+                    }
+                )
+                events.append(
+                    self.event(
+                        address,
+                        kind="STATUS",
+                        business_unit_id=st.business_unit_id,
+                        subscription_type_id=st.id,
+                        old_status=current.value,
+                        new_status=target.value,
+                        legal_basis=legal_basis,
+                    )
+                )
+                if target is Status.SUBSCRIBED and self.evidence.processing_legal_basis:
+                    basis_for.add(address.key)
+                if target is Status.SUBSCRIBED and address.key in erased:
+                    lifted_erasures.add(address.key)  # the person opted in themself (R22)
+            results.append(row_results)
+
+        # A status row may appear twice (one request naming a type twice): keep the last.
+        unique_rows = {(r["address"], r["subscription_type_id"]): r for r in status_rows}
+        upsert(
+            self.conn,
+            t.subscription_statuses,
+            list(unique_rows.values()),
+            keys=("address", "subscription_type_id"),
+            update=("status", "legal_basis", "legal_basis_explanation", "source", "updated_at"),
+        )
+        self._store_processing_basis(channel, basis_for)
+        self._lift_erasures(channel, lifted_erasures)
+        ledger.append(self.db, self.conn, events, self.at)
+        return results
+
+    def set_wide_opt_out(
+        self, channel: Channel, addresses: Sequence[Address], business_unit_id: int
+    ) -> list[WideResult]:
+        """R8: "unsubscribe from all" for (address, channel, BU). Always allowed."""
+        self.touch(channel, addresses)
+        current = load_wide_opt_outs(self.conn, channel, {a.key for a in addresses}, [business_unit_id])
+        rows, events, results = [], [], []
+        for address in addresses:
+            existing = current.get((address.key, business_unit_id))
+            verdict = judge_wide_opt_out_set(existing, self.actor)
+            results.append(WideResult(business_unit_id, verdict.outcome, verdict.reason, True))
+            if not verdict.applies:
+                continue
+            current[(address.key, business_unit_id)] = _wide(business_unit_id, self.actor)
+            rows.append(
+                {
+                    "address": address.key,
+                    "channel": channel.value,
+                    "business_unit_id": business_unit_id,
+                    "set_by": self.actor.klass.value,
+                    "source": self.actor.source.value,
+                    "at": self.at,
+                }
+            )
+            events.append(
+                self.event(
+                    address,
+                    kind="WIDE_OPT_OUT",
+                    business_unit_id=business_unit_id,
+                    old_status="UNSUBSCRIBED" if existing else "NOT_SPECIFIED",
+                    new_status="UNSUBSCRIBED",
+                    legal_basis=self.evidence.legal_basis.value if self.evidence.legal_basis else None,
+                )
+            )
+        upsert(
+            self.conn,
+            t.wide_opt_outs,
+            rows,
+            keys=("address", "channel", "business_unit_id"),
+            update=("set_by", "source", "at"),
+        )
+        ledger.append(self.db, self.conn, events, self.at)
+        return results
+
+    def remove_wide_opt_out(
+        self, channel: Channel, addresses: Sequence[Address], business_unit_id: int
+    ) -> list[WideResult]:
+        """R8: lift an "unsubscribe from all" — the contact always, a user only one that a
+        user or an import set, a workflow or an import never."""
+        self.touch(channel, addresses)
+        keys = {a.key for a in addresses}
+        current = load_wide_opt_outs(self.conn, channel, keys, [business_unit_id])
+        facts = load_address_facts(self.conn, channel, keys)
+        erased = load_erased(self.conn, self.account, channel, keys)
+        w = t.wide_opt_outs
+        events, results, removed = [], [], []
+        for address in addresses:
+            existing = current.get((address.key, business_unit_id))
+            fact = facts.get(address.key)
+            verdict = judge_wide_opt_out_removal(
+                current=existing,
+                actor=self.actor,
+                evidence=self.evidence,
+                policy=self.account.policy,
+                erased=address.key in erased,
+                has_processing_basis=bool(fact and fact.has_processing_basis),
+            )
+            results.append(
+                WideResult(business_unit_id, verdict.outcome, verdict.reason, not verdict.applies and existing is not None)
+            )
+            if not verdict.applies:
+                continue
+            current.pop((address.key, business_unit_id), None)
+            removed.append(address.key)
+            events.append(
+                self.event(
+                    address,
+                    kind="WIDE_OPT_OUT",
+                    business_unit_id=business_unit_id,
+                    old_status="UNSUBSCRIBED",
+                    new_status="NOT_SPECIFIED",
+                    legal_basis=self.evidence.legal_basis.value if self.evidence.legal_basis else None,
+                )
+            )
+        for start in range(0, len(removed), 1000):
+            self.conn.execute(
+                sa.delete(w).where(
+                    w.c.channel == channel.value,
+                    w.c.business_unit_id == business_unit_id,
+                    w.c.address.in_(removed[start : start + 1000]),
+                )
+            )
+        ledger.append(self.db, self.conn, events, self.at)
+        return results
+
+    def set_undeliverable(self, address: Address, undeliverable: bool, reason: str | None) -> Outcome:
+        """A hard bounce (PROVIDER) marks an address undeliverable; a user clears it (R11)."""
+        self.touch(address.channel, [address])
+        a = t.addresses
+        row = self.conn.execute(
+            sa.select(a.c.undeliverable).where(a.c.address == address.key, a.c.channel == address.channel.value)
+        ).one()
+        if bool(row.undeliverable) == undeliverable:
+            return Outcome.UNCHANGED
+        self.conn.execute(
+            sa.update(a)
+            .where(a.c.address == address.key, a.c.channel == address.channel.value)
+            .values(undeliverable=undeliverable, undeliverable_reason=reason, updated_at=self.at)
+        )
+        ledger.append(
+            self.db,
+            self.conn,
+            [
+                self.event(
+                    address,
+                    kind="UNDELIVERABLE",
+                    old_status="UNDELIVERABLE" if row.undeliverable else "DELIVERABLE",
+                    new_status="UNDELIVERABLE" if undeliverable else "DELIVERABLE",
+                    legal_basis_explanation=reason or self.evidence.legal_basis_explanation,
+                )
+            ],
+            self.at,
+        )
+        return Outcome.CHANGED
+
+    def set_confirmation(self, address: Address, state: ConfirmationState) -> Outcome:
+        """Double opt-in (R16): PENDING after a form opt-in, CONFIRMED by the person."""
+        self.touch(address.channel, [address])
+        a = t.addresses
+        current = self.conn.execute(
+            sa.select(a.c.confirmation).where(a.c.address == address.key, a.c.channel == address.channel.value)
+        ).scalar_one()
+        if current == state.value or (current == ConfirmationState.CONFIRMED and state is ConfirmationState.PENDING):
+            return Outcome.UNCHANGED  # confirmation is per address and is not taken back
+        self.conn.execute(
+            sa.update(a)
+            .where(a.c.address == address.key, a.c.channel == address.channel.value)
+            .values(confirmation=state.value, confirmation_at=self.at, updated_at=self.at)
+        )
+        ledger.append(
+            self.db,
+            self.conn,
+            [self.event(address, kind="CONFIRMATION", old_status=current, new_status=state.value)],
+            self.at,
+        )
+        return Outcome.CHANGED
+
+    def _store_processing_basis(self, channel: Channel, keys: set[str]) -> None:
+        basis = self.evidence.processing_legal_basis
+        if not keys or basis is None:
+            return
+        a = t.addresses
+        self.conn.execute(
+            sa.update(a)
+            .where(a.c.channel == channel.value, a.c.address.in_(sorted(keys)))
+            .values(
+                processing_legal_basis=basis.value,
+                processing_legal_basis_explanation=self.evidence.legal_basis_explanation,
+                updated_at=self.at,
+            )
+        )
+
+    def _lift_erasures(self, channel: Channel, keys: set[str]) -> None:
+        if not keys:
+            return
+        e = t.erasures
+        hashes = [self.account.address_hash(channel, key) for key in keys]
+        self.conn.execute(sa.delete(e).where(e.c.channel == channel.value, e.c.address_hash.in_(hashes)))
+
+
+def _result(type_id: int, current: Status, target: Status, verdict: Verdict) -> ChangeResult:
+    new = target if verdict.applies else current
+    return ChangeResult(type_id, current, new, verdict.outcome, verdict.reason)
+
+
+def _wide(business_unit_id: int, actor: Actor) -> WideOptOut:
+    return WideOptOut(business_unit_id, actor.klass, actor.source)

@@ -1,0 +1,68 @@
+"""Appending to the ledger (R24) and its outbox (R25), in the caller's transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assent.storage import tables as t
+from assent.storage.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """Where a change came from, for the evidence."""
+
+    ip: str | None = None
+    user_agent: str | None = None
+    job_id: str | None = None
+
+    @classmethod
+    def from_client(cls, ip: str | None, user_agent: str | None) -> RequestContext:
+        return cls(truncate_ip(ip), (user_agent or "")[:500] or None)
+
+
+def truncate_ip(ip: str | None) -> str | None:
+    """Keep the network, drop the host: /24 for IPv4, /48 for IPv6 (GDPR data minimisation)."""
+    if not ip:
+        return None
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    prefix = 24 if parsed.version == 4 else 48
+    return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False).network_address)
+
+
+def append(db: Database, conn: Connection, events: Sequence[dict[str, Any]], at: dt.datetime) -> None:
+    """Write events and their outbox rows. Ids come from the counter row, whose lock is
+    held until commit: ids are gap-free and in commit order."""
+    if not events:
+        return
+    counter = t.ledger_counter
+    last = conn.execute(
+        sa.update(counter)
+        .where(counter.c.id == 1)
+        .values(last_id=counter.c.last_id + len(events))
+        .returning(counter.c.last_id)
+    ).scalar_one()
+    first = last - len(events) + 1
+    rows = []
+    outbox = []
+    for offset, event in enumerate(events):
+        row = {**_EMPTY, **event, "id": first + offset, "at": at}
+        rows.append(row)
+        outbox.append({"event_id": row["id"], "address_hash": row["address_hash"], "created_at": at, "published_at": None})
+    db.bulk_insert(conn, t.ledger_events, rows)
+    db.bulk_insert(conn, t.outbox, outbox)
+
+
+_EMPTY: dict[str, Any] = {
+    column.name: None for column in t.ledger_events.columns
+} | {"redacted": False}

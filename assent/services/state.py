@@ -1,0 +1,186 @@
+"""Reading what the rules need: the policy, the types, and per-address state in sets."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assent.domain.addresses import Address, InvalidAddress, normalize
+from assent.domain.model import ActorClass, Channel, ConfirmationState, Policy, Source, Status, WideOptOut
+from assent.domain.rules import TypeFacts
+from assent.services.errors import Invalid, NotFound
+from assent.storage import tables as t
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """The account settings as the services need them, read fresh per transaction (R12)."""
+
+    policy: Policy
+    hash_key: bytes
+    default_phone_region: str | None
+    sms_numbers: dict[str, int]
+
+    def address_hash(self, channel: Channel | str, key: str) -> str:
+        """A keyed hash naming an address without revealing it (ledger key, erasures)."""
+        return hashlib.blake2b(
+            f"{channel}:{key}".encode(), key=self.hash_key, digest_size=16
+        ).hexdigest()
+
+    def normalize_raw(self, channel: Channel, raw: str) -> Address:
+        """Normalize, raising InvalidAddress (for set-based paths that report per row)."""
+        return normalize(channel, raw, self.default_phone_region)
+
+    def normalize(self, channel: Channel, raw: str, field: str = "address") -> Address:
+        """Normalize, or a 422 naming `field` (R1)."""
+        try:
+            return normalize(channel, raw, self.default_phone_region)
+        except InvalidAddress as error:
+            raise Invalid(field, error.reason, "INVALID_ADDRESS") from None
+
+
+def load_account(conn: Connection) -> Account:
+    row = conn.execute(sa.select(t.account_settings).where(t.account_settings.c.id == 1)).one()
+    overrides = {
+        bu_id: bool(doi)
+        for bu_id, doi in conn.execute(
+            sa.select(t.business_units.c.id, t.business_units.c.double_opt_in).where(
+                t.business_units.c.double_opt_in.is_not(None)
+            )
+        )
+    }
+    policy = Policy(
+        data_privacy_mode=row.data_privacy_mode,
+        consent_required_to_send=row.consent_required_to_send,
+        double_opt_in=row.double_opt_in,
+        double_opt_in_by_business_unit=overrides,
+    )
+    return Account(policy, bytes.fromhex(row.hash_key), row.default_phone_region, dict(row.sms_numbers))
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionType:
+    id: int
+    business_unit_id: int
+    channel: Channel
+    name: str
+    is_active: bool
+
+    @property
+    def facts(self) -> TypeFacts:
+        return TypeFacts(self.channel, self.business_unit_id, self.is_active)
+
+
+def load_types(conn: Connection, ids: Collection[int] | None = None) -> dict[int, SubscriptionType]:
+    query = sa.select(
+        t.subscription_types.c.id,
+        t.subscription_types.c.business_unit_id,
+        t.subscription_types.c.channel,
+        t.subscription_types.c.name,
+        t.subscription_types.c.is_active,
+    )
+    if ids is not None:
+        query = query.where(t.subscription_types.c.id.in_(list(ids)))
+    return {
+        r.id: SubscriptionType(r.id, r.business_unit_id, Channel(r.channel), r.name, r.is_active)
+        for r in conn.execute(query)
+    }
+
+
+def load_type(conn: Connection, type_id: int, field: str = "subscription_type_id") -> SubscriptionType:
+    found = load_types(conn, [type_id]).get(type_id)
+    if found is None:
+        raise Invalid(field, f"subscription type {type_id} does not exist", "UNKNOWN_SUBSCRIPTION_TYPE")
+    return found
+
+
+def require_business_unit(conn: Connection, bu_id: int, field: str = "business_unit_id") -> None:
+    exists = conn.execute(sa.select(t.business_units.c.id).where(t.business_units.c.id == bu_id)).first()
+    if exists is None:
+        raise Invalid(field, f"business unit {bu_id} does not exist", "UNKNOWN_BUSINESS_UNIT")
+
+
+def require_contact(conn: Connection, contact_id: int) -> sa.Row[tuple[object, ...]]:
+    row = conn.execute(sa.select(t.contacts).where(t.contacts.c.id == contact_id)).first()
+    if row is None:
+        raise NotFound("Contact", contact_id)
+    return row
+
+
+# --- per-address state, loaded for many addresses in one query each ---------------------
+
+
+def load_statuses(
+    conn: Connection, keys: Collection[str], type_ids: Collection[int]
+) -> dict[tuple[str, int], Status]:
+    if not keys or not type_ids:
+        return {}
+    s = t.subscription_statuses
+    rows = conn.execute(
+        sa.select(s.c.address, s.c.subscription_type_id, s.c.status).where(
+            s.c.address.in_(list(keys)), s.c.subscription_type_id.in_(list(type_ids))
+        )
+    )
+    return {(r.address, r.subscription_type_id): Status(r.status) for r in rows}
+
+
+def load_wide_opt_outs(
+    conn: Connection, channel: Channel, keys: Collection[str], bu_ids: Collection[int] | None = None
+) -> dict[tuple[str, int], WideOptOut]:
+    if not keys:
+        return {}
+    w = t.wide_opt_outs
+    query = sa.select(w).where(w.c.channel == channel.value, w.c.address.in_(list(keys)))
+    if bu_ids is not None:
+        query = query.where(w.c.business_unit_id.in_(list(bu_ids)))
+    return {
+        (r.address, r.business_unit_id): WideOptOut(
+            r.business_unit_id, ActorClass(r.set_by), Source(r.source)
+        )
+        for r in conn.execute(query)
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class AddressFacts:
+    undeliverable: bool = False
+    confirmation: ConfirmationState | None = None
+    has_processing_basis: bool = False
+
+
+def load_address_facts(
+    conn: Connection, channel: Channel, keys: Collection[str]
+) -> dict[str, AddressFacts]:
+    if not keys:
+        return {}
+    a = t.addresses
+    rows = conn.execute(
+        sa.select(a.c.address, a.c.undeliverable, a.c.confirmation, a.c.processing_legal_basis).where(
+            a.c.channel == channel.value, a.c.address.in_(list(keys))
+        )
+    )
+    return {
+        r.address: AddressFacts(
+            bool(r.undeliverable),
+            ConfirmationState(r.confirmation) if r.confirmation else None,
+            r.processing_legal_basis is not None,
+        )
+        for r in rows
+    }
+
+
+def load_erased(
+    conn: Connection, account: Account, channel: Channel, keys: Iterable[str]
+) -> set[str]:
+    by_hash = {account.address_hash(channel, key): key for key in keys}
+    if not by_hash:
+        return set()
+    e = t.erasures
+    rows = conn.execute(
+        sa.select(e.c.address_hash).where(e.c.channel == channel.value, e.c.address_hash.in_(list(by_hash)))
+    )
+    return {by_hash[r.address_hash] for r in rows}

@@ -1,0 +1,304 @@
+"""The schema, as SQLAlchemy Core tables. Migrations (storage/migrations) create it.
+
+Per-address tables lead their primary key with the address (or, for the ledger and the
+erasure list, its keyed hash), so that each can be distributed by that column on a sharded
+PostgreSQL (Citus) without changing a query (SPEC §4).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Always-UTC, always-aware datetimes on both backends (SQLite drops the zone)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            value = dt.datetime.fromisoformat(value)
+        assert isinstance(value, dt.datetime)
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+Text = sa.String  # lengths are checked by the API; the database does not truncate
+
+account_settings = sa.Table(
+    "account_settings",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),  # always 1
+    sa.Column("data_privacy_mode", sa.Boolean, nullable=False, default=False),
+    sa.Column("consent_required_to_send", sa.Boolean, nullable=False, default=True),
+    sa.Column("double_opt_in", sa.Boolean, nullable=False, default=False),
+    sa.Column("default_phone_region", Text(2), nullable=True),
+    sa.Column("sms_numbers", sa.JSON, nullable=False, default=dict),
+    # The key of the keyed hash that names erased addresses (R22). Kept in the database,
+    # not in the signing keys, so that rotating those never forgets an erasure.
+    sa.Column("hash_key", Text(64), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+business_units = sa.Table(
+    "business_units",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("name", Text(200), nullable=False),
+    sa.Column("company_name", Text(200), nullable=True),
+    sa.Column("postal_address", Text(500), nullable=True),
+    sa.Column("logo_url", Text(2000), nullable=True),
+    sa.Column("primary_color", Text(7), nullable=True),
+    sa.Column("accent_color", Text(7), nullable=True),
+    sa.Column("default_language", Text(10), nullable=False, default="en"),
+    sa.Column("sms_help_text", Text(320), nullable=True),
+    sa.Column("notice_text", Text(4000), nullable=True),
+    sa.Column("notice_version", Text(50), nullable=True),
+    sa.Column("double_opt_in", sa.Boolean, nullable=True),  # None: the account setting
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+subscription_types = sa.Table(
+    "subscription_types",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "business_unit_id", sa.Integer, sa.ForeignKey("business_units.id"), nullable=False
+    ),
+    sa.Column("channel", Text(10), nullable=False),
+    sa.Column("name", Text(200), nullable=False),
+    sa.Column("description", Text(2000), nullable=False, default=""),
+    sa.Column("purpose", Text(200), nullable=True),
+    sa.Column("is_active", sa.Boolean, nullable=False, default=True),
+    sa.Column("position", sa.Integer, nullable=False, default=0),
+    sa.Column("translations", sa.JSON, nullable=False, default=dict),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(None, "business_unit_id", "channel", "position"),
+)
+
+addresses = sa.Table(
+    "addresses",
+    metadata,
+    sa.Column("address", Text(320), primary_key=True),
+    sa.Column("channel", Text(10), primary_key=True),
+    sa.Column("display", Text(320), nullable=False),
+    sa.Column("undeliverable", sa.Boolean, nullable=False, default=False),
+    sa.Column("undeliverable_reason", Text(500), nullable=True),
+    sa.Column("soft_bounces", sa.Integer, nullable=False, default=0),
+    sa.Column("confirmation", Text(10), nullable=True),  # None, PENDING, CONFIRMED (R16)
+    sa.Column("confirmation_at", UTCDateTime, nullable=True),
+    sa.Column("processing_legal_basis", Text(40), nullable=True),
+    sa.Column("processing_legal_basis_explanation", Text(4000), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+subscription_statuses = sa.Table(
+    "subscription_statuses",
+    metadata,
+    sa.Column("address", Text(320), primary_key=True),
+    sa.Column(
+        "subscription_type_id",
+        sa.Integer,
+        sa.ForeignKey("subscription_types.id"),
+        primary_key=True,
+    ),
+    sa.Column("channel", Text(10), nullable=False),
+    sa.Column("status", Text(16), nullable=False),
+    sa.Column("legal_basis", Text(40), nullable=True),
+    sa.Column("legal_basis_explanation", Text(4000), nullable=True),
+    sa.Column("source", Text(24), nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(None, "subscription_type_id", "status"),
+)
+
+wide_opt_outs = sa.Table(
+    "wide_opt_outs",
+    metadata,
+    sa.Column("address", Text(320), primary_key=True),
+    sa.Column("channel", Text(10), primary_key=True),
+    sa.Column("business_unit_id", sa.Integer, primary_key=True),
+    sa.Column("set_by", Text(16), nullable=False),
+    sa.Column("source", Text(24), nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+erasures = sa.Table(
+    "erasures",
+    metadata,
+    sa.Column("address_hash", Text(64), primary_key=True),
+    sa.Column("channel", Text(10), primary_key=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+)
+
+ledger_events = sa.Table(
+    "ledger_events",
+    metadata,
+    sa.Column("address_hash", Text(64), primary_key=True),
+    sa.Column("id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("kind", Text(20), nullable=False),
+    sa.Column("channel", Text(10), nullable=False),
+    sa.Column("address", Text(320), nullable=True),  # personal: erasure redacts it
+    sa.Column("business_unit_id", sa.Integer, nullable=True),
+    sa.Column("subscription_type_id", sa.Integer, nullable=True),
+    sa.Column("old_status", Text(16), nullable=True),
+    sa.Column("new_status", Text(16), nullable=True),
+    sa.Column("legal_basis", Text(40), nullable=True),
+    sa.Column("legal_basis_explanation", Text(4000), nullable=True),  # personal
+    sa.Column("processing_legal_basis", Text(40), nullable=True),
+    sa.Column("source", Text(24), nullable=False),
+    sa.Column("actor_kind", Text(16), nullable=False),
+    sa.Column("actor_id", Text(100), nullable=True),
+    sa.Column("ip", Text(64), nullable=True),  # personal
+    sa.Column("user_agent", Text(500), nullable=True),  # personal
+    sa.Column("job_id", Text(40), nullable=True),
+    sa.Column("notice_version", Text(50), nullable=True),
+    sa.Column("notice_text", Text(4000), nullable=True),  # personal: may quote the person
+    sa.Column("redacted", sa.Boolean, nullable=False, default=False),
+    # The feed (events?after=) reads in id order; ids are handed out in commit order.
+    sa.Index(None, "id", unique=True),
+)
+
+#: Columns erasure may blank out; the database refuses every other UPDATE (R24).
+LEDGER_PERSONAL_COLUMNS = (
+    "address",
+    "legal_basis_explanation",
+    "ip",
+    "user_agent",
+    "notice_text",
+)
+
+# One row. Taking the next ids from it locks the row until commit, so ledger ids are
+# handed out in commit order with no gaps, and a feed reader never skips an event that
+# commits late (a plain sequence gives no such promise).
+ledger_counter = sa.Table(
+    "ledger_counter",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("last_id", sa.BigInteger, nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("event_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("address_hash", Text(64), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("published_at", UTCDateTime, nullable=True),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True),
+    sa.Column("email", Text(320), nullable=True),  # display form
+    sa.Column("email_key", Text(320), nullable=True),  # addresses.address of the email
+    sa.Column("phone", Text(20), nullable=True),  # E.164
+    sa.Column("first_name", Text(200), nullable=True),
+    sa.Column("last_name", Text(200), nullable=True),
+    sa.Column("company", Text(200), nullable=True),
+    sa.Column("properties", sa.JSON, nullable=False, default=dict),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Index(None, "email_key"),
+    sa.Index(None, "phone"),
+)
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", Text(16), primary_key=True),  # the public part of the key
+    sa.Column("name", Text(200), nullable=False),
+    sa.Column("secret_hash", Text(64), nullable=False),
+    sa.Column("scopes", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("principal", Text(40), primary_key=True),
+    sa.Column("key", Text(200), primary_key=True),
+    sa.Column("request_hash", Text(64), nullable=False),
+    sa.Column("status_code", sa.Integer, nullable=False),
+    sa.Column("response_body", sa.LargeBinary, nullable=False),
+    sa.Column("content_type", Text(100), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+jobs = sa.Table(
+    "jobs",
+    metadata,
+    sa.Column("id", Text(40), primary_key=True),
+    sa.Column("kind", Text(40), nullable=False),
+    sa.Column("status", Text(16), nullable=False),  # QUEUED RUNNING SUCCEEDED FAILED
+    sa.Column("params", sa.JSON, nullable=False),
+    sa.Column("total", sa.Integer, nullable=False, default=0),
+    sa.Column("done", sa.Integer, nullable=False, default=0),
+    sa.Column("counts", sa.JSON, nullable=False, default=dict),
+    sa.Column("lease_owner", Text(100), nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("attempts", sa.Integer, nullable=False, default=0),
+    sa.Column("error", Text(4000), nullable=True),
+    sa.Column("created_by", Text(100), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("started_at", UTCDateTime, nullable=True),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Index(None, "status", "created_at"),
+)
+
+job_targets = sa.Table(
+    "job_targets",
+    metadata,
+    sa.Column("job_id", Text(40), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("address", Text(320), nullable=True),  # None: the row was not an address
+    sa.Column("display", Text(320), nullable=True),
+    sa.Column("contact_id", sa.BigInteger, nullable=True),
+    sa.Column("error", Text(500), nullable=True),
+)
+
+job_outcomes = sa.Table(
+    "job_outcomes",
+    metadata,
+    sa.Column("job_id", Text(40), primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False),
+    # 0 for an outcome that concerns no single type (a wide opt-out, a bad row)
+    sa.Column("subscription_type_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("address", Text(320), nullable=True),
+    sa.Column("outcome", Text(10), nullable=False),
+    sa.Column("reason", Text(40), nullable=True),
+)
