@@ -302,3 +302,42 @@ job_outcomes = sa.Table(
     sa.Column("outcome", Text(10), nullable=False),
     sa.Column("reason", Text(40), nullable=True),
 )
+
+# --- admin UI: users, their sessions, and sign-in throttling (issue 4) --------------------
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("email", Text(320), nullable=False, unique=True),  # lower-cased: the sign-in name
+    sa.Column("password_hash", Text(200), nullable=False),  # argon2id, with its parameters
+    sa.Column("role", Text(10), nullable=False),  # admin, editor, viewer
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("last_login_at", UTCDateTime, nullable=True),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+# Server-side sessions: the cookie holds a random token, the table its SHA-256. Signing out,
+# disabling a user or a password change ends sessions at once, in every process.
+admin_sessions = sa.Table(
+    "admin_sessions",
+    metadata,
+    sa.Column("id", Text(64), primary_key=True),
+    sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id"), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("last_seen_at", UTCDateTime, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Column("revoked_at", UTCDateTime, nullable=True),
+    sa.Index(None, "user_id"),
+)
+
+# Failed sign-ins per hashed key ("email:<address>" or "ip:<address>") in a fixed window.
+# In the database, not in memory, because several processes may serve the admin UI.
+login_throttle = sa.Table(
+    "login_throttle",
+    metadata,
+    sa.Column("key", Text(64), primary_key=True),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("window_started_at", UTCDateTime, nullable=False),
+)

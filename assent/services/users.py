@@ -1,0 +1,297 @@
+"""Admin UI users: argon2-hashed passwords, roles, server-side sessions, sign-in throttling.
+
+Sessions live in the database rather than in a signed cookie alone: a signed cookie cannot
+be taken back, and signing out, disabling a user or changing a password must end a session
+at once in every process that serves the admin UI. The cookie carries a random token; the
+table keeps only its SHA-256, so a copy of the database opens no session.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.engine import Connection
+
+from assent.services.errors import Conflict, Invalid, NotFound
+from assent.storage import tables as t
+from assent.storage.upsert import upsert
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+    def allows(self, needed: Role) -> bool:
+        """admin may do what an editor may, an editor what a viewer may."""
+        order = list(Role)
+        return order.index(self) >= order.index(needed)
+
+
+MIN_PASSWORD = 10
+SESSION_IDLE = dt.timedelta(hours=12)
+SESSION_MAX = dt.timedelta(days=7)
+# Sliding expiry is refreshed at most this often, so reading pages does not write each time.
+_TOUCH_EVERY = dt.timedelta(minutes=5)
+
+_hasher = PasswordHasher()
+# Verified against when the email is unknown, so that a wrong email costs as long as a wrong
+# password and response times do not reveal which accounts exist.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: int
+    email: str
+    role: Role
+
+    @property
+    def actor_id(self) -> str:
+        """How the ledger names this user (Actor.id)."""
+        return f"user:{self.id}"
+
+
+def _email(raw: str) -> str:
+    email = raw.strip().lower()
+    if not _EMAIL.fullmatch(email):
+        raise Invalid("email", "enter an email address, like name@example.com")
+    return email
+
+
+def _role(raw: str) -> Role:
+    try:
+        return Role(raw.strip().lower())
+    except ValueError:
+        raise Invalid("role", "choose admin, editor or viewer") from None
+
+
+def _password(raw: str) -> str:
+    if len(raw) < MIN_PASSWORD:
+        raise Invalid("password", f"use at least {MIN_PASSWORD} characters")
+    return _hasher.hash(raw)
+
+
+def _user(row: Any) -> User:
+    return User(row.id, row.email, Role(row.role))
+
+
+def create_user(conn: Connection, email: str, role: str, password: str) -> User:
+    address = _email(email)
+    values = {"email": address, "role": _role(role).value, "password_hash": _password(password)}
+    u = t.users
+    if conn.execute(sa.select(u.c.id).where(u.c.email == address)).first() is not None:
+        raise Conflict("USER_EXISTS", f"A user {address} already exists.")
+    now = t.now()
+    user_id = conn.execute(
+        u.insert().values(**values, created_at=now, updated_at=now).returning(u.c.id)
+    ).scalar_one()
+    return get_user(conn, user_id)
+
+
+def get_user(conn: Connection, user_id: int) -> User:
+    row = conn.execute(sa.select(t.users).where(t.users.c.id == user_id)).first()
+    if row is None:
+        raise NotFound("User", user_id)
+    return _user(row)
+
+
+def list_users(conn: Connection) -> list[dict[str, Any]]:
+    u = t.users
+    rows = conn.execute(
+        sa.select(
+            u.c.id, u.c.email, u.c.role, u.c.created_at, u.c.last_login_at, u.c.disabled_at
+        ).order_by(u.c.email)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def update_user(
+    conn: Connection,
+    user_id: int,
+    *,
+    role: str | None = None,
+    password: str | None = None,
+    disabled: bool | None = None,
+) -> User:
+    current = get_user(conn, user_id)
+    values: dict[str, Any] = {}
+    if role is not None:
+        values["role"] = _role(role).value
+    if password:
+        values["password_hash"] = _password(password)
+    if disabled is not None:
+        values["disabled_at"] = t.now() if disabled else None
+    if values.get("role", Role.ADMIN) != Role.ADMIN or disabled:
+        _keep_an_admin(conn, current)
+    if values:
+        conn.execute(
+            sa.update(t.users).where(t.users.c.id == user_id).values(**values, updated_at=t.now())
+        )
+    if password or disabled:
+        revoke_sessions(conn, user_id)
+    return get_user(conn, user_id)
+
+
+def _keep_an_admin(conn: Connection, changing: User) -> None:
+    """Nobody may demote or disable the last active admin: the account would be locked."""
+    if changing.role is not Role.ADMIN:
+        return
+    u = t.users
+    others = conn.execute(
+        sa.select(sa.func.count()).where(
+            u.c.role == Role.ADMIN.value, u.c.disabled_at.is_(None), u.c.id != changing.id
+        )
+    ).scalar_one()
+    if not others:
+        raise Invalid("role", "this is the last admin; make another user admin first", "LAST_ADMIN")
+
+
+def authenticate(conn: Connection, email: str, password: str) -> User | None:
+    """The user, when the password is right and the user is not disabled."""
+    row = conn.execute(sa.select(t.users).where(t.users.c.email == email.strip().lower())).first()
+    try:
+        _hasher.verify(row.password_hash if row is not None else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None or row.disabled_at is not None:
+        return None
+    if _hasher.check_needs_rehash(row.password_hash):
+        conn.execute(
+            sa.update(t.users)
+            .where(t.users.c.id == row.id)
+            .values(password_hash=_hasher.hash(password))
+        )
+    conn.execute(sa.update(t.users).where(t.users.c.id == row.id).values(last_login_at=t.now()))
+    return _user(row)
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+def _token_id(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(conn: Connection, user: User) -> str:
+    """A new session for `user`; returns the token for the cookie (shown once, not stored)."""
+    token = secrets.token_urlsafe(32)
+    now = t.now()
+    conn.execute(
+        t.admin_sessions.insert().values(
+            id=_token_id(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + SESSION_IDLE,
+        )
+    )
+    return token
+
+
+def session_user(conn: Connection, token: str) -> User | None:
+    """The signed-in user of a session token, or None when it is unknown, expired, revoked,
+    or its user was disabled. Refreshes the idle expiry now and then (a small write)."""
+    s, u = t.admin_sessions, t.users
+    row = conn.execute(
+        sa.select(u.c.id, u.c.email, u.c.role, s.c.created_at, s.c.last_seen_at)
+        .join(u, u.c.id == s.c.user_id)
+        .where(
+            s.c.id == _token_id(token),
+            s.c.revoked_at.is_(None),
+            s.c.expires_at > t.now(),
+            u.c.disabled_at.is_(None),
+        )
+    ).first()
+    if row is None:
+        return None
+    now = t.now()
+    if now - row.last_seen_at > _TOUCH_EVERY:
+        conn.execute(
+            sa.update(s)
+            .where(s.c.id == _token_id(token))
+            .values(
+                last_seen_at=now, expires_at=min(now + SESSION_IDLE, row.created_at + SESSION_MAX)
+            )
+        )
+    return _user(row)
+
+
+def end_session(conn: Connection, token: str) -> None:
+    s = t.admin_sessions
+    conn.execute(
+        sa.update(s)
+        .where(s.c.id == _token_id(token), s.c.revoked_at.is_(None))
+        .values(revoked_at=t.now())
+    )
+
+
+def revoke_sessions(conn: Connection, user_id: int) -> None:
+    s = t.admin_sessions
+    conn.execute(
+        sa.update(s)
+        .where(s.c.user_id == user_id, s.c.revoked_at.is_(None))
+        .values(revoked_at=t.now())
+    )
+
+
+# --- sign-in throttling -------------------------------------------------------------------
+
+THROTTLE_WINDOW = dt.timedelta(minutes=15)
+#: failed sign-ins allowed per window: per account, and per client IP (many accounts)
+THROTTLE_LIMITS = {"email": 5, "ip": 30}
+
+
+def _throttle_keys(email: str, ip: str | None) -> dict[str, str]:
+    # Hashed: the table needs to match keys, not to keep people's addresses and IPs.
+    keys = {"email": hashlib.sha256(f"email:{email.strip().lower()}".encode()).hexdigest()}
+    if ip:
+        keys["ip"] = hashlib.sha256(f"ip:{ip}".encode()).hexdigest()
+    return keys
+
+
+def sign_in_blocked(conn: Connection, email: str, ip: str | None) -> bool:
+    """True while the account or the client has used up its failed attempts."""
+    lt = t.login_throttle
+    keys = _throttle_keys(email, ip)
+    rows = conn.execute(
+        sa.select(lt.c.key, lt.c.failures).where(
+            lt.c.key.in_(list(keys.values())), lt.c.window_started_at > t.now() - THROTTLE_WINDOW
+        )
+    ).all()
+    failures = {r.key: r.failures for r in rows}
+    return any(failures.get(key, 0) >= THROTTLE_LIMITS[kind] for kind, key in keys.items())
+
+
+def record_failed_sign_in(conn: Connection, email: str, ip: str | None) -> None:
+    """Count a failure. One UPDATE per key, so processes racing on it each add one."""
+    lt = t.login_throttle
+    now = t.now()
+    keys = list(_throttle_keys(email, ip).values())
+    upsert(
+        conn, lt, [{"key": k, "failures": 0, "window_started_at": now} for k in keys], keys=("key",)
+    )
+    expired = lt.c.window_started_at <= now - THROTTLE_WINDOW
+    conn.execute(
+        sa.update(lt)
+        .where(lt.c.key.in_(keys))
+        .values(
+            failures=sa.case((expired, 1), else_=lt.c.failures + 1),
+            window_started_at=sa.case((expired, now), else_=lt.c.window_started_at),
+        )
+    )
+
+
+def clear_failed_sign_ins(conn: Connection, email: str) -> None:
+    key = _throttle_keys(email, None)["email"]
+    conn.execute(sa.delete(t.login_throttle).where(t.login_throttle.c.key == key))
