@@ -341,3 +341,57 @@ login_throttle = sa.Table(
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("window_started_at", UTCDateTime, nullable=False),
 )
+
+# --- contact-facing pages: links, rate limits, local mail outbox, form keys (issue 3) -----
+
+# What a signed link points at. A link token carries only the keyed address hash (the same
+# pseudonym the ledger is keyed by), never the address: the address is looked up here.
+# Keyed by that hash so that it shards like the ledger, and so that erasure (R22), which
+# knows the hash, deletes the row and every link to the person stops working.
+link_subjects = sa.Table(
+    "link_subjects",
+    metadata,
+    sa.Column("address_hash", Text(64), primary_key=True),
+    sa.Column("channel", Text(10), nullable=False),
+    sa.Column("address", Text(320), nullable=False),  # personal: the addresses.address key
+    sa.Column("display", Text(320), nullable=False),  # personal
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Public pages' request counters (get-my-link, signup, resubscribe emails) in fixed windows.
+# In the database, not in memory, because several processes may serve the pages. Keys are
+# keyed hashes ("<purpose>:<hash of address or client>"), never raw addresses or IPs.
+rate_limits = sa.Table(
+    "rate_limits",
+    metadata,
+    sa.Column("key", Text(100), primary_key=True),
+    sa.Column("window", sa.BigInteger, nullable=False),  # the window's number since the epoch
+    sa.Column("hits", sa.Integer, nullable=False),
+    sa.Column("expires_at", UTCDateTime, nullable=False),
+    sa.Index(None, "expires_at"),
+)
+
+# Mail that would have gone out by SMTP when ASSENT_SMTP_URL is unset, so that a first run
+# needs no mail server and a developer can read (and click) what was sent.
+mail_outbox = sa.Table(
+    "mail_outbox",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("recipient", Text(320), nullable=False),  # personal
+    sa.Column("subject", Text(500), nullable=False),
+    sa.Column("message", sa.LargeBinary, nullable=False),  # the whole RFC 5322 message
+)
+
+# Per-BU public keys for website signup forms (POST /api/v1/form-submissions). Public by
+# design (they sit in a web page), so a key only lets a form opt people in as themselves;
+# stored hashed anyway, and rotating one replaces it.
+form_keys = sa.Table(
+    "form_keys",
+    metadata,
+    sa.Column("key_hash", Text(64), primary_key=True),
+    sa.Column(
+        "business_unit_id", sa.Integer, sa.ForeignKey("business_units.id"), nullable=False, unique=True
+    ),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
