@@ -25,6 +25,9 @@ class Settings:
     default_phone_region: str | None = None
     #: in-process job worker in `assent serve`
     run_worker: bool = True
+    #: contact links (preferences, unsubscribe, confirm) never expire unless this is set;
+    #: when set it is at least 60 days (SPEC R13; CAN-SPAM asks for 30 after a send)
+    link_max_age_days: int | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -39,9 +42,19 @@ class Settings:
             "mail_from": env.get("ASSENT_MAIL_FROM", "Assent <no-reply@localhost>"),
             "twilio_auth_token": env.get("ASSENT_TWILIO_AUTH_TOKEN") or None,
             "default_phone_region": env.get("ASSENT_DEFAULT_PHONE_REGION") or None,
+            "link_max_age_days": _link_max_age(env.get("ASSENT_LINK_MAX_AGE_DAYS")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _link_max_age(raw: str | None) -> int | None:
+    if not raw or not raw.strip():
+        return None
+    days = int(raw)
+    if days < 60:
+        raise ValueError("ASSENT_LINK_MAX_AGE_DAYS must be at least 60 (or unset: links never expire)")
+    return days
 
 
 def development_secret(database_url: str) -> str:

@@ -23,7 +23,7 @@ def readyz(request: Request) -> JSONResponse:
     try:
         with db.read() as conn:
             conn.execute(sa.select(t.ledger_counter.c.last_id)).scalar_one()
-    except Exception as error:  # noqa: BLE001 - any failure means not ready
+    except Exception as error:
         return JSONResponse({"status": "unavailable", "error": type(error).__name__}, status_code=503)
     return JSONResponse({"status": "ok"})
 
@@ -33,9 +33,7 @@ def metrics(request: Request) -> PlainTextResponse:
     db: Database = request.app.state.db
     with db.read() as conn:
         events = conn.execute(sa.select(t.ledger_counter.c.last_id)).scalar_one()
-        jobs = dict(
-            conn.execute(sa.select(t.jobs.c.status, sa.func.count()).group_by(t.jobs.c.status)).all()
-        )
+        jobs: dict[str, int] = dict(conn.execute(sa.select(t.jobs.c.status, sa.func.count()).group_by(t.jobs.c.status)).all())
         pending = conn.execute(
             sa.select(sa.func.count()).select_from(t.outbox).where(t.outbox.c.published_at.is_(None))
         ).scalar_one()

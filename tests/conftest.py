@@ -154,7 +154,9 @@ class Catalog:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def type(self, name: str = "Newsletter", channel: Channel = Channel.EMAIL, business_unit_id: int = 0, **extra: Any) -> int:
+    def type(
+        self, name: str = "Newsletter", channel: Channel = Channel.EMAIL, business_unit_id: int = 0, **extra: Any
+    ) -> int:
         with self.db.write() as conn:
             created = catalog.create_subscription_type(
                 conn, {"name": name, "channel": channel.value, "business_unit_id": business_unit_id, **extra}

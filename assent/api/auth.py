@@ -28,9 +28,7 @@ def principal_from(request: Request, token: str | None) -> Principal | None:
 
 
 def require(scope: str) -> Callable[..., Principal]:
-    def dependency(
-        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
-    ) -> Principal:
+    def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
         principal = principal_from(request, credentials.credentials if credentials else None)
         if principal is None:
             raise Problem("UNAUTHENTICATED", "Send a valid API key: Authorization: Bearer <key>.", status=401)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from assent.api import auth
 from assent.api.common import db_of
-from assent.api.schemas import Strict
+from assent.api.schemas import Id, PathId, QueryId, Strict, not_null
 from assent.domain.model import Channel
 from assent.services import catalog
 from assent.services.apikeys import Principal
@@ -22,30 +22,46 @@ Language = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$", examples=["en
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class BusinessUnitIn(Strict):
-    name: Name
+class _Branding(Strict):
     company_name: Annotated[str, Field(max_length=200)] | None = None
     postal_address: Annotated[str, Field(max_length=500)] | None = None
     logo_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://")] | None = None
     primary_color: Color | None = None
     accent_color: Color | None = None
-    default_language: Language = "en"
     sms_help_text: Annotated[str, Field(max_length=320)] | None = None
     notice_text: Annotated[str, Field(max_length=4000)] | None = None
     notice_version: Annotated[str, Field(max_length=50)] | None = None
     double_opt_in: bool | None = Field(None, description="None follows the account setting")
 
+
+class BusinessUnitIn(_Branding):
+    name: Name
+    default_language: Language = "en"
+
     @field_validator("name")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be blank")
-        return value.strip()
+        return not_blank(value)
 
 
-class BusinessUnitPatch(BusinessUnitIn):
-    name: Name | None = None  # type: ignore[assignment]
-    default_language: Language | None = None  # type: ignore[assignment]
+class BusinessUnitPatch(_Branding):
+    """Only the fields sent change; `name` and `default_language` cannot be emptied."""
+
+    name: Name | None = None
+    default_language: Language | None = None
+
+    _not_null = not_null("name", "default_language")
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        return not_blank(value)
+
+
+def not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value.strip()
 
 
 class BusinessUnitOut(BaseModel):
@@ -72,7 +88,7 @@ def list_business_units(request: Request, _: Principal = Depends(auth.read)) -> 
 
 
 @router.get("/business-units/{business_unit_id}", response_model=BusinessUnitOut)
-def get_business_unit(request: Request, business_unit_id: int, _: Principal = Depends(auth.read)) -> dict[str, Any]:
+def get_business_unit(request: Request, business_unit_id: PathId, _: Principal = Depends(auth.read)) -> dict[str, Any]:
     with db_of(request).read() as conn:
         return catalog.get_business_unit(conn, business_unit_id)
 
@@ -85,7 +101,7 @@ def create_business_unit(request: Request, body: BusinessUnitIn, _: Principal = 
 
 @router.patch("/business-units/{business_unit_id}", response_model=BusinessUnitOut)
 def update_business_unit(
-    request: Request, business_unit_id: int, body: BusinessUnitPatch, _: Principal = Depends(auth.admin)
+    request: Request, business_unit_id: PathId, body: BusinessUnitPatch, _: Principal = Depends(auth.admin)
 ) -> dict[str, Any]:
     with db_of(request).write() as conn:
         return catalog.update_business_unit(conn, business_unit_id, body.model_dump(exclude_unset=True))
@@ -99,7 +115,7 @@ class Translation(Strict):
 class SubscriptionTypeIn(Strict):
     name: Name
     channel: Channel
-    business_unit_id: int = 0
+    business_unit_id: Id = 0
     description: Annotated[str, Field(max_length=2000)] = ""
     purpose: Annotated[str, Field(max_length=200)] | None = None
     is_active: bool = True
@@ -114,6 +130,8 @@ class SubscriptionTypePatch(Strict):
     is_active: bool | None = Field(None, description="false archives the type")
     position: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     translations: dict[Language, Translation] | None = None
+
+    _not_null = not_null("name", "description", "is_active", "position", "translations")
 
 
 class SubscriptionTypeOut(BaseModel):
@@ -133,7 +151,7 @@ class SubscriptionTypeOut(BaseModel):
 @router.get("/subscription-types", response_model=list[SubscriptionTypeOut])
 def list_subscription_types(
     request: Request,
-    business_unit_id: int | None = None,
+    business_unit_id: QueryId | None = None,
     channel: Channel | None = None,
     include_inactive: bool = False,
     _: Principal = Depends(auth.read),
@@ -148,7 +166,7 @@ def list_subscription_types(
 
 
 @router.get("/subscription-types/{type_id}", response_model=SubscriptionTypeOut)
-def get_subscription_type(request: Request, type_id: int, _: Principal = Depends(auth.read)) -> dict[str, Any]:
+def get_subscription_type(request: Request, type_id: PathId, _: Principal = Depends(auth.read)) -> dict[str, Any]:
     with db_of(request).read() as conn:
         return catalog.get_subscription_type(conn, type_id)
 
@@ -165,7 +183,7 @@ def create_subscription_type(
 
 @router.patch("/subscription-types/{type_id}", response_model=SubscriptionTypeOut)
 def update_subscription_type(
-    request: Request, type_id: int, body: SubscriptionTypePatch, _: Principal = Depends(auth.admin)
+    request: Request, type_id: PathId, body: SubscriptionTypePatch, _: Principal = Depends(auth.admin)
 ) -> dict[str, Any]:
     with db_of(request).write() as conn:
         return catalog.update_subscription_type(conn, type_id, body.model_dump(exclude_unset=True))

@@ -54,9 +54,7 @@ def event_dict(row: Any) -> dict[str, Any]:
     return {c.name: getattr(row, c.name) for c in t.ledger_events.columns if c.name != "address_hash"}
 
 
-def events_page(
-    conn: Connection, where: Any, cursor: str | None, limit: int, *, newest_first: bool
-) -> dict[str, Any]:
+def events_page(conn: Connection, where: Any, cursor: str | None, limit: int, *, newest_first: bool) -> dict[str, Any]:
     e = t.ledger_events
     position = parse_cursor(cursor)
     query = sa.select(e).where(where)

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from assent.api import auth
 from assent.api.common import db_of
-from assent.api.schemas import DecisionBatchOut, DecisionOut, Strict
+from assent.api.schemas import DecisionBatchOut, DecisionOut, Id, QueryId, Strict
 from assent.domain.addresses import Address, InvalidAddress
 from assent.domain.model import Reason
 from assent.services.apikeys import Principal
@@ -36,7 +36,7 @@ def _decision(address: str, channel: str, type_id: int, reasons: tuple[Reason, .
 def decision(
     request: Request,
     address: Annotated[str, Query(max_length=320)],
-    subscription_type_id: int,
+    subscription_type_id: QueryId,
     channel: Annotated[str | None, Query(description="Optional: checked against the type's channel")] = None,
     _: Principal = Depends(auth.read),
 ) -> dict[str, Any]:
@@ -53,7 +53,7 @@ def decision(
 
 
 class BatchIn(Strict):
-    subscription_type_id: int
+    subscription_type_id: Id
     addresses: list[Annotated[str, Field(max_length=320)]] = Field(min_length=1)
 
 

@@ -67,7 +67,9 @@ class IdempotencyMiddleware:
             await _problem(send, 422, "IDEMPOTENCY_KEY_REUSED", "Idempotency-Key: already used for a different request")
             return
         if state == "running":
-            await _problem(send, 409, "IDEMPOTENCY_KEY_IN_USE", "Idempotency-Key: a request with this key is still running")
+            await _problem(
+                send, 409, "IDEMPOTENCY_KEY_IN_USE", "Idempotency-Key: a request with this key is still running"
+            )
             return
         if state == "replay":
             assert stored is not None
@@ -143,9 +145,7 @@ class IdempotencyMiddleware:
                 return "replay", (row.status_code, row.content_type, row.response_body)
             if now - row.created_at < ABANDONED_AFTER:
                 return "running", None
-            conn.execute(
-                sa.update(i).where(i.c.principal == principal, i.c.key == key).values(created_at=now)
-            )
+            conn.execute(sa.update(i).where(i.c.principal == principal, i.c.key == key).values(created_at=now))
             return "run", None
 
     def _finish(self, principal: str, key: str, status: int, content_type: str, body: bytes) -> None:

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from assent.api import auth
 from assent.api.common import db_of, events_page
-from assent.api.schemas import EventPage, Strict
+from assent.api.schemas import EventPage, Strict, not_null
 from assent.services import settings as settings_service
 from assent.services.apikeys import Principal
 
@@ -52,6 +52,8 @@ class SettingsPatch(Strict):
     double_opt_in: bool | None = None
     default_phone_region: str | None = None
     sms_numbers: dict[str, int] | None = None
+
+    _not_null = not_null("data_privacy_mode", "consent_required_to_send", "double_opt_in", "sms_numbers")
 
 
 @router.get("/settings", response_model=SettingsOut)

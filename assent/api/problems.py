@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assent.services.errors import FieldError, Problem
 
@@ -37,7 +38,32 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+class RejectNul:
+    """A NUL in a path or query parameter is a 422 before any route sees it (PostgreSQL
+    cannot store one; see schemas.Strict for bodies)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+            if b"%00" in raw or b"\x00" in raw:
+                response = problem_response(
+                    422,
+                    "VALIDATION_FAILED",
+                    "Unprocessable content",
+                    "path or query: must not contain NUL characters",
+                    [FieldError("query", "must not contain NUL characters")],
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 def install(app: FastAPI) -> None:
+    app.add_middleware(RejectNul)
+
     @app.exception_handler(Problem)
     def _problem(_request: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.code, exc.title, exc.detail, exc.errors, **exc.extra)

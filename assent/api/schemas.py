@@ -3,18 +3,54 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assent.domain.model import LegalBasis, Outcome, Reason, Status
 
+#: Database ids: 32-bit in the schema, so that nobody can send one no column can hold.
+MAX_ID = 2_147_483_647
+Id = Annotated[int, Field(ge=0, le=MAX_ID)]
+PathId = Annotated[int, Path(ge=0, le=MAX_ID)]
+QueryId = Annotated[int, Query(ge=0, le=MAX_ID)]
 Explanation = Annotated[str, Field(max_length=4000)]
 ApiSource = Literal["API", "MANUAL", "FORM", "WORKFLOW", "IMPORT"]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold NUL; SQLite can. Refuse it everywhere, so that both
+        # backends answer the same 422 instead of one of them a 500.
+        if _has_nul(value):
+            raise ValueError("must not contain NUL (\\u0000) characters")
+        return value
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def not_null(*fields: str) -> Any:
+    """A validator for PATCH bodies: these fields may be left out, but not set to null."""
+
+    def check(cls: type[BaseModel], value: object) -> object:
+        if value is None:
+            raise ValueError("cannot be null")
+        return value
+
+    return field_validator(*fields, mode="before")(classmethod(check))
 
 
 class Page(BaseModel):
@@ -39,7 +75,7 @@ class EvidenceIn(Strict):
 
 
 class StatusChangeIn(Strict):
-    subscription_type_id: int
+    subscription_type_id: Id
     status: Status
 
 

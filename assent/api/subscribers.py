@@ -12,6 +12,7 @@ from assent.api.schemas import (
     EventPage,
     EvidenceIn,
     ExplanationIn,
+    QueryId,
     StatusChangesIn,
     StatusChangesOut,
     SubscriberOut,
@@ -101,7 +102,7 @@ def put_unsubscribe_all(
     request: Request,
     channel: Channel,
     address: str,
-    business_unit_id: Annotated[int, Query()] = 0,
+    business_unit_id: QueryId = 0,
     body: Annotated[EvidenceIn | None, Body()] = None,
     principal: Principal = Depends(auth.write),
 ) -> dict[str, Any]:
@@ -117,7 +118,7 @@ def delete_unsubscribe_all(
     request: Request,
     channel: Channel,
     address: str,
-    business_unit_id: Annotated[int, Query()] = 0,
+    business_unit_id: QueryId = 0,
     body: Annotated[EvidenceIn | None, Body()] = None,
     principal: Principal = Depends(auth.write),
 ) -> dict[str, Any]:

@@ -37,9 +37,7 @@ class Address:
 # (tests/domain/test_addresses.py) checks the two agree on every input the pattern takes.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_FAST_EMAIL = re.compile(
-    rf"({_ATEXT}{{1,64}}(?:\.{_ATEXT}+)*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})"
-)
+_FAST_EMAIL = re.compile(rf"({_ATEXT}{{1,64}}(?:\.{_ATEXT}+)*)@((?:{_LABEL}\.)+[A-Za-z]{{2,63}})")
 _SPECIAL_USE = frozenset(email_validator.SPECIAL_USE_DOMAIN_NAMES)
 
 

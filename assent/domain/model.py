@@ -84,9 +84,7 @@ _ACTOR_OF_SOURCE: dict[Source, ActorClass] = {
 #: Sources an API key may claim. The contact-only ones (preference center, one-click,
 #: keywords, double opt-in, complaints) are only ever set by our own pages and webhooks,
 #: because claiming them would let a caller borrow the contact's powers (R5, R8).
-API_KEY_SOURCES = frozenset(
-    {Source.API, Source.MANUAL, Source.FORM, Source.WORKFLOW, Source.IMPORT}
-)
+API_KEY_SOURCES = frozenset({Source.API, Source.MANUAL, Source.FORM, Source.WORKFLOW, Source.IMPORT})
 
 
 class Outcome(StrEnum):

@@ -175,9 +175,7 @@ def decide(type_: TypeFacts, facts: SendFacts, policy: Policy) -> tuple[Reason, 
         reasons.append(Reason.UNSUBSCRIBED_FROM_ALL)
     if facts.status is Status.UNSUBSCRIBED:
         reasons.append(Reason.UNSUBSCRIBED)
-    elif facts.status is Status.NOT_SPECIFIED and (
-        type_.channel in _CONSENT_CHANNELS or policy.sending_needs_consent
-    ):
+    elif facts.status is Status.NOT_SPECIFIED and (type_.channel in _CONSENT_CHANNELS or policy.sending_needs_consent):
         reasons.append(Reason.NO_CONSENT)
     # Addresses that were never asked to confirm (they predate double opt-in, or came in by
     # hand) count as confirmed, as HubSpot treats them; only a pending confirmation blocks.

@@ -83,7 +83,5 @@ def list_api_keys(conn: Connection) -> list[dict[str, object]]:
 
 def revoke_api_key(conn: Connection, key_id: str) -> bool:
     k = t.api_keys
-    done = conn.execute(
-        sa.update(k).where(k.c.id == key_id, k.c.revoked_at.is_(None)).values(revoked_at=t.now())
-    )
+    done = conn.execute(sa.update(k).where(k.c.id == key_id, k.c.revoked_at.is_(None)).values(revoked_at=t.now()))
     return done.rowcount == 1

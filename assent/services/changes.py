@@ -288,7 +288,9 @@ class Writer:
                 has_processing_basis=bool(fact and fact.has_processing_basis),
             )
             results.append(
-                WideResult(business_unit_id, verdict.outcome, verdict.reason, not verdict.applies and existing is not None)
+                WideResult(
+                    business_unit_id, verdict.outcome, verdict.reason, not verdict.applies and existing is not None
+                )
             )
             if not verdict.applies:
                 continue

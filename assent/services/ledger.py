@@ -58,11 +58,11 @@ def append(db: Database, conn: Connection, events: Sequence[dict[str, Any]], at:
     for offset, event in enumerate(events):
         row = {**_EMPTY, **event, "id": first + offset, "at": at}
         rows.append(row)
-        outbox.append({"event_id": row["id"], "address_hash": row["address_hash"], "created_at": at, "published_at": None})
+        outbox.append(
+            {"event_id": row["id"], "address_hash": row["address_hash"], "created_at": at, "published_at": None}
+        )
     db.bulk_insert(conn, t.ledger_events, rows)
     db.bulk_insert(conn, t.outbox, outbox)
 
 
-_EMPTY: dict[str, Any] = {
-    column.name: None for column in t.ledger_events.columns
-} | {"redacted": False}
+_EMPTY: dict[str, Any] = {column.name: None for column in t.ledger_events.columns} | {"redacted": False}

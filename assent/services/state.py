@@ -27,9 +27,7 @@ class Account:
 
     def address_hash(self, channel: Channel | str, key: str) -> str:
         """A keyed hash naming an address without revealing it (ledger key, erasures)."""
-        return hashlib.blake2b(
-            f"{channel}:{key}".encode(), key=self.hash_key, digest_size=16
-        ).hexdigest()
+        return hashlib.blake2b(f"{channel}:{key}".encode(), key=self.hash_key, digest_size=16).hexdigest()
 
     def normalize_raw(self, channel: Channel, raw: str) -> Address:
         """Normalize, raising InvalidAddress (for set-based paths that report per row)."""
@@ -114,9 +112,7 @@ def require_contact(conn: Connection, contact_id: int) -> sa.Row[tuple[object, .
 # --- per-address state, loaded for many addresses in one query each ---------------------
 
 
-def load_statuses(
-    conn: Connection, keys: Collection[str], type_ids: Collection[int]
-) -> dict[tuple[str, int], Status]:
+def load_statuses(conn: Connection, keys: Collection[str], type_ids: Collection[int]) -> dict[tuple[str, int], Status]:
     if not keys or not type_ids:
         return {}
     s = t.subscription_statuses
@@ -138,9 +134,7 @@ def load_wide_opt_outs(
     if bu_ids is not None:
         query = query.where(w.c.business_unit_id.in_(list(bu_ids)))
     return {
-        (r.address, r.business_unit_id): WideOptOut(
-            r.business_unit_id, ActorClass(r.set_by), Source(r.source)
-        )
+        (r.address, r.business_unit_id): WideOptOut(r.business_unit_id, ActorClass(r.set_by), Source(r.source))
         for r in conn.execute(query)
     }
 
@@ -152,9 +146,7 @@ class AddressFacts:
     has_processing_basis: bool = False
 
 
-def load_address_facts(
-    conn: Connection, channel: Channel, keys: Collection[str]
-) -> dict[str, AddressFacts]:
+def load_address_facts(conn: Connection, channel: Channel, keys: Collection[str]) -> dict[str, AddressFacts]:
     if not keys:
         return {}
     a = t.addresses
@@ -173,9 +165,7 @@ def load_address_facts(
     }
 
 
-def load_erased(
-    conn: Connection, account: Account, channel: Channel, keys: Iterable[str]
-) -> set[str]:
+def load_erased(conn: Connection, account: Account, channel: Channel, keys: Iterable[str]) -> set[str]:
     by_hash = {account.address_hash(channel, key): key for key in keys}
     if not by_hash:
         return set()

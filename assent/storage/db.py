@@ -20,9 +20,7 @@ class Database:
         if self.url.get_backend_name() == "sqlite":
             self.engine = _sqlite_engine(self.url)
         else:
-            self.engine = sa.create_engine(
-                self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True
-            )
+            self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
 
     @contextmanager
@@ -40,9 +38,7 @@ class Database:
             with conn.begin():
                 yield conn
 
-    def bulk_insert(
-        self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
-    ) -> None:
+    def bulk_insert(self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert many rows: COPY on PostgreSQL, executemany in chunks on SQLite."""
         if not rows:
             return

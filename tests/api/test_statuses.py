@@ -13,30 +13,46 @@ from tests.conftest import Catalog, count_rows
 ALICE = "Alice.Smith+news@Example.COM"
 
 
-def change(client: TestClient, headers: dict[str, str], address: str, body: dict[str, Any], channel: str = "EMAIL") -> Any:
+def change(
+    client: TestClient, headers: dict[str, str], address: str, body: dict[str, Any], channel: str = "EMAIL"
+) -> Any:
     return client.post(f"/api/v1/subscribers/{channel}/{address}/statuses", json=body, headers=headers)
 
 
 def test_it_subscribes_and_records_the_event(client: TestClient, make: Catalog, write_headers: dict[str, str]) -> None:
     newsletter = make.type("Newsletter")
-    response = change(client, write_headers, ALICE, {"changes": [{"subscription_type_id": newsletter, "status": "SUBSCRIBED"}]})
+    response = change(
+        client, write_headers, ALICE, {"changes": [{"subscription_type_id": newsletter, "status": "SUBSCRIBED"}]}
+    )
     assert response.status_code == 200, response.text
     assert response.json() == {
         "address": "Alice.Smith+news@example.com",
         "channel": "EMAIL",
         "results": [
-            {"subscription_type_id": newsletter, "old_status": "NOT_SPECIFIED", "new_status": "SUBSCRIBED", "outcome": "CHANGED", "reason": None}
+            {
+                "subscription_type_id": newsletter,
+                "old_status": "NOT_SPECIFIED",
+                "new_status": "SUBSCRIBED",
+                "outcome": "CHANGED",
+                "reason": None,
+            }
         ],
     }
-    subscriber = client.get(f"/api/v1/subscribers/EMAIL/alice.smith+news@example.com", headers=write_headers).json()
+    subscriber = client.get("/api/v1/subscribers/EMAIL/alice.smith+news@example.com", headers=write_headers).json()
     assert [s["status"] for s in subscriber["statuses"]] == ["SUBSCRIBED"]
     history = client.get(f"/api/v1/subscribers/EMAIL/{ALICE}/history", headers=write_headers).json()
     [event] = history["results"]
     assert (event["old_status"], event["new_status"], event["source"], event["actor_kind"]) == (
-        "NOT_SPECIFIED", "SUBSCRIBED", "API", "USER")
+        "NOT_SPECIFIED",
+        "SUBSCRIBED",
+        "API",
+        "USER",
+    )
 
 
-def test_it_reports_unchanged_and_writes_no_event(client: TestClient, make: Catalog, write_headers: dict[str, str], db: Database) -> None:
+def test_it_reports_unchanged_and_writes_no_event(
+    client: TestClient, make: Catalog, write_headers: dict[str, str], db: Database
+) -> None:
     newsletter = make.type()
     body = {"changes": [{"subscription_type_id": newsletter, "status": "UNSUBSCRIBED"}]}
     change(client, write_headers, ALICE, body)
@@ -49,7 +65,9 @@ def test_it_refuses_workflow_resubscribe(client: TestClient, make: Catalog, writ
     newsletter = make.type()
     change(client, write_headers, ALICE, {"changes": [{"subscription_type_id": newsletter, "status": "UNSUBSCRIBED"}]})
     refused = change(
-        client, write_headers, ALICE,
+        client,
+        write_headers,
+        ALICE,
         {"source": "WORKFLOW", "changes": [{"subscription_type_id": newsletter, "status": "NOT_SPECIFIED"}]},
     ).json()
     assert refused["results"][0]["outcome"] == "REFUSED"
@@ -61,7 +79,9 @@ def test_it_requires_an_explanation_to_resubscribe_and_writes_nothing(
 ) -> None:
     newsletter = make.type()
     change(client, write_headers, ALICE, {"changes": [{"subscription_type_id": newsletter, "status": "UNSUBSCRIBED"}]})
-    response = change(client, write_headers, ALICE, {"changes": [{"subscription_type_id": newsletter, "status": "SUBSCRIBED"}]})
+    response = change(
+        client, write_headers, ALICE, {"changes": [{"subscription_type_id": newsletter, "status": "SUBSCRIBED"}]}
+    )
     assert response.status_code == 422
     problem = response.json()
     assert response.headers["content-type"] == "application/problem+json"
@@ -69,17 +89,28 @@ def test_it_requires_an_explanation_to_resubscribe_and_writes_nothing(
     assert count_rows(db, "ledger_events") == 1
 
 
-def test_it_rejects_a_malformed_address_naming_the_field(client: TestClient, make: Catalog, write_headers: dict[str, str], db: Database) -> None:
+def test_it_rejects_a_malformed_address_naming_the_field(
+    client: TestClient, make: Catalog, write_headers: dict[str, str], db: Database
+) -> None:
     newsletter = make.type()
-    response = change(client, write_headers, "not-an-email", {"changes": [{"subscription_type_id": newsletter, "status": "SUBSCRIBED"}]})
+    response = change(
+        client,
+        write_headers,
+        "not-an-email",
+        {"changes": [{"subscription_type_id": newsletter, "status": "SUBSCRIBED"}]},
+    )
     assert response.status_code == 422
     assert (response.json()["code"], response.json()["field"]) == ("INVALID_ADDRESS", "address")
     assert count_rows(db, "addresses") == 0
 
 
-def test_it_rejects_a_type_of_another_channel(client: TestClient, make: Catalog, write_headers: dict[str, str], db: Database) -> None:
+def test_it_rejects_a_type_of_another_channel(
+    client: TestClient, make: Catalog, write_headers: dict[str, str], db: Database
+) -> None:
     sms = make.type("SMS promos", Channel.SMS)
-    response = change(client, write_headers, ALICE, {"changes": [{"subscription_type_id": sms, "status": "SUBSCRIBED"}]})
+    response = change(
+        client, write_headers, ALICE, {"changes": [{"subscription_type_id": sms, "status": "SUBSCRIBED"}]}
+    )
     assert response.status_code == 422
     assert response.json()["errors"][0] == {
         "field": "changes[0].subscription_type_id",
@@ -89,7 +120,9 @@ def test_it_rejects_a_type_of_another_channel(client: TestClient, make: Catalog,
     assert count_rows(db, "ledger_events") == 0
 
 
-def test_it_honours_idempotency_keys(client: TestClient, make: Catalog, write_headers: dict[str, str], db: Database) -> None:
+def test_it_honours_idempotency_keys(
+    client: TestClient, make: Catalog, write_headers: dict[str, str], db: Database
+) -> None:
     newsletter = make.type()
     headers = {**write_headers, "Idempotency-Key": "req-1"}
     body = {"changes": [{"subscription_type_id": newsletter, "status": "SUBSCRIBED"}]}
@@ -98,5 +131,7 @@ def test_it_honours_idempotency_keys(client: TestClient, make: Catalog, write_he
     assert second.json() == first.json()
     assert second.headers["idempotent-replayed"] == "true"
     assert count_rows(db, "ledger_events") == 1
-    other = change(client, headers, ALICE, {"changes": [{"subscription_type_id": newsletter, "status": "UNSUBSCRIBED"}]})
+    other = change(
+        client, headers, ALICE, {"changes": [{"subscription_type_id": newsletter, "status": "UNSUBSCRIBED"}]}
+    )
     assert (other.status_code, other.json()["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")

@@ -63,45 +63,187 @@ STATUS_CASES = [
     pytest.param(U, U, WORKFLOW, NONE, ON, BY_CONTACT, True, UNCHANGED, None, id="R3-unchanged-even-when-erased"),
     # R4: opting out is always allowed
     *[
-        pytest.param(cur, U, actor, NONE, pol, BY_CONTACT, erased, CHANGED, None, id=f"R4-{cur}-{actor.source}-{pol.data_privacy_mode}-{erased}")
+        pytest.param(
+            cur,
+            U,
+            actor,
+            NONE,
+            pol,
+            BY_CONTACT,
+            erased,
+            CHANGED,
+            None,
+            id=f"R4-{cur}-{actor.source}-{pol.data_privacy_mode}-{erased}",
+        )
         for cur in (S, N)
         for actor in (CONTACT, USER, WORKFLOW, IMPORT, BOUNCE, SYSTEM)
         for pol in (OFF, ON)
         for erased in (False, True)
     ],
     # R5: leaving UNSUBSCRIBED is a resubscribe, whether to SUBSCRIBED or NOT_SPECIFIED
-    pytest.param(U, N, WORKFLOW, FULL, OFF, None, False, Outcome.REFUSED, Reason.WORKFLOW_CANNOT_RESUBSCRIBE, id="R5-workflow-to-not-specified"),
-    pytest.param(U, S, WORKFLOW, FULL, OFF, None, False, Outcome.REFUSED, Reason.WORKFLOW_CANNOT_RESUBSCRIBE, id="R5-workflow-to-subscribed"),
-    pytest.param(U, S, IMPORT, FULL, OFF, None, False, Outcome.REFUSED, Reason.IMPORT_CANNOT_RESUBSCRIBE, id="R5-import-never-resubscribes"),
-    pytest.param(U, N, IMPORT, FULL, ON, None, False, Outcome.REFUSED, Reason.IMPORT_CANNOT_RESUBSCRIBE, id="R5-import-to-not-specified"),
-    pytest.param(U, S, BOUNCE, FULL, OFF, None, False, Outcome.REFUSED, Reason.ACTOR_CANNOT_RESUBSCRIBE, id="R5-provider-cannot"),
-    pytest.param(U, S, SYSTEM, FULL, OFF, None, False, Outcome.REFUSED, Reason.ACTOR_CANNOT_RESUBSCRIBE, id="R5-system-cannot"),
-    pytest.param(U, N, USER, NONE, OFF, None, False, Outcome.REFUSED, Reason.EXPLANATION_REQUIRED, id="R5-user-needs-explanation-to-not-specified"),
-    pytest.param(U, S, USER, NONE, OFF, None, False, Outcome.REFUSED, Reason.EXPLANATION_REQUIRED, id="R5-user-needs-explanation"),
+    pytest.param(
+        U,
+        N,
+        WORKFLOW,
+        FULL,
+        OFF,
+        None,
+        False,
+        Outcome.REFUSED,
+        Reason.WORKFLOW_CANNOT_RESUBSCRIBE,
+        id="R5-workflow-to-not-specified",
+    ),
+    pytest.param(
+        U,
+        S,
+        WORKFLOW,
+        FULL,
+        OFF,
+        None,
+        False,
+        Outcome.REFUSED,
+        Reason.WORKFLOW_CANNOT_RESUBSCRIBE,
+        id="R5-workflow-to-subscribed",
+    ),
+    pytest.param(
+        U,
+        S,
+        IMPORT,
+        FULL,
+        OFF,
+        None,
+        False,
+        Outcome.REFUSED,
+        Reason.IMPORT_CANNOT_RESUBSCRIBE,
+        id="R5-import-never-resubscribes",
+    ),
+    pytest.param(
+        U,
+        N,
+        IMPORT,
+        FULL,
+        ON,
+        None,
+        False,
+        Outcome.REFUSED,
+        Reason.IMPORT_CANNOT_RESUBSCRIBE,
+        id="R5-import-to-not-specified",
+    ),
+    pytest.param(
+        U, S, BOUNCE, FULL, OFF, None, False, Outcome.REFUSED, Reason.ACTOR_CANNOT_RESUBSCRIBE, id="R5-provider-cannot"
+    ),
+    pytest.param(
+        U, S, SYSTEM, FULL, OFF, None, False, Outcome.REFUSED, Reason.ACTOR_CANNOT_RESUBSCRIBE, id="R5-system-cannot"
+    ),
+    pytest.param(
+        U,
+        N,
+        USER,
+        NONE,
+        OFF,
+        None,
+        False,
+        Outcome.REFUSED,
+        Reason.EXPLANATION_REQUIRED,
+        id="R5-user-needs-explanation-to-not-specified",
+    ),
+    pytest.param(
+        U, S, USER, NONE, OFF, None, False, Outcome.REFUSED, Reason.EXPLANATION_REQUIRED, id="R5-user-needs-explanation"
+    ),
     pytest.param(U, S, MANUAL, EXPLAINED, OFF, None, False, CHANGED, None, id="R5-user-with-explanation"),
-    pytest.param(U, N, USER, EXPLAINED, ON, None, False, Outcome.REFUSED, Reason.LEGAL_BASIS_REQUIRED, id="R5-user-needs-legal-basis-in-dpm"),
+    pytest.param(
+        U,
+        N,
+        USER,
+        EXPLAINED,
+        ON,
+        None,
+        False,
+        Outcome.REFUSED,
+        Reason.LEGAL_BASIS_REQUIRED,
+        id="R5-user-needs-legal-basis-in-dpm",
+    ),
     pytest.param(U, S, USER, FULL, ON, None, False, CHANGED, None, id="R5-user-with-full-evidence-in-dpm"),
     pytest.param(U, S, CONTACT, NOTICE, ON, None, False, CHANGED, None, id="R5-contact-resubscribes-themself"),
     pytest.param(U, N, CONTACT, NONE, OFF, None, False, CHANGED, None, id="R5-contact-to-not-specified"),
     # R6: data privacy mode needs legal basis + explanation + processing basis for non-contacts
-    pytest.param(N, S, USER, NONE, ON, None, False, Outcome.REFUSED, Reason.LEGAL_BASIS_REQUIRED, id="R6-no-legal-basis"),
-    pytest.param(N, S, USER, Evidence(legal_basis=LegalBasis.NON_GDPR), ON, None, False, Outcome.REFUSED, Reason.EXPLANATION_REQUIRED, id="R6-no-explanation"),
-    pytest.param(N, S, USER, NO_PROCESSING, ON, None, False, Outcome.REFUSED, Reason.PROCESSING_LEGAL_BASIS_REQUIRED, id="R6-no-processing-basis"),
-    pytest.param(N, S, WORKFLOW, NONE, ON, None, False, Outcome.REFUSED, Reason.LEGAL_BASIS_REQUIRED, id="R6-applies-to-workflows"),
+    pytest.param(
+        N, S, USER, NONE, ON, None, False, Outcome.REFUSED, Reason.LEGAL_BASIS_REQUIRED, id="R6-no-legal-basis"
+    ),
+    pytest.param(
+        N,
+        S,
+        USER,
+        Evidence(legal_basis=LegalBasis.NON_GDPR),
+        ON,
+        None,
+        False,
+        Outcome.REFUSED,
+        Reason.EXPLANATION_REQUIRED,
+        id="R6-no-explanation",
+    ),
+    pytest.param(
+        N,
+        S,
+        USER,
+        NO_PROCESSING,
+        ON,
+        None,
+        False,
+        Outcome.REFUSED,
+        Reason.PROCESSING_LEGAL_BASIS_REQUIRED,
+        id="R6-no-processing-basis",
+    ),
+    pytest.param(
+        N,
+        S,
+        WORKFLOW,
+        NONE,
+        ON,
+        None,
+        False,
+        Outcome.REFUSED,
+        Reason.LEGAL_BASIS_REQUIRED,
+        id="R6-applies-to-workflows",
+    ),
     pytest.param(N, S, WORKFLOW, FULL, ON, None, False, CHANGED, None, id="R6-workflow-with-evidence"),
     pytest.param(N, S, IMPORT, FULL, ON, None, False, CHANGED, None, id="R6-import-subscribes-new"),
     pytest.param(N, S, USER, NONE, OFF, None, False, CHANGED, None, id="R6-not-in-dpm-no-evidence-needed"),
     pytest.param(S, N, USER, NONE, ON, None, False, CHANGED, None, id="R6-leaving-subscribed-needs-nothing"),
-    pytest.param(N, S, FORM, NONE, ON, None, False, Outcome.REFUSED, Reason.NOTICE_REQUIRED, id="R6-contact-opt-in-needs-notice"),
+    pytest.param(
+        N, S, FORM, NONE, ON, None, False, Outcome.REFUSED, Reason.NOTICE_REQUIRED, id="R6-contact-opt-in-needs-notice"
+    ),
     pytest.param(N, S, FORM, NOTICE, ON, None, False, CHANGED, None, id="R6-contact-opt-in-with-notice"),
     # R7: a wide opt-out stops every non-contact subscribe or resubscribe
     *[
-        pytest.param(cur, tgt, actor, FULL, OFF, wide, False, Outcome.REFUSED, Reason.WIDE_OPT_OUT_IN_FORCE, id=f"R7-{cur}-{tgt}-{actor.source}-{wide.set_by}")
+        pytest.param(
+            cur,
+            tgt,
+            actor,
+            FULL,
+            OFF,
+            wide,
+            False,
+            Outcome.REFUSED,
+            Reason.WIDE_OPT_OUT_IN_FORCE,
+            id=f"R7-{cur}-{tgt}-{actor.source}-{wide.set_by}",
+        )
         for cur, tgt in ((N, S), (U, S))
         for actor in (USER, MANUAL)
         for wide in (BY_CONTACT, BY_USER, BY_IMPORT)
     ],
-    pytest.param(N, S, WORKFLOW, FULL, OFF, BY_USER, False, Outcome.REFUSED, Reason.WIDE_OPT_OUT_IN_FORCE, id="R7-workflow-subscribe"),
+    pytest.param(
+        N,
+        S,
+        WORKFLOW,
+        FULL,
+        OFF,
+        BY_USER,
+        False,
+        Outcome.REFUSED,
+        Reason.WIDE_OPT_OUT_IN_FORCE,
+        id="R7-workflow-subscribe",
+    ),
     pytest.param(S, N, USER, NONE, OFF, BY_CONTACT, False, CHANGED, None, id="R7-to-not-specified-is-not-an-opt-in"),
     pytest.param(N, S, CONTACT, NOTICE, OFF, BY_CONTACT, False, CHANGED, None, id="R7-contact-may-act"),
     # R10: an erased address refuses every non-contact change but opt-outs
@@ -161,15 +303,55 @@ def test_setting_a_wide_opt_out_is_always_allowed(current: WideOptOut | None, ac
         pytest.param(None, USER, NONE, OFF, False, UNCHANGED, None, id="nothing-to-remove"),
         pytest.param(BY_CONTACT, CONTACT, NONE, ON, False, CHANGED, None, id="contact-always"),
         pytest.param(BY_CONTACT, CONTACT, NONE, OFF, True, CHANGED, None, id="contact-even-erased"),
-        pytest.param(BY_CONTACT, USER, FULL, OFF, False, Outcome.REFUSED, Reason.WIDE_OPT_OUT_SET_BY_CONTACT, id="user-cannot-lift-contacts"),
+        pytest.param(
+            BY_CONTACT,
+            USER,
+            FULL,
+            OFF,
+            False,
+            Outcome.REFUSED,
+            Reason.WIDE_OPT_OUT_SET_BY_CONTACT,
+            id="user-cannot-lift-contacts",
+        ),
         pytest.param(BY_USER, USER, EXPLAINED, OFF, False, CHANGED, None, id="user-lifts-users"),
         pytest.param(BY_IMPORT, MANUAL, EXPLAINED, OFF, False, CHANGED, None, id="user-lifts-imports"),
-        pytest.param(BY_USER, USER, NONE, OFF, False, Outcome.REFUSED, Reason.EXPLANATION_REQUIRED, id="user-must-explain"),
-        pytest.param(BY_USER, USER, EXPLAINED, ON, False, Outcome.REFUSED, Reason.LEGAL_BASIS_REQUIRED, id="user-dpm-legal-basis"),
+        pytest.param(
+            BY_USER, USER, NONE, OFF, False, Outcome.REFUSED, Reason.EXPLANATION_REQUIRED, id="user-must-explain"
+        ),
+        pytest.param(
+            BY_USER, USER, EXPLAINED, ON, False, Outcome.REFUSED, Reason.LEGAL_BASIS_REQUIRED, id="user-dpm-legal-basis"
+        ),
         pytest.param(BY_USER, USER, FULL, ON, False, CHANGED, None, id="user-dpm-full"),
-        pytest.param(BY_WORKFLOW, USER, FULL, OFF, False, Outcome.REFUSED, Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT, id="user-not-workflows"),
-        pytest.param(BY_USER, WORKFLOW, FULL, OFF, False, Outcome.REFUSED, Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT, id="workflow-never"),
-        pytest.param(BY_USER, IMPORT, FULL, OFF, False, Outcome.REFUSED, Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT, id="import-never"),
+        pytest.param(
+            BY_WORKFLOW,
+            USER,
+            FULL,
+            OFF,
+            False,
+            Outcome.REFUSED,
+            Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT,
+            id="user-not-workflows",
+        ),
+        pytest.param(
+            BY_USER,
+            WORKFLOW,
+            FULL,
+            OFF,
+            False,
+            Outcome.REFUSED,
+            Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT,
+            id="workflow-never",
+        ),
+        pytest.param(
+            BY_USER,
+            IMPORT,
+            FULL,
+            OFF,
+            False,
+            Outcome.REFUSED,
+            Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT,
+            id="import-never",
+        ),
         pytest.param(BY_USER, USER, FULL, OFF, True, Outcome.REFUSED, Reason.ERASED, id="erased"),
     ],
 )
@@ -197,7 +379,13 @@ DOI = Policy(double_opt_in=True)
     [
         pytest.param(EMAIL, SendFacts(), OFF, (), id="email-not-specified-sendable-without-dpm"),
         pytest.param(EMAIL, SendFacts(), ON, (Reason.NO_CONSENT,), id="email-not-specified-blocked-in-dpm"),
-        pytest.param(EMAIL, SendFacts(), Policy(data_privacy_mode=True, consent_required_to_send=False), (), id="dpm-without-send-rule"),
+        pytest.param(
+            EMAIL,
+            SendFacts(),
+            Policy(data_privacy_mode=True, consent_required_to_send=False),
+            (),
+            id="dpm-without-send-rule",
+        ),
         pytest.param(EMAIL, SendFacts(S), ON, (), id="subscribed-sendable"),
         pytest.param(SMS, SendFacts(), OFF, (Reason.NO_CONSENT,), id="sms-needs-consent"),
         pytest.param(WHATSAPP, SendFacts(), OFF, (Reason.NO_CONSENT,), id="whatsapp-needs-consent"),
@@ -205,7 +393,9 @@ DOI = Policy(double_opt_in=True)
         pytest.param(EMAIL, SendFacts(U), OFF, (Reason.UNSUBSCRIBED,), id="unsubscribed"),
         pytest.param(EMAIL, SendFacts(S, wide_opt_out=True), OFF, (Reason.UNSUBSCRIBED_FROM_ALL,), id="wide"),
         pytest.param(EMAIL, SendFacts(S, undeliverable=True), OFF, (Reason.UNDELIVERABLE,), id="bounced"),
-        pytest.param(EMAIL, SendFacts(S, confirmation=ConfirmationState.PENDING), DOI, (Reason.UNCONFIRMED,), id="unconfirmed"),
+        pytest.param(
+            EMAIL, SendFacts(S, confirmation=ConfirmationState.PENDING), DOI, (Reason.UNCONFIRMED,), id="unconfirmed"
+        ),
         pytest.param(EMAIL, SendFacts(S, confirmation=ConfirmationState.PENDING), OFF, (), id="pending-without-doi"),
         pytest.param(EMAIL, SendFacts(S, confirmation=ConfirmationState.CONFIRMED), DOI, (), id="confirmed"),
         pytest.param(EMAIL, SendFacts(S), DOI, (), id="never-asked-counts-as-confirmed"),
@@ -218,7 +408,9 @@ DOI = Policy(double_opt_in=True)
             id="doi-per-business-unit",
         ),
         pytest.param(EMAIL, SendFacts(S, erased=True), OFF, (Reason.ERASED,), id="erased"),
-        pytest.param(TypeFacts(Channel.EMAIL, 0, False), SendFacts(S), OFF, (Reason.TYPE_INACTIVE,), id="inactive-type"),
+        pytest.param(
+            TypeFacts(Channel.EMAIL, 0, False), SendFacts(S), OFF, (Reason.TYPE_INACTIVE,), id="inactive-type"
+        ),
         pytest.param(
             TypeFacts(Channel.EMAIL, 0, False),
             SendFacts(U, True, True, ConfirmationState.PENDING, True),
@@ -239,7 +431,9 @@ def test_decide(type_: TypeFacts, facts: SendFacts, policy: Policy, reasons: tup
     assert decide(type_, facts, policy) == reasons
 
 
-@pytest.mark.parametrize("policy", [OFF, ON, DOI, Policy(data_privacy_mode=True, double_opt_in_by_business_unit={0: True})])
+@pytest.mark.parametrize(
+    "policy", [OFF, ON, DOI, Policy(data_privacy_mode=True, double_opt_in_by_business_unit={0: True})]
+)
 @pytest.mark.parametrize("type_", [EMAIL, SMS, TypeFacts(Channel.EMAIL, 0, False)])
 def test_the_decision_table_is_decide_for_every_combination(type_: TypeFacts, policy: Policy) -> None:
     table = decision_table(type_, policy_key(policy))

@@ -16,7 +16,6 @@ from alembic import op
 
 from assent.storage.ledger_guard import create_ledger_guard, drop_ledger_guard
 
-
 revision = '0001'
 down_revision = None
 branch_labels = None
