@@ -12,7 +12,7 @@ from assent.services.apikeys import create_api_key
 from assent.storage.db import Database
 from assent.storage.migrate import migrate
 
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 
 
 @cli.command("serve")
