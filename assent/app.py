@@ -8,6 +8,7 @@ from assent import api, ops
 from assent.api import problems
 from assent.api.idempotency import IdempotencyMiddleware
 from assent.config import Settings
+from assent.jobs.worker import in_process_worker
 from assent.storage.db import Database
 
 DESCRIPTION = """
@@ -29,6 +30,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
         openapi_url="/openapi.json",
+        # `assent serve` runs one job worker thread beside the web server (not in tests).
+        lifespan=in_process_worker(database) if settings.run_worker else None,
     )
     app.state.settings = settings
     app.state.db = database

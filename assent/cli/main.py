@@ -53,8 +53,11 @@ def api_key_create(name: str, scopes: tuple[str, ...]) -> None:
 
 def _register() -> None:
     # Commands living in their own modules attach themselves to `cli` on import.
-    from assent.cli import serve  # noqa: F401
-    from assent.cli import users  # noqa: F401
+    from assent.cli import (
+        serve,  # noqa: F401
+        users,  # noqa: F401
+        worker,  # noqa: F401
+    )
 
 
 _register()

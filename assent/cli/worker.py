@@ -1,0 +1,71 @@
+"""`assent worker`: run durable jobs (bulk updates…) without the web server.
+
+Several may run against one PostgreSQL (or beside `assent serve`): each job is held by one
+worker at a time through its lease. SIGTERM or Ctrl-C finishes the current chunk, hands
+the job back and exits 0; a worker killed outright loses only its uncommitted chunk.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+import threading
+from types import FrameType
+
+import click
+from rich.console import Console
+
+from assent.cli.main import cli
+from assent.config import Settings
+from assent.jobs.worker import Worker
+from assent.storage.db import Database
+from assent.storage.migrate import migrate
+
+console = Console(stderr=True)
+
+
+@cli.command("worker")
+@click.option("--poll", default=0.5, show_default=True, type=float, help="Seconds between looks at an empty queue.")
+@click.option(
+    "--chunk-size", default=1000, show_default=True, type=click.IntRange(1, 10_000), help="Targets per transaction."
+)
+@click.option(
+    "--lease",
+    "lease_seconds",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(0.1),
+    help="Seconds a job stays ours without progress; after that another worker takes it over.",
+)
+@click.option(
+    "--pause",
+    default=0.0,
+    show_default=True,
+    type=float,
+    help="Seconds to rest between chunks (leaves SQLite's write lock to other writers).",
+)
+@click.option("--once", is_flag=True, help="Exit when no job is waiting instead of polling.")
+def worker(poll: float, chunk_size: int, lease_seconds: float, pause: float, once: bool) -> None:
+    """Run the job worker until SIGTERM/SIGINT (migrates the database first)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    db = Database(settings.database_url, pool_size=2)
+    migrate(db)
+    runner = Worker(db, lease=dt.timedelta(seconds=lease_seconds), chunk_size=chunk_size, poll=poll, pause=pause)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        console.print(f"Received {signal.Signals(signum).name}: finishing the current chunk.")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    console.print(f"Job worker {runner.owner} on {settings.database_url.split('://')[0]}")
+    try:
+        if once:
+            runner.run_until_idle(stop)
+        else:
+            runner.run(stop)
+    finally:
+        db.dispose()

@@ -1,0 +1,123 @@
+"""What a user reads back about a job: status, progress, counts, per-address outcomes."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from assent.jobs import queue
+from assent.jobs.selection import split_error
+from assent.services.errors import Invalid, NotFound
+from assent.storage import tables as t
+from assent.storage.db import Database
+
+OUTCOME_COLUMNS = ("seq", "address", "subscription_type_id", "outcome", "reason", "contact_id", "detail")
+_JOB_ID = re.compile(r"job_[0-9a-f]{24}")
+
+
+def job_view(row: Any) -> dict[str, Any]:
+    counts = {**queue.empty_counts(), **(row.counts or {})}
+    return {
+        "id": row.id,
+        "kind": row.kind,
+        "status": row.status,
+        "progress": {"done": row.done, "total": row.total},
+        "counts": counts,
+        "params": {k: v for k, v in row.params.items() if k not in ("context", "actor_id")},
+        "created_by": row.created_by,
+        "created_at": row.created_at,
+        "started_at": row.started_at,
+        "finished_at": row.finished_at,
+        "error": row.error,
+    }
+
+
+def get_job(conn: Connection, job_id: str) -> dict[str, Any]:
+    row = conn.execute(sa.select(t.jobs).where(t.jobs.c.id == job_id)).first()
+    if row is None:
+        raise NotFound("Job", job_id)
+    return job_view(row)
+
+
+def list_jobs(
+    conn: Connection, *, cursor: str | None, limit: int, status: str | None, kind: str | None
+) -> dict[str, Any]:
+    """Newest first; ids are time-ordered, so the last id of a page is the cursor."""
+    j = t.jobs
+    query = sa.select(j)
+    if cursor:
+        if not _JOB_ID.fullmatch(cursor):
+            raise Invalid("cursor", "not a cursor this API returned")
+        query = query.where(j.c.id < cursor)
+    if status:
+        query = query.where(j.c.status == status)
+    if kind:
+        query = query.where(j.c.kind == kind)
+    rows = conn.execute(query.order_by(j.c.id.desc()).limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"results": [job_view(r) for r in rows], "next": rows[-1].id if more else None}
+
+
+def outcome_rows(db: Database, job_id: str, outcome: str | None = None, page: int = 5000) -> Iterator[dict[str, Any]]:
+    """Every outcome of a job in (seq, type) order, read in short transactions so a
+    slow download holds no connection between pages."""
+    o, g = t.job_outcomes, t.job_targets
+    after = (0, -1)
+    while True:
+        query = (
+            sa.select(o.c.seq, o.c.address, o.c.subscription_type_id, o.c.outcome, o.c.reason)
+            .add_columns(g.c.contact_id, g.c.error)
+            .select_from(o.outerjoin(g, sa.and_(g.c.job_id == o.c.job_id, g.c.seq == o.c.seq)))
+            .where(o.c.job_id == job_id, sa.tuple_(o.c.seq, o.c.subscription_type_id) > sa.tuple_(*after))
+            .order_by(o.c.seq, o.c.subscription_type_id)
+            .limit(page)
+        )
+        if outcome:
+            query = query.where(o.c.outcome == outcome)
+        with db.read() as conn:
+            rows = conn.execute(query).all()
+        for r in rows:
+            yield {
+                "seq": r.seq,
+                "address": r.address,
+                "subscription_type_id": r.subscription_type_id,
+                "outcome": r.outcome,
+                "reason": r.reason,
+                "contact_id": r.contact_id,
+                "detail": split_error(r.error)[1] if r.error else None,
+            }
+        if len(rows) < page:
+            return
+        after = (rows[-1].seq, rows[-1].subscription_type_id)
+
+
+def as_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, OUTCOME_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for count, row in enumerate(rows, start=1):
+        writer.writerow(row)
+        if count % 1000 == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+def as_ndjson(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
+    lines: list[str] = []
+    for row in rows:
+        lines.append(json.dumps(row))
+        if len(lines) == 1000:
+            yield "\n".join(lines) + "\n"
+            lines = []
+    if lines:
+        yield "\n".join(lines) + "\n"

@@ -1,0 +1,185 @@
+"""The job worker: claim a job, run it chunk by chunk, each chunk one write transaction.
+
+Several workers (threads, processes, machines) may run against one database; the lease in
+`queue` makes sure only one of them works on a job at a time, and the per-chunk
+compare-and-set that no chunk is ever applied twice. A worker that is stopped finishes its
+current chunk and hands the job back; one that is killed loses only its uncommitted chunk,
+which the next worker does again once the lease has run out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from sqlalchemy.engine import Connection
+
+from assent.jobs import queue
+from assent.jobs.queue import Job, Target
+from assent.storage import tables as t
+from assent.storage.db import Database
+
+log = logging.getLogger("assent.jobs")
+
+#: Applies one chunk in the caller's transaction and returns its outcome rows
+#: (`seq`, `subscription_type_id`, `address`, `outcome`, `reason`). It must make at most
+#: one `Writer` call: a second one would lock addresses while holding the ledger counter,
+#: which other writers take in the opposite order.
+ChunkHandler = Callable[[Database, Connection, Job, list[Target]], list[dict[str, Any]]]
+
+HANDLERS: dict[str, ChunkHandler] = {}
+
+#: Modules that `register` a kind of job when imported (a new kind of job adds its own).
+KIND_MODULES = ("assent.jobs.bulk",)
+
+MAX_ATTEMPTS = 5
+
+
+class JobFailed(Exception):
+    """A job that cannot succeed however often it is retried (its parameters no longer hold)."""
+
+
+def register(kind: str, handler: ChunkHandler) -> None:
+    HANDLERS[kind] = handler
+
+
+def _default_owner() -> str:
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+@dataclass
+class Worker:
+    db: Database
+    owner: str = field(default_factory=_default_owner)
+    lease: dt.timedelta = dt.timedelta(seconds=30)
+    chunk_size: int = 1000
+    #: seconds between polls of an empty queue
+    poll: float = 0.5
+    #: seconds to rest between chunks, leaving the (SQLite) write lock to other writers
+    pause: float = 0.0
+    #: how many chunks this worker committed, per job (for tests and logs)
+    chunks: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for module in KIND_MODULES:
+            importlib.import_module(module)
+
+    def run(self, stop: threading.Event) -> None:
+        """Work until `stop` is set."""
+        log.info("job worker %s started", self.owner)
+        while not stop.is_set():
+            try:
+                busy = self.work_once(stop)
+            except Exception:  # a database outage must not end the loop
+                log.exception("job worker %s: polling failed", self.owner)
+                busy = False
+            if not busy:
+                stop.wait(self.poll)
+        log.info("job worker %s stopped", self.owner)
+
+    def run_until_idle(self, stop: threading.Event | None = None) -> None:
+        """Work until no job is waiting (tests, `assent worker --once`)."""
+        stop = stop or threading.Event()
+        while not stop.is_set() and self.work_once(stop):
+            pass
+
+    def work_once(self, stop: threading.Event) -> bool:
+        """Claim one waiting job and run it. False when there was nothing to claim."""
+        with self.db.read() as conn:
+            candidates = queue.claimable(conn, t.now())
+        for job_id in candidates:
+            job = queue.claim(self.db, job_id, self.owner, self.lease)
+            if job is not None:
+                self._run(job, stop)
+                return True
+        return False
+
+    def _run(self, job: Job, stop: threading.Event) -> None:
+        handler = HANDLERS.get(job.kind)
+        if handler is None:
+            queue.note_error(self.db, job.id, self.owner, f"unknown job kind {job.kind}", final=True)
+            return
+        log.info("job %s: %s from %d of %d (attempt %d)", job.id, job.kind, job.done, job.total, job.attempts)
+        try:
+            while job.done < job.total:
+                if stop.is_set():
+                    queue.release(self.db, job.id, self.owner)
+                    return
+                advanced = self._chunk(job, handler)
+                if advanced is None:
+                    log.warning("job %s: lease lost to another worker", job.id)
+                    return
+                job = advanced
+                if self.pause:
+                    stop.wait(self.pause)
+            if job.total == 0:
+                queue.finish_empty(self.db, job, self.owner)
+        except JobFailed as error:
+            queue.note_error(self.db, job.id, self.owner, str(error), final=True)
+        except Exception as error:
+            log.exception("job %s failed (attempt %d)", job.id, job.attempts)
+            queue.note_error(
+                self.db,
+                job.id,
+                self.owner,
+                f"{type(error).__name__}: {error}",
+                final=job.attempts >= MAX_ATTEMPTS,
+                retry_after=dt.timedelta(seconds=2**job.attempts),
+            )
+        else:
+            log.info("job %s: finished", job.id)
+
+    def _chunk(self, job: Job, handler: ChunkHandler) -> Job | None:
+        new_done = min(job.done + self.chunk_size, job.total)
+        with self.db.write() as conn:
+            if not queue.advance(conn, job, self.owner, new_done, self.lease):
+                return None
+            outcomes = handler(self.db, conn, job, queue.targets(conn, job.id, job.done, new_done))
+            self.db.bulk_insert(conn, t.job_outcomes, [{"job_id": job.id, **row} for row in outcomes])
+            queue.record(conn, job, outcomes, finished=new_done == job.total)
+        self.chunks[job.id] = self.chunks.get(job.id, 0) + 1
+        return Job(job.id, job.kind, job.params, job.total, new_done, job.attempts)
+
+
+class Background:
+    """One worker thread beside the web server (`assent serve`), stopped cleanly."""
+
+    def __init__(self, db: Database, **options: Any) -> None:
+        self.worker = Worker(db, **options)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.worker.run, args=(self.stop,), name="assent-jobs", daemon=True)
+
+    def __enter__(self) -> Background:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        # A chunk is one transaction of ~1000 addresses: it ends within seconds. If it does
+        # not, the process exits anyway and the lease hands the job to the next worker.
+        self.thread.join(timeout=30)
+
+
+def in_process_worker(db: Database, **options: Any) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """A FastAPI lifespan running one `Background` worker while the app serves."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Any) -> AsyncIterator[None]:
+        background = Background(db, **options)
+        background.__enter__()
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(background.__exit__)
+
+    return lifespan
