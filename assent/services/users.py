@@ -158,7 +158,8 @@ def _keep_an_admin(conn: Connection, changing: User) -> None:
 
 
 def authenticate(conn: Connection, email: str, password: str) -> User | None:
-    """The user, when the password is right and the user is not disabled."""
+    """The user, when the password is right and the user is not disabled. Reads only: the
+    slow hash check need not hold a write lock."""
     row = conn.execute(sa.select(t.users).where(t.users.c.email == email.strip().lower())).first()
     try:
         _hasher.verify(row.password_hash if row is not None else _DUMMY_HASH, password)
@@ -166,13 +167,6 @@ def authenticate(conn: Connection, email: str, password: str) -> User | None:
         return None
     if row is None or row.disabled_at is not None:
         return None
-    if _hasher.check_needs_rehash(row.password_hash):
-        conn.execute(
-            sa.update(t.users)
-            .where(t.users.c.id == row.id)
-            .values(password_hash=_hasher.hash(password))
-        )
-    conn.execute(sa.update(t.users).where(t.users.c.id == row.id).values(last_login_at=t.now()))
     return _user(row)
 
 
@@ -183,10 +177,19 @@ def _token_id(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def start_session(conn: Connection, user: User) -> str:
-    """A new session for `user`; returns the token for the cookie (shown once, not stored)."""
-    token = secrets.token_urlsafe(32)
+def start_session(conn: Connection, user: User, password: str | None = None) -> str:
+    """Sign `user` in: a new session, their failed attempts forgotten, the password hash
+    upgraded if the hashing parameters changed. Returns the cookie's token (not stored)."""
+    u = t.users
     now = t.now()
+    values: dict[str, Any] = {"last_login_at": now}
+    if password is not None:
+        current = conn.execute(sa.select(u.c.password_hash).where(u.c.id == user.id)).scalar_one()
+        if _hasher.check_needs_rehash(current):
+            values["password_hash"] = _hasher.hash(password)
+    conn.execute(sa.update(u).where(u.c.id == user.id).values(**values))
+    clear_failed_sign_ins(conn, user.email)
+    token = secrets.token_urlsafe(32)
     conn.execute(
         t.admin_sessions.insert().values(
             id=_token_id(token),
@@ -199,12 +202,13 @@ def start_session(conn: Connection, user: User) -> str:
     return token
 
 
-def session_user(conn: Connection, token: str) -> User | None:
-    """The signed-in user of a session token, or None when it is unknown, expired, revoked,
-    or its user was disabled. Refreshes the idle expiry now and then (a small write)."""
+def session_user(conn: Connection, token: str) -> tuple[User, bool] | None:
+    """The signed-in user of a session token, and whether its idle expiry is due a refresh
+    (`touch_session`, in a write transaction). None when the token is unknown, expired or
+    revoked, or its user was disabled."""
     s, u = t.admin_sessions, t.users
     row = conn.execute(
-        sa.select(u.c.id, u.c.email, u.c.role, s.c.created_at, s.c.last_seen_at)
+        sa.select(u.c.id, u.c.email, u.c.role, s.c.last_seen_at)
         .join(u, u.c.id == s.c.user_id)
         .where(
             s.c.id == _token_id(token),
@@ -215,16 +219,21 @@ def session_user(conn: Connection, token: str) -> User | None:
     ).first()
     if row is None:
         return None
+    return _user(row), t.now() - row.last_seen_at > _TOUCH_EVERY
+
+
+def touch_session(conn: Connection, token: str) -> None:
+    """Slide the idle expiry, never past the session's maximum age."""
+    s = t.admin_sessions
     now = t.now()
-    if now - row.last_seen_at > _TOUCH_EVERY:
+    row = conn.execute(sa.select(s.c.created_at).where(s.c.id == _token_id(token))).first()
+    if row is not None:
+        expires = min(now + SESSION_IDLE, row.created_at + SESSION_MAX)
         conn.execute(
             sa.update(s)
             .where(s.c.id == _token_id(token))
-            .values(
-                last_seen_at=now, expires_at=min(now + SESSION_IDLE, row.created_at + SESSION_MAX)
-            )
+            .values(last_seen_at=now, expires_at=expires)
         )
-    return _user(row)
 
 
 def end_session(conn: Connection, token: str) -> None:
