@@ -29,7 +29,7 @@ def upgrade() -> None:
     op.create_table(
         "rate_limits",
         sa.Column("key", sa.String(length=100), nullable=False),
-        sa.Column("window", sa.BigInteger(), nullable=False),
+        sa.Column("bucket", sa.BigInteger(), nullable=False),
         sa.Column("hits", sa.Integer(), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_limits")),
