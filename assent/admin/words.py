@@ -78,51 +78,53 @@ class Refusal:
     many: str
 
 
-# {channel} is "email", "SMS" or "WhatsApp". A key "<REASON>/<ACTOR CLASS>" refines a
+# {channel} is "email", "SMS" or "WhatsApp". In `many`, {n} is the count and {contacts},
+# {themselves}, {are}, {were}, {have} agree with it. A key "<REASON>/<ACTOR CLASS>" refines a
 # reason by who set the wide opt-out in force, when the screen knows it.
 REFUSALS: dict[str, Refusal] = {
     Reason.WIDE_OPT_OUT_IN_FORCE + "/" + ActorClass.CONTACT: Refusal(
         "This person unsubscribed from all {channel} themself; only they can resubscribe — "
         "send them a preference link.",
-        "{n} contacts unsubscribed from all {channel} themselves; only they can resubscribe.",
+        "{n} {contacts} unsubscribed from all {channel} {themselves}; only they can resubscribe.",
     ),
     Reason.WIDE_OPT_OUT_IN_FORCE: Refusal(
         "This person is unsubscribed from all {channel} in this business unit; remove that "
-        "first (only possible when a user or an import set it).",
-        "{n} contacts are unsubscribed from all {channel}; remove that opt-out first (only "
-        "possible where a user or an import set it).",
+        "first (possible only when a user or an import set it).",
+        "{n} {contacts} {are} unsubscribed from all {channel}; remove that opt-out first "
+        "(possible only where a user or an import set it).",
     ),
     Reason.WIDE_OPT_OUT_SET_BY_CONTACT: Refusal(
         "This person unsubscribed from all {channel} themself; only they can undo it — send them a preference link.",
-        "{n} contacts unsubscribed from all {channel} themselves; only they can undo it.",
+        "{n} {contacts} unsubscribed from all {channel} {themselves}; only they can undo it.",
     ),
     Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT: Refusal(
         "This unsubscribe from all was not set by a user or an import, so a user cannot remove it.",
-        "{n} contacts' unsubscribe from all was set by a complaint, a provider or the system; a user cannot remove it.",
+        "{n} {contacts} {were} unsubscribed from all {channel} by a complaint, a provider or the "
+        "system; a user cannot remove that.",
     ),
     Reason.WORKFLOW_CANNOT_RESUBSCRIBE: Refusal(
         "This person opted out; a workflow cannot resubscribe them.",
-        "{n} contacts had opted out; a workflow cannot resubscribe them.",
+        "{n} {contacts} had opted out; a workflow cannot resubscribe them.",
     ),
     Reason.IMPORT_CANNOT_RESUBSCRIBE: Refusal(
         "This person opted out; an import cannot resubscribe them.",
-        "{n} contacts had opted out; an import cannot resubscribe them.",
+        "{n} {contacts} had opted out; an import cannot resubscribe them.",
     ),
     Reason.ACTOR_CANNOT_RESUBSCRIBE: Refusal(
         "This person opted out; only they or a user can resubscribe them.",
-        "{n} contacts had opted out; only they or a user can resubscribe them.",
+        "{n} {contacts} had opted out; only they or a user can resubscribe them.",
     ),
     Reason.EXPLANATION_REQUIRED: Refusal(
         "This person opted out: to resubscribe them, explain why you may (for example, they asked you to).",
-        "{n} contacts had opted out; resubscribing them needs an explanation.",
+        "{n} {contacts} had opted out; resubscribing them needs an explanation.",
     ),
     Reason.LEGAL_BASIS_REQUIRED: Refusal(
         "Data privacy mode is on: choose the legal basis to communicate and explain it.",
-        "{n} contacts were not opted in: data privacy mode needs a legal basis to communicate.",
+        "{n} {contacts} {were} not opted in: data privacy mode needs a legal basis to communicate.",
     ),
     Reason.PROCESSING_LEGAL_BASIS_REQUIRED: Refusal(
         "Data privacy mode is on: choose the legal basis to process this person's data.",
-        "{n} contacts were not opted in: data privacy mode needs a legal basis to process their data.",
+        "{n} {contacts} {were} not opted in: data privacy mode needs a legal basis to process their data.",
     ),
     Reason.NOTICE_REQUIRED: Refusal(
         "A person's own opt-in needs the consent notice they saw.",
@@ -130,12 +132,30 @@ REFUSALS: dict[str, Refusal] = {
     ),
     Reason.ERASED: Refusal(
         "This address was erased at the person's request; only they can opt in again.",
-        "{n} addresses were erased at the person's request; only they can opt in again.",
+        "{n} {contacts} {were} erased at the person's request; only they can opt in again.",
     ),
     Reason.INVALID_ADDRESS: Refusal(
         "This is not a valid address.",
-        "{n} contacts have no valid address on this channel.",
+        "{n} {contacts} {have} no valid address on this channel.",
     ),
+    "NO_ADDRESS": Refusal(
+        "This contact has no address on this channel.",
+        "{n} {contacts} {have} no address on this channel ({channel}).",
+    ),
+    "CONTACT_NOT_FOUND": Refusal(
+        "This contact no longer exists.",
+        "{n} {contacts} no longer {exist}.",
+    ),
+}
+
+_ONE = {"contacts": "contact", "themselves": "themself", "are": "is", "were": "was", "have": "has", "exist": "exists"}
+_MANY = {
+    "contacts": "contacts",
+    "themselves": "themselves",
+    "are": "are",
+    "were": "were",
+    "have": "have",
+    "exist": "exist",
 }
 
 #: why a message may not be sent (R11), shown next to a status
@@ -160,10 +180,10 @@ def refusal(reason: str | None, channel: str, *, count: int | None = None, set_b
     word = CHANNEL_IN_TEXT.get(channel, channel.lower())
     if found is None:
         text = reason.replace("_", " ").capitalize() + "."
-        return f"{count} contacts: {text}" if count is not None else text
+        return f"{count:,} {'contact' if count == 1 else 'contacts'}: {text}" if count is not None else text
     if count is None:
         return found.one.format(channel=word)
-    return found.many.format(channel=word, n=count)
+    return found.many.format(channel=word, n=f"{count:,}", **(_ONE if count == 1 else _MANY))
 
 
 def status(code: str | None) -> str:

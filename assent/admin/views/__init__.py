@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assent.admin.views import activity, login, settings, types, units
+from assent.admin.views import activity, bulk, contacts, login, settings, types, units
 
-ROUTERS: list[APIRouter] = [login.router, types.router, units.router, settings.router, activity.router]
+ROUTERS: list[APIRouter] = [
+    login.router,
+    contacts.router,
+    bulk.router,
+    types.router,
+    units.router,
+    settings.router,
+    activity.router,
+]
