@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from assent import admin, api, ops
+from assent import admin, api, ops, pages
 from assent.api import problems
 from assent.api.idempotency import IdempotencyMiddleware
 from assent.config import Settings
@@ -42,4 +42,5 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     # Each further interface (public pages, admin UI, HubSpot-compatible API, inbound
     # webhooks) adds one `<package>.mount(app)` line here.
     admin.mount(app)
+    pages.mount(app)
     return app

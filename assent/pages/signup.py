@@ -1,0 +1,189 @@
+"""The hosted signup form `/subscribe/{business_unit_id}` and double opt-in confirmation
+`/confirm/{token}` (SPEC R16, R6).
+
+Bots: a honeypot field (a bot that fills it is thanked and nothing is written), the form's
+own signed token, and database rate limits per client and per address. Confirming takes a
+POST from the confirmation page: a GET (a link scanner) confirms nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from assent.domain.model import Actor, Channel, ConfirmationState, Source
+from assent.mail import compose, deliver
+from assent.pages import i18n
+from assent.pages.branding import Brand, load_brand
+from assent.pages.i18n import N_
+from assent.pages.links import open_link, read_form
+from assent.pages.web import (
+    PageError,
+    check_form,
+    client_id,
+    db_of,
+    evidence_context,
+    form_token,
+    language_for,
+    mailer_of,
+    render,
+    settings_of,
+)
+from assent.services import catalog, ratelimit, signups
+from assent.services.changes import Writer
+from assent.services.errors import Problem
+from assent.services.links import Purpose
+from assent.services.state import load_account
+
+router = APIRouter(include_in_schema=False)
+
+HONEYPOT = "website"
+DEFAULT_NOTICE = N_(
+    "I agree that %(company)s may send me email about the topics I chose. "
+    "I can unsubscribe at any time with the link in every email."
+)
+DEFAULT_NOTICE_VERSION = "assent-signup-1"
+
+
+def _brand(request: Request, business_unit_id: int) -> tuple[Brand, list[dict[str, Any]]]:
+    with db_of(request).read() as conn:
+        brand = load_brand(conn, business_unit_id)
+        if brand is None:
+            raise PageError(404, "no_signup", language=language_for(request))
+        types = catalog.list_subscription_types(conn, business_unit_id=business_unit_id, channel=Channel.EMAIL.value)
+    if not types:
+        raise PageError(404, "no_signup", language=language_for(request, brand=brand), brand=brand)
+    return brand, types
+
+
+def _notice(brand: Brand, language: str) -> tuple[str, str]:
+    if brand.notice_text:
+        return brand.notice_text, brand.notice_version or "1"
+    return i18n.gettext(language, DEFAULT_NOTICE, company=brand.company_name), f"{DEFAULT_NOTICE_VERSION}-{language}"
+
+
+def _form(
+    request: Request,
+    brand: Brand,
+    types: list[dict[str, Any]],
+    language: str,
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    choices = [(row["id"], *i18n.localized_type(row, language)) for row in types]
+    return render(
+        request,
+        "subscribe.html",
+        language=language,
+        brand=brand,
+        status=status,
+        choices=choices,
+        notice_text=_notice(brand, language)[0],
+        csrf=form_token(request, f"signup:{brand.id}"),
+        action=f"/subscribe/{brand.id}?lang={language}",
+        errors=errors or {},
+        values=values or {"email": "", "types": set(), "consent": False},
+        honeypot=HONEYPOT,
+    )
+
+
+@router.get("/subscribe/{business_unit_id}", response_class=HTMLResponse)
+def show(request: Request, business_unit_id: int) -> HTMLResponse:
+    brand, types = _brand(request, business_unit_id)
+    return _form(request, brand, types, language_for(request, brand=brand))
+
+
+@router.post("/subscribe/{business_unit_id}", response_class=HTMLResponse)
+async def subscribe(request: Request, business_unit_id: int, background: BackgroundTasks) -> Response:
+    form = await read_form(request)
+    return await run_in_threadpool(_subscribe, request, business_unit_id, form, background)
+
+
+def _subscribe(request: Request, business_unit_id: int, form: FormData, background: BackgroundTasks) -> HTMLResponse:
+    brand, types = _brand(request, business_unit_id)
+    language = language_for(request, brand=brand)
+    back = f"/subscribe/{business_unit_id}?lang={language}"
+    check_form(request, form, f"signup:{business_unit_id}", language=language, brand=brand, back=back)
+    if form.get(HONEYPOT):
+        # A bot: it sees success, nothing is written.
+        return render(request, "subscribed.html", language=language, brand=brand, confirm=False)
+    email = str(form.get("email") or "").strip()[:320]
+    chosen = [int(v) for v in form.getlist("type") if isinstance(v, str) and v.isdigit() and len(v) < 12]
+    values = {"email": email, "types": set(chosen), "consent": form.get("consent") == "1"}
+    errors: dict[str, str] = {}
+    if not chosen:
+        errors["types"] = "choose"
+    if form.get("consent") != "1":
+        errors["consent"] = "required"
+    exceeded = ratelimit.first_exceeded(
+        db_of(request),
+        [(signups.PER_CLIENT, client_id(request)), (signups.PER_ADDRESS, email.lower())],
+    )
+    if exceeded is not None:
+        retry = str(ratelimit.retry_after(exceeded))
+        raise PageError(429, "rate_limited", language=language, brand=brand, headers={"Retry-After": retry}, back=back)
+    notice_text, notice_version = _notice(brand, language)
+    if not errors:
+        try:
+            outcome = signups.submit(
+                db_of(request),
+                signups.Signup(brand.id, Channel.EMAIL, email, chosen, notice_text, notice_version, language),
+                evidence_context(request),
+                actor_id=f"signup-page:{brand.id}",
+            )
+        except Problem as problem:
+            field = problem.errors[0].field if problem.errors else ""
+            errors["email" if field == "address" else "types"] = "invalid" if field == "address" else "choose"
+        else:
+            message = compose.follow_up(
+                settings_of(request), brand, outcome.follow_up, outcome.address.display, outcome.target
+            )
+            background.add_task(deliver, mailer_of(request), message)
+            return render(
+                request, "subscribed.html", language=language, brand=brand, confirm=outcome.double_opt_in
+            )
+    return _form(request, brand, types, language, status=422, errors=errors, values=values)
+
+
+# --- double opt-in confirmation -----------------------------------------------------------
+
+
+@router.get("/confirm/{token}", response_class=HTMLResponse)
+def confirm_page(request: Request, token: str) -> HTMLResponse:
+    with db_of(request).read() as conn:
+        opened = open_link(request, conn, token, Purpose.CONFIRM)
+    return render(
+        request,
+        "confirm.html",
+        language=opened.language,
+        brand=opened.brand,
+        address=opened.address.display,
+        done=False,
+        csrf=form_token(request, token),
+        action=f"/confirm/{token}?lang={opened.language}",
+    )
+
+
+@router.post("/confirm/{token}", response_class=HTMLResponse)
+async def confirm(request: Request, token: str) -> Response:
+    form = await read_form(request)
+    return await run_in_threadpool(_confirm, request, token, form)
+
+
+def _confirm(request: Request, token: str, form: FormData) -> HTMLResponse:
+    db = db_of(request)
+    with db.write() as conn:
+        opened = open_link(request, conn, token, Purpose.CONFIRM)
+        back = f"/confirm/{token}?lang={opened.language}"
+        check_form(request, form, token, language=opened.language, brand=opened.brand, back=back)
+        writer = Writer(db, conn, load_account(conn), Actor(Source.DOUBLE_OPT_IN), context=evidence_context(request))
+        writer.set_confirmation(opened.address, ConfirmationState.CONFIRMED)
+    return render(
+        request, "confirm.html", language=opened.language, brand=opened.brand, address=opened.address.display, done=True
+    )

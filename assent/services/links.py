@@ -1,0 +1,240 @@
+"""Signed links for contacts: the preference center, one-click unsubscribe (RFC 8058),
+unsubscribe-from-all and double opt-in confirmation (SPEC R13–R16).
+
+What a token carries. Not the address, not even encrypted: only the keyed hash that already
+names the address in the ledger (`Account.address_hash`), plus the business unit, the
+language and, for one-click, the subscription type. The address itself sits in
+`link_subjects`, keyed by that hash. So:
+
+- a token shows nothing readable about the person (the hash is a keyed BLAKE2b; without
+  the account's hash key it cannot be tested against a guessed address);
+- there is nothing to decrypt and no second key set to rotate;
+- erasure (R22), which already knows the hash, deletes the row and every link dies with it;
+- issuing a link is one idempotent upsert, however many messages a sender stamps.
+
+Tokens are itsdangerous signatures (HMAC-SHA256) over that payload with a salt per
+purpose, so a preference token is no one-click token. They are signed with the newest of
+`ASSENT_SECRET_KEYS` and verified with any listed key: rotation keeps old links working
+until their key is dropped from the list. They carry a timestamp but never expire unless
+`ASSENT_LINK_MAX_AGE_DAYS` (at least 60) is set.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.engine import Connection
+
+from assent.config import Settings
+from assent.domain.addresses import Address
+from assent.domain.model import Channel
+from assent.services.errors import Invalid
+from assent.services.state import Account
+from assent.storage import tables as t
+from assent.storage.upsert import upsert
+
+ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
+_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
+
+
+class Purpose(StrEnum):
+    PREFERENCES = "preferences"
+    UNSUBSCRIBE = "unsubscribe"  # one type, one click
+    UNSUBSCRIBE_ALL = "unsubscribe-all"  # the wide opt-out, one click
+    CONFIRM = "confirm"  # double opt-in
+
+
+@dataclass(frozen=True, slots=True)
+class LinkTarget:
+    """What a token says: whose link, for which BU, in which language, about what."""
+
+    address_hash: str
+    business_unit_id: int
+    language: str
+    subscription_type_id: int | None = None
+    #: a preference link sent as a resubscribe email (the page says why it came)
+    resubscribe: bool = False
+
+    def payload(self) -> list[Any]:
+        return [
+            self.address_hash,
+            self.business_unit_id,
+            self.language,
+            self.subscription_type_id,
+            1 if self.resubscribe else 0,
+        ]
+
+    @classmethod
+    def from_payload(cls, payload: Any) -> LinkTarget:
+        if not isinstance(payload, list) or len(payload) != 5:
+            raise BadLink("malformed")
+        address_hash, bu, language, type_id, resubscribe = payload
+        if not (
+            isinstance(address_hash, str)
+            and isinstance(bu, int)
+            and isinstance(language, str)
+            and (type_id is None or isinstance(type_id, int))
+        ):
+            raise BadLink("malformed")
+        return cls(address_hash, bu, language, type_id, bool(resubscribe))
+
+
+class BadLink(Exception):
+    """A token that is forged, altered, truncated, for another purpose, or unknown."""
+
+
+class ExpiredLink(BadLink):
+    """A genuine token older than ASSENT_LINK_MAX_AGE_DAYS."""
+
+
+class Signer:
+    """Signs and reads link tokens with the configured keys."""
+
+    def __init__(self, secret_keys: tuple[str, ...] | list[str], max_age_days: int | None = None) -> None:
+        if not secret_keys:
+            raise ValueError("at least one secret key is needed to sign links")
+        # itsdangerous takes keys oldest first and signs with the last; ours are newest first.
+        self._keys = list(reversed(secret_keys))
+        self._max_age = max_age_days * 86400 if max_age_days else None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Signer:
+        return cls(settings.secret_keys, settings.link_max_age_days)
+
+    def _serializer(self, salt: str) -> URLSafeTimedSerializer:
+        return URLSafeTimedSerializer(
+            self._keys, salt=f"assent.{salt}", signer_kwargs={"digest_method": hashlib.sha256}
+        )
+
+    def dumps(self, purpose: Purpose, target: LinkTarget) -> str:
+        token: str = self._serializer(purpose.value).dumps(target.payload())
+        return token
+
+    def loads(self, purpose: Purpose, token: str) -> LinkTarget:
+        if len(token) > 1000:
+            raise BadLink("too long")
+        try:
+            payload = self._serializer(purpose.value).loads(token, max_age=self._max_age)
+        except SignatureExpired:
+            raise ExpiredLink("expired") from None
+        except (BadSignature, UnicodeError, ValueError):
+            raise BadLink("bad signature") from None
+        return LinkTarget.from_payload(payload)
+
+    # Forms on the pages carry a token bound to the link (or form) they were served for:
+    # session-less CSRF protection that needs no cookie and works without JavaScript.
+    def form_token(self, bound_to: str) -> str:
+        token: str = self._serializer("csrf").dumps(_digest(bound_to))
+        return token
+
+    def check_form_token(self, bound_to: str, token: str | None, max_age_seconds: int) -> bool:
+        if not token or len(token) > 500:
+            return False
+        try:
+            value = self._serializer("csrf").loads(token, max_age=max_age_seconds)
+        except (BadSignature, UnicodeError, ValueError):
+            return False
+        return bool(value == _digest(bound_to))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def normalize_language(raw: str | None, field: str = "language") -> str | None:
+    """The primary subtag, lower-cased ("sv-SE" → "sv"), or a 422 naming the field."""
+    if raw is None or raw == "":
+        return None
+    if not _LANGUAGE.fullmatch(raw) or len(raw) > 35:
+        raise Invalid(field, f"{raw!r} is not a language tag such as 'en' or 'sv-SE'")
+    return re.split(r"[-_]", raw)[0].lower()
+
+
+# --- link subjects ------------------------------------------------------------------------
+
+
+def remember(conn: Connection, account: Account, address: Address) -> str:
+    """Make `address` linkable; return the hash its tokens carry."""
+    address_hash = account.address_hash(address.channel, address.key)
+    upsert(
+        conn,
+        t.link_subjects,
+        [
+            {
+                "address_hash": address_hash,
+                "channel": address.channel.value,
+                "address": address.key,
+                "display": address.display,
+                "created_at": t.now(),
+            }
+        ],
+        keys=("address_hash",),
+    )
+    return address_hash
+
+
+def subject(conn: Connection, address_hash: str) -> Address | None:
+    """The address behind a token, or None when it is unknown (or erased)."""
+    ls = t.link_subjects
+    row = conn.execute(
+        sa.select(ls.c.channel, ls.c.address, ls.c.display).where(ls.c.address_hash == address_hash)
+    ).first()
+    if row is None:
+        return None
+    return Address(Channel(row.channel), row.address, row.display)
+
+
+# --- URLs ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Urls:
+    base_url: str
+    signer: Signer
+
+    def preferences(self, target: LinkTarget) -> str:
+        plain = LinkTarget(target.address_hash, target.business_unit_id, target.language, None, target.resubscribe)
+        return f"{self.base_url}/preferences/{self.signer.dumps(Purpose.PREFERENCES, plain)}"
+
+    def unsubscribe(self, target: LinkTarget) -> str:
+        """One-click for the target's type; for the whole BU (wide opt-out) without one."""
+        if target.subscription_type_id is None:
+            plain = LinkTarget(target.address_hash, target.business_unit_id, target.language)
+            return f"{self.base_url}/unsubscribe/{self.signer.dumps(Purpose.UNSUBSCRIBE_ALL, plain)}"
+        return f"{self.base_url}/unsubscribe/{self.signer.dumps(Purpose.UNSUBSCRIBE, target)}"
+
+    def unsubscribe_all(self, target: LinkTarget) -> str:
+        plain = LinkTarget(target.address_hash, target.business_unit_id, target.language)
+        return self.unsubscribe(plain)
+
+    def confirm(self, target: LinkTarget) -> str:
+        plain = LinkTarget(target.address_hash, target.business_unit_id, target.language)
+        return f"{self.base_url}/confirm/{self.signer.dumps(Purpose.CONFIRM, plain)}"
+
+    def list_unsubscribe_headers(self, target: LinkTarget) -> dict[str, str]:
+        """RFC 2369 / RFC 8058 header values, exactly as a sender pastes them."""
+        return {"List-Unsubscribe": f"<{self.unsubscribe(target)}>", "List-Unsubscribe-Post": ONE_CLICK_BODY}
+
+
+def urls_for(settings: Settings) -> Urls:
+    return Urls(settings.base_url.rstrip("/"), Signer.from_settings(settings))
+
+
+def bundle(urls: Urls, target: LinkTarget, channel: Channel) -> dict[str, Any]:
+    """Everything `POST /api/v1/links` answers, for a remembered target."""
+    one_click = urls.unsubscribe(target) if target.subscription_type_id is not None else None
+    headers = urls.list_unsubscribe_headers(target) if channel is Channel.EMAIL else None
+    return {
+        "preferences_url": urls.preferences(target),
+        "unsubscribe_all_url": urls.unsubscribe_all(target),
+        "unsubscribe_url": one_click,
+        "list_unsubscribe": headers["List-Unsubscribe"] if headers else None,
+        "list_unsubscribe_post": headers["List-Unsubscribe-Post"] if headers else None,
+        "headers": headers,
+    }
