@@ -67,8 +67,11 @@ class Worker:
     poll: float = 0.5
     #: seconds to rest between chunks, leaving the (SQLite) write lock to other writers
     pause: float = 0.0
-    #: how many chunks this worker committed, per job (for tests and logs)
+    #: what this worker did, for logs and tests: chunks committed per job, leases lost to
+    #: another worker, chunks that failed
     chunks: dict[str, int] = field(default_factory=dict)
+    leases_lost: int = 0
+    failures: int = 0
 
     def __post_init__(self) -> None:
         for module in KIND_MODULES:
@@ -118,6 +121,7 @@ class Worker:
                 advanced = self._chunk(job, handler)
                 if advanced is None:
                     log.warning("job %s: lease lost to another worker", job.id)
+                    self.leases_lost += 1
                     return
                 job = advanced
                 if self.pause:
@@ -125,8 +129,10 @@ class Worker:
             if job.total == 0:
                 queue.finish_empty(self.db, job, self.owner)
         except JobFailed as error:
+            self.failures += 1
             queue.note_error(self.db, job.id, self.owner, str(error), final=True)
         except Exception as error:
+            self.failures += 1
             log.exception("job %s failed (attempt %d)", job.id, job.attempts)
             queue.note_error(
                 self.db,
