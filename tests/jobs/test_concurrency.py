@@ -120,7 +120,7 @@ def test_it_keeps_one_address_consistent_under_concurrent_writers_and_a_bulk_job
     assert job_events == job_changed
 
     # Replaying the ledger: each event starts where the previous one ended …
-    replayed = {type_id: Status.NOT_SPECIFIED.value for type_id in types}
+    replayed = dict.fromkeys(types, Status.NOT_SPECIFIED.value)
     for type_id, old, new, _ in events:
         assert old == replayed[type_id]
         replayed[type_id] = new

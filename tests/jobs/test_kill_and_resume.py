@@ -93,7 +93,7 @@ def test_it_resumes_a_killed_worker_and_applies_nothing_twice(
     job_id = created.json()["id"]
 
     first = workers.start("--chunk-size", "100", "--lease", "1", "--pause", "0.05")
-    _, done_before_kill, total = wait_for(db, job_id, lambda _s, done, _t: done >= 500)
+    _, _, total = wait_for(db, job_id, lambda _s, done, _t: done >= 500)
     first.send_signal(signal.SIGKILL)  # no chance to finish the chunk or hand the job back
     first.wait()
     status, done_at_kill, _ = progress(db, job_id)
