@@ -9,6 +9,7 @@ from rich.console import Console
 from assent.cli.main import cli
 from assent.config import Settings
 from assent.services.apikeys import create_api_key
+from assent.services.users import ensure_demo_admin
 from assent.storage.db import Database
 from assent.storage.migrate import migrate
 
@@ -33,6 +34,7 @@ def serve(host: str, port: int, workers: int, demo: bool, no_worker: bool) -> No
         console.print("[green]Demo data seeded.[/green]" if seeded else "Demo data already present.")
         with db.write() as conn:
             _, key = create_api_key(conn, "demo (assent serve --demo)", ["admin"])
+            user_email, user_password = ensure_demo_admin(conn)
     db.dispose()
     url = f"http://{host}:{port}"
     console.print(f"Assent is running at [bold]{url}[/bold] on {settings.database_url.split('://')[0]}")
@@ -41,6 +43,7 @@ def serve(host: str, port: int, workers: int, demo: bool, no_worker: bool) -> No
         console.print("A ready API key with admin scope:")
         console.print(f"  [bold]{key}[/bold]")
         console.print(f'  try: curl -H "Authorization: Bearer {key}" {url}/api/v1/subscription-types')
+        console.print(f"Admin UI: {url}/admin  ·  sign in as [bold]{user_email}[/bold] / [bold]{user_password}[/bold]")
     import os
 
     os.environ["ASSENT_RUN_WORKER"] = "0" if no_worker else "1"

@@ -93,9 +93,7 @@ def create_user(conn: Connection, email: str, role: str, password: str) -> User:
     if conn.execute(sa.select(u.c.id).where(u.c.email == address)).first() is not None:
         raise Conflict("USER_EXISTS", f"A user {address} already exists.")
     now = t.now()
-    user_id = conn.execute(
-        u.insert().values(**values, created_at=now, updated_at=now).returning(u.c.id)
-    ).scalar_one()
+    user_id = conn.execute(u.insert().values(**values, created_at=now, updated_at=now).returning(u.c.id)).scalar_one()
     return get_user(conn, user_id)
 
 
@@ -109,9 +107,7 @@ def get_user(conn: Connection, user_id: int) -> User:
 def list_users(conn: Connection) -> list[dict[str, Any]]:
     u = t.users
     rows = conn.execute(
-        sa.select(
-            u.c.id, u.c.email, u.c.role, u.c.created_at, u.c.last_login_at, u.c.disabled_at
-        ).order_by(u.c.email)
+        sa.select(u.c.id, u.c.email, u.c.role, u.c.created_at, u.c.last_login_at, u.c.disabled_at).order_by(u.c.email)
     )
     return [dict(r._mapping) for r in rows]
 
@@ -135,9 +131,7 @@ def update_user(
     if values.get("role", Role.ADMIN) != Role.ADMIN or disabled:
         _keep_an_admin(conn, current)
     if values:
-        conn.execute(
-            sa.update(t.users).where(t.users.c.id == user_id).values(**values, updated_at=t.now())
-        )
+        conn.execute(sa.update(t.users).where(t.users.c.id == user_id).values(**values, updated_at=t.now()))
     if password or disabled:
         revoke_sessions(conn, user_id)
     return get_user(conn, user_id)
@@ -149,9 +143,7 @@ def _keep_an_admin(conn: Connection, changing: User) -> None:
         return
     u = t.users
     others = conn.execute(
-        sa.select(sa.func.count()).where(
-            u.c.role == Role.ADMIN.value, u.c.disabled_at.is_(None), u.c.id != changing.id
-        )
+        sa.select(sa.func.count()).where(u.c.role == Role.ADMIN.value, u.c.disabled_at.is_(None), u.c.id != changing.id)
     ).scalar_one()
     if not others:
         raise Invalid("role", "this is the last admin; make another user admin first", "LAST_ADMIN")
@@ -229,29 +221,17 @@ def touch_session(conn: Connection, token: str) -> None:
     row = conn.execute(sa.select(s.c.created_at).where(s.c.id == _token_id(token))).first()
     if row is not None:
         expires = min(now + SESSION_IDLE, row.created_at + SESSION_MAX)
-        conn.execute(
-            sa.update(s)
-            .where(s.c.id == _token_id(token))
-            .values(last_seen_at=now, expires_at=expires)
-        )
+        conn.execute(sa.update(s).where(s.c.id == _token_id(token)).values(last_seen_at=now, expires_at=expires))
 
 
 def end_session(conn: Connection, token: str) -> None:
     s = t.admin_sessions
-    conn.execute(
-        sa.update(s)
-        .where(s.c.id == _token_id(token), s.c.revoked_at.is_(None))
-        .values(revoked_at=t.now())
-    )
+    conn.execute(sa.update(s).where(s.c.id == _token_id(token), s.c.revoked_at.is_(None)).values(revoked_at=t.now()))
 
 
 def revoke_sessions(conn: Connection, user_id: int) -> None:
     s = t.admin_sessions
-    conn.execute(
-        sa.update(s)
-        .where(s.c.user_id == user_id, s.c.revoked_at.is_(None))
-        .values(revoked_at=t.now())
-    )
+    conn.execute(sa.update(s).where(s.c.user_id == user_id, s.c.revoked_at.is_(None)).values(revoked_at=t.now()))
 
 
 # --- sign-in throttling -------------------------------------------------------------------
@@ -287,9 +267,7 @@ def record_failed_sign_in(conn: Connection, email: str, ip: str | None) -> None:
     lt = t.login_throttle
     now = t.now()
     keys = list(_throttle_keys(email, ip).values())
-    upsert(
-        conn, lt, [{"key": k, "failures": 0, "window_started_at": now} for k in keys], keys=("key",)
-    )
+    upsert(conn, lt, [{"key": k, "failures": 0, "window_started_at": now} for k in keys], keys=("key",))
     expired = lt.c.window_started_at <= now - THROTTLE_WINDOW
     conn.execute(
         sa.update(lt)
@@ -304,3 +282,18 @@ def record_failed_sign_in(conn: Connection, email: str, ip: str | None) -> None:
 def clear_failed_sign_ins(conn: Connection, email: str) -> None:
     key = _throttle_keys(email, None)["email"]
     conn.execute(sa.delete(t.login_throttle).where(t.login_throttle.c.key == key))
+
+
+DEMO_EMAIL = "admin@example.com"
+
+
+def ensure_demo_admin(conn: Connection) -> tuple[str, str]:
+    """The demo's admin user with a fresh random password, shown once by `assent serve
+    --demo` (a rerun sets a new one rather than keeping a printed password valid)."""
+    password = secrets.token_hex(8)  # plain characters: easy to copy from a terminal
+    row = conn.execute(sa.select(t.users.c.id).where(t.users.c.email == DEMO_EMAIL)).first()
+    if row is None:
+        create_user(conn, DEMO_EMAIL, Role.ADMIN.value, password)
+    else:
+        update_user(conn, row.id, role=Role.ADMIN.value, password=password, disabled=False)
+    return DEMO_EMAIL, password

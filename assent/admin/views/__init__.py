@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assent.admin.views import activity, bulk, contacts, login, settings, types, units
+from assent.admin.views import activity, bulk, contact, contacts, login, settings, types, units
 
+# Order matters where paths overlap: /contacts/count and /contacts/bulk before
+# /contacts/{contact_id}.
 ROUTERS: list[APIRouter] = [
     login.router,
     contacts.router,
     bulk.router,
+    contact.router,
     types.router,
     units.router,
     settings.router,
