@@ -1,48 +1,187 @@
 """Contacts: optional CRM-style records. State never belongs to them, only to their
-addresses (R2): deleting a contact leaves every status, opt-out and event in place."""
+addresses (R2): deleting a contact leaves every status, opt-out and event in place, and a
+new contact with the same address sees that state again."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assent.domain.model import Channel
+from assent.domain.addresses import Address
+from assent.domain.model import Channel, Status
+from assent.services import contact_search
+from assent.services.contact_search import ContactFilter
 from assent.services.errors import NotFound
 from assent.services.state import Account
+from assent.services.subscribers import opted_out_properties
 from assent.storage import tables as t
+
+#: Columns a caller may set directly; email and phone go through normalization (R1).
+PLAIN_FIELDS = ("first_name", "last_name", "company")
+PHONE_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
 
 
 def create_contact(conn: Connection, account: Account, values: dict[str, Any]) -> dict[str, Any]:
-    row = dict(values)
-    email = row.pop("email", None)
-    phone = row.pop("phone", None)
-    if email:
-        address = account.normalize(Channel.EMAIL, email, field="email")
-        row["email"], row["email_key"] = address.display, address.key
-    if phone:
-        row["phone"] = account.normalize(Channel.SMS, phone, field="phone").key
+    row = {name: values.get(name) for name in PLAIN_FIELDS}
+    row.update(_addresses(account, values))
+    row["properties"] = {k: v for k, v in (values.get("properties") or {}).items() if v is not None}
     now = t.now()
-    c = t.contacts
     contact_id = conn.execute(
-        c.insert().values(properties={}, **row, created_at=now, updated_at=now).returning(c.c.id)
+        t.contacts.insert().values(**row, created_at=now, updated_at=now).returning(t.contacts.c.id)
     ).scalar_one()
     return get_contact(conn, contact_id)
 
 
-def get_contact(conn: Connection, contact_id: int) -> dict[str, Any]:
+def update_contact(conn: Connection, account: Account, contact_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    """PATCH: only the given fields change; `null` clears one. `properties` merge key by
+    key, and a key set to `null` is removed."""
+    current = contact_row(conn, contact_id)
+    row: dict[str, Any] = {name: changes[name] for name in PLAIN_FIELDS if name in changes}
+    row.update(_addresses(account, changes))
+    if "properties" in changes:
+        merged = {**current["properties"], **(changes["properties"] or {})}
+        row["properties"] = {k: v for k, v in merged.items() if v is not None}
+    if row:
+        c = t.contacts
+        conn.execute(sa.update(c).where(c.c.id == contact_id).values(**row, updated_at=t.now()))
+    return get_contact(conn, contact_id)
+
+
+def delete_contact(conn: Connection, contact_id: int) -> None:
+    """R2: the record goes; its addresses' statuses, opt-outs and history stay."""
+    c = t.contacts
+    if conn.execute(sa.delete(c).where(c.c.id == contact_id)).rowcount == 0:
+        raise NotFound("Contact", contact_id)
+
+
+def _addresses(account: Account, values: dict[str, Any]) -> dict[str, Any]:
+    """Normalized email/phone columns for the keys present in `values` (a 422 names the field)."""
+    row: dict[str, Any] = {}
+    if "email" in values:
+        email = values["email"]
+        address = account.normalize(Channel.EMAIL, email, field="email") if email else None
+        row["email"], row["email_key"] = (address.display, address.key) if address else (None, None)
+    if "phone" in values:
+        phone = values["phone"]
+        row["phone"] = account.normalize(Channel.SMS, phone, field="phone").key if phone else None
+    return row
+
+
+def contact_row(conn: Connection, contact_id: int) -> dict[str, Any]:
     found = conn.execute(sa.select(t.contacts).where(t.contacts.c.id == contact_id)).first()
     if found is None:
         raise NotFound("Contact", contact_id)
     return dict(found._mapping)
 
 
-def seed_demo_contacts(conn: Connection, emails: Sequence[str]) -> None:
-    from assent.services.state import load_account
+def get_contact(conn: Connection, contact_id: int) -> dict[str, Any]:
+    [view] = contact_views(conn, [contact_row(conn, contact_id)])
+    return view
 
-    account = load_account(conn)
-    for email in emails:
-        first = email.split("@")[0].capitalize()
-        create_contact(conn, account, {"email": email, "first_name": first, "last_name": "Example"})
+
+def contact_addresses(contact: dict[str, Any]) -> list[Address]:
+    """Where a contact's state lives: its email on EMAIL, its phone on SMS and WhatsApp."""
+    found = []
+    if contact.get("email_key"):
+        found.append(Address(Channel.EMAIL, contact["email_key"], contact["email"]))
+    if contact.get("phone"):
+        found.extend(Address(channel, contact["phone"], contact["phone"]) for channel in PHONE_CHANNELS)
+    return found
+
+
+def search_contacts(
+    conn: Connection, account: Account, search: ContactFilter, after: int | None, limit: int
+) -> dict[str, Any]:
+    """One page in id order after the id `after`: `{"results", "next"}`; `next` is null on
+    the last page."""
+    ids = list(conn.execute(contact_search.page_query(conn, account, search, after, limit)).scalars())
+    more = len(ids) > limit
+    ids = ids[:limit]
+    c = t.contacts
+    rows = [dict(r._mapping) for r in conn.execute(sa.select(c).where(c.c.id.in_(ids)).order_by(c.c.id))] if ids else []
+    return {"results": contact_views(conn, rows), "next": str(ids[-1]) if more else None}
+
+
+def contact_views(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Contacts as the API shows them, with R26's "Opted out of …" properties, computed
+    for a whole page in three queries (plus one per distinct opt-out pattern on it)."""
+    addresses = {row["id"]: contact_addresses(row) for row in rows}
+    keys = {a.key for found in addresses.values() for a in found}
+    types_by_channel = _types_by_channel(conn) if keys else {}
+    unsubscribed, wides = _opt_outs(conn, keys)
+    cache: dict[tuple[Channel, frozenset[int], frozenset[int]], dict[str, bool]] = {}
+    views = []
+    for row in rows:
+        props: dict[str, bool] = {}
+        for address in addresses[row["id"]]:
+            channel = address.channel
+            pattern = (
+                channel,
+                frozenset(unsubscribed.get((address.key, channel), ())),
+                frozenset(wides.get((address.key, channel), ())),
+            )
+            if pattern not in cache:
+                statuses = [
+                    {
+                        "name": name,
+                        "is_active": active,
+                        "status": Status.UNSUBSCRIBED.value if type_id in pattern[1] else Status.NOT_SPECIFIED.value,
+                    }
+                    for type_id, name, active in types_by_channel.get(channel, [])
+                ]
+                cache[pattern] = opted_out_properties(
+                    conn, channel, statuses, [{"business_unit_id": bu} for bu in sorted(pattern[2])]
+                )
+            props.update(cache[pattern])
+        views.append(_public(row, props))
+    return views
+
+
+def _public(row: dict[str, Any], props: dict[str, bool]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "first_name": row["first_name"],
+        "last_name": row["last_name"],
+        "company": row["company"],
+        "properties": row["properties"] or {},
+        "subscription_properties": props,
+        "created_at": row["created_at"],
+        "updated_at": row["updated_at"],
+    }
+
+
+def _types_by_channel(conn: Connection) -> dict[Channel, list[tuple[int, str, bool]]]:
+    st = t.subscription_types
+    found: dict[Channel, list[tuple[int, str, bool]]] = {}
+    query = sa.select(st.c.id, st.c.channel, st.c.name, st.c.is_active).order_by(
+        st.c.business_unit_id, st.c.position, st.c.id
+    )
+    for row in conn.execute(query):
+        found.setdefault(Channel(row.channel), []).append((row.id, row.name, bool(row.is_active)))
+    return found
+
+
+def _opt_outs(
+    conn: Connection, keys: Iterable[str]
+) -> tuple[dict[tuple[str, Channel], set[int]], dict[tuple[str, Channel], set[int]]]:
+    """Unsubscribed type ids and wide opt-out business units, per (address, channel)."""
+    keys = sorted(set(keys))
+    unsubscribed: dict[tuple[str, Channel], set[int]] = {}
+    wides: dict[tuple[str, Channel], set[int]] = {}
+    if not keys:
+        return unsubscribed, wides
+    s, w = t.subscription_statuses, t.wide_opt_outs
+    for row in conn.execute(
+        sa.select(s.c.address, s.c.channel, s.c.subscription_type_id).where(
+            s.c.address.in_(keys), s.c.status == Status.UNSUBSCRIBED.value
+        )
+    ):
+        unsubscribed.setdefault((row.address, Channel(row.channel)), set()).add(row.subscription_type_id)
+    for row in conn.execute(sa.select(w.c.address, w.c.channel, w.c.business_unit_id).where(w.c.address.in_(keys))):
+        wides.setdefault((row.address, Channel(row.channel)), set()).add(row.business_unit_id)
+    return unsubscribed, wides

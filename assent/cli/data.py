@@ -1,0 +1,87 @@
+"""`assent demo`, `assent export suppressions|history`, `assent ledger verify`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import click
+from rich.console import Console
+
+from assent.cli.main import cli
+from assent.config import Settings
+from assent.services import exports
+from assent.services.demo import seed_if_empty
+from assent.services.verify import verify
+from assent.storage.db import Database
+from assent.storage.migrate import migrate
+
+err = Console(stderr=True)
+
+
+def _database() -> Database:
+    return Database(Settings.from_env().database_url)
+
+
+@cli.command("demo")
+def demo() -> None:
+    """Seed a demo data set (business units, types, contacts, history) into an empty database."""
+    db = _database()
+    migrate(db)
+    if seed_if_empty(db):
+        err.print("[green]Demo data seeded.[/green] Try: assent serve, then GET /api/v1/contacts")
+    else:
+        err.print("The database already has subscription types; demo data not seeded.")
+    db.dispose()
+
+
+@cli.group("export")
+def export() -> None:
+    """CSV to stdout."""
+
+
+def _write(chunks: Iterator[str]) -> None:
+    for chunk in chunks:
+        sys.stdout.write(chunk)
+    sys.stdout.flush()
+
+
+@export.command("suppressions")
+def export_suppressions() -> None:
+    """Every opt-out, wide opt-out, bounce, complaint and erasure (erased addresses as hashes)."""
+    db = _database()
+    _write(exports.csv_chunks(exports.SUPPRESSION_COLUMNS, exports.suppression_rows(db)))
+    db.dispose()
+
+
+@export.command("history")
+@click.option("--after", default=0, type=click.IntRange(min=0), help="Only events with a greater id.")
+def export_history(after: int) -> None:
+    """The ledger, oldest first."""
+    db = _database()
+    _write(exports.csv_chunks(exports.HISTORY_COLUMNS, exports.history_rows(db, after)))
+    db.dispose()
+
+
+@cli.group("ledger")
+def ledger() -> None:
+    """The ledger of every change (R24)."""
+
+
+@ledger.command("verify")
+@click.option("--limit", default=1000, show_default=True, help="List at most this many problems.")
+def ledger_verify(limit: int) -> None:
+    """Replay the ledger and compare it with the state; exit 1 on any mismatch."""
+    db = _database()
+    report = verify(db, limit=limit)
+    db.dispose()
+    for problem in report.problems:
+        click.echo(problem)
+    if report.more_problems:
+        click.echo(f"… and {report.more_problems} more problems")
+    summary = f"{report.events} events, {report.addresses} addresses replayed"
+    if report.ok:
+        err.print(f"[green]The ledger explains the state:[/green] {summary}.")
+        return
+    err.print(f"[red]{len(report.problems) + report.more_problems} problems[/red] ({summary}).")
+    sys.exit(1)
