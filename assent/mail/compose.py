@@ -50,13 +50,13 @@ def compose(
     message["Subject"] = i18n.gettext(language, SUBJECTS[kind], company=brand.company_name)
     message["Date"] = formatdate(localtime=False, usegmt=True)
     message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or "localhost")
-    message["Content-Language"] = language
     # Automatic mail: no vacation replies back to us (RFC 3834).
     message["Auto-Submitted"] = "auto-generated"
     for name, value in (headers or {}).items():
         message[name] = value
     message.set_content(text)
     message.add_alternative(html, subtype="html")
+    message["Content-Language"] = language  # after the parts: set_content clears Content-*
     return message
 
 

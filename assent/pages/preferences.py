@@ -117,7 +117,7 @@ def _page(request: Request, center: Center, *, status: int = 200, **extra: Any) 
     )
 
 
-@router.get("/preferences/{token}", response_class=HTMLResponse)
+@router.api_route("/preferences/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def show(request: Request, token: str) -> HTMLResponse:
     with db_of(request).read() as conn:
         center = load_center(conn, open_link(request, conn, token, Purpose.PREFERENCES))

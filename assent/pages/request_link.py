@@ -74,7 +74,7 @@ def _form(request: Request, brand: Brand, language: str, *, status: int = 200, e
     )
 
 
-@router.get("/preferences", response_class=HTMLResponse)
+@router.api_route("/preferences", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def show(request: Request) -> HTMLResponse:
     brand = _brand(request, request.query_params.get("business_unit_id"))
     return _form(request, brand, language_for(request, brand=brand))

@@ -93,7 +93,7 @@ def _form(
     )
 
 
-@router.get("/subscribe/{business_unit_id}", response_class=HTMLResponse)
+@router.api_route("/subscribe/{business_unit_id}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def show(request: Request, business_unit_id: int) -> HTMLResponse:
     brand, types = _brand(request, business_unit_id)
     return _form(request, brand, types, language_for(request, brand=brand))
@@ -154,7 +154,7 @@ def _subscribe(request: Request, business_unit_id: int, form: FormData, backgrou
 # --- double opt-in confirmation -----------------------------------------------------------
 
 
-@router.get("/confirm/{token}", response_class=HTMLResponse)
+@router.api_route("/confirm/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def confirm_page(request: Request, token: str) -> HTMLResponse:
     with db_of(request).read() as conn:
         opened = open_link(request, conn, token, Purpose.CONFIRM)

@@ -58,7 +58,7 @@ def _render(request: Request, opened: Opened, type_name: str | None, *, done: bo
     )
 
 
-@router.get("/unsubscribe/{token}", response_class=HTMLResponse)
+@router.api_route("/unsubscribe/{token}", methods=["GET", "HEAD"], response_class=HTMLResponse)
 def show(request: Request, token: str) -> HTMLResponse:
     with db_of(request).read() as conn:
         opened = open_link(request, conn, token, *_PURPOSES)
