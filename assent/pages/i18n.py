@@ -3,8 +3,9 @@
 Catalogs live in `assent/pages/locales/<lang>/LC_MESSAGES/messages.{po,mo}`; the compiled
 `.mo` files are committed, so an install needs no build step. After changing a text:
 
-    pybabel extract -F assent/pages/babel.cfg -o assent/pages/locales/messages.pot assent
-    pybabel update -i assent/pages/locales/messages.pot -d assent/pages/locales
+    pybabel extract -F assent/pages/babel.cfg -o assent/pages/locales/messages.pot \
+        --no-location --omit-header --sort-output .
+    pybabel update -i assent/pages/locales/messages.pot -d assent/pages/locales -w 100
     # translate the new entries in sv/LC_MESSAGES/messages.po, then
     pybabel compile -d assent/pages/locales
 

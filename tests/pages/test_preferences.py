@@ -44,7 +44,7 @@ def test_it_shows_every_active_type_of_the_channel_and_unit_in_the_links_languag
     }
     assert "Nyheter från Acme, en gång i månaden." in page.text
     assert "Du prenumererar." in page.text
-    assert "Du har inte valt ännu." in page.text
+    assert "Du har inte valt ännu: du får det här om du inte kryssar ur rutan." in page.text
     assert "Acme AB" in page.text
     assert "Storgatan 1, 111 22 Stockholm" in page.text
     assert "--primary:#0b6e4f" in page.text
