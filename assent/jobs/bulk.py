@@ -86,7 +86,7 @@ def create(db: Database, request: BulkUpdate, *, actor_id: str | None, context: 
         _validate(conn, account, request)
         at = t.now()
         job_id = queue.insert_job(conn, KIND, _params(request, actor_id, context), actor_id, at)
-        total = selection.materialize(db, conn, job_id, request.channel, prepared)
+        total = selection.materialize(db, conn, account, job_id, request.channel, prepared)
         queue.set_total(conn, job_id, total)
     return job_id
 

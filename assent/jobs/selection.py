@@ -18,7 +18,9 @@ from sqlalchemy.engine import Connection
 
 from assent.domain.addresses import InvalidAddress
 from assent.domain.model import Channel, Reason, Status
-from assent.services.errors import Invalid
+from assent.services import contact_search
+from assent.services.contact_search import ContactFilter
+from assent.services.errors import Invalid, Problem
 from assent.services.state import Account
 from assent.storage import tables as t
 from assent.storage.db import Database, chunked
@@ -96,7 +98,9 @@ def _address_row(account: Account, channel: Channel, raw: str) -> dict[str, Any]
     return {"address": address.key, "display": address.display, "contact_id": None, "error": None}
 
 
-def materialize(db: Database, conn: Connection, job_id: str, channel: Channel, prepared: Prepared) -> int:
+def materialize(
+    db: Database, conn: Connection, account: Account, job_id: str, channel: Channel, prepared: Prepared
+) -> int:
     """Write the targets of `job_id`; returns how many."""
     selection = prepared.selection
     if prepared.rows is not None:
@@ -105,7 +109,7 @@ def materialize(db: Database, conn: Connection, job_id: str, channel: Channel, p
         rows = _contact_rows(conn, channel, selection.contact_ids)
     else:
         assert selection.contact_search is not None
-        return _insert_search(conn, job_id, channel, selection.contact_search)
+        return _insert_search(conn, account, job_id, channel, selection.contact_search)
     db.bulk_insert(
         conn, t.job_targets, [{"job_id": job_id, "seq": seq, **row} for seq, row in enumerate(rows, start=1)]
     )
@@ -132,8 +136,33 @@ def _contact_rows(conn: Connection, channel: Channel, ids: Sequence[int]) -> lis
     return rows
 
 
-def _insert_search(conn: Connection, job_id: str, channel: Channel, search: ContactSearch) -> int:
-    raise Invalid("contact_search", "searching contacts is not available yet", "NOT_SUPPORTED")
+def _insert_search(conn: Connection, account: Account, job_id: str, channel: Channel, search: ContactSearch) -> int:
+    """Every matching contact with an address on the channel, in id order, in one statement."""
+    c = t.contacts
+    key, display = (c.c.email_key, c.c.email) if channel is Channel.EMAIL else (c.c.phone, c.c.phone)
+    wanted = ContactFilter(
+        q=search.q,
+        business_unit_id=search.business_unit_id,
+        subscription_type_id=search.subscription_type_id,
+        status=search.status,
+    )
+    try:
+        where = contact_search.condition(conn, account, wanted)
+    except Problem as problem:
+        for error in problem.errors:  # name the field as the caller sent it
+            error.field = f"contact_search.{error.field}"
+        raise
+    matches = sa.select(
+        sa.literal(job_id, t.job_targets.c.job_id.type),
+        sa.func.row_number().over(order_by=c.c.id),
+        key,
+        display,
+        c.c.id,
+    ).where(where, key.is_not(None))
+    conn.execute(t.job_targets.insert().from_select(["job_id", "seq", "address", "display", "contact_id"], matches))
+    # rowcount of INSERT … SELECT is -1 through psycopg: count what went in.
+    g = t.job_targets
+    return int(conn.execute(sa.select(sa.func.count()).where(g.c.job_id == job_id)).scalar_one())
 
 
 def row_error(code: str, text: str) -> str:

@@ -156,6 +156,36 @@ def test_it_reports_refusals_per_address_with_their_reasons(
     assert erin["statuses"][0]["status"] == "UNSUBSCRIBED"
 
 
+def test_it_selects_the_contacts_a_search_finds(
+    client: TestClient, db: Database, make: Catalog, write_headers: dict[str, str]
+) -> None:
+    newsletter, product = make.type("Newsletter"), make.type("Product updates")
+    subscribe(client, write_headers, BOB, newsletter, "SUBSCRIBED")
+    for values in ({"email": ALICE}, {"email": BOB}, {"phone": "+46701234567"}, {"email": "zed@other.org"}):
+        assert client.post("/api/v1/contacts", json=values, headers=write_headers).status_code == 201
+    # The same filters as GET /api/v1/contacts; contacts without an email are not selected.
+    subscribed = start(client, write_headers, contact_search={"subscription_type_id": newsletter, "status": "SUBSCRIBED"},
+                       status="SUBSCRIBED", subscription_type_ids=[product])  # fmt: skip
+    by_domain = start(client, write_headers, contact_search={"q": "example.com"}, status="UNSUBSCRIBED",
+                      subscription_type_ids=[newsletter])  # fmt: skip
+    assert (subscribed.json()["progress"]["total"], by_domain.json()["progress"]["total"]) == (1, 2)
+    assert subscribed.json()["params"]["selection"] == {
+        "kind": "contact_search",
+        "search": {"q": None, "subscription_type_id": newsletter, "status": "SUBSCRIBED", "business_unit_id": None},
+    }
+    run_jobs(db)
+    assert [(r["address"], r["outcome"]) for r in outcomes(client, write_headers, subscribed.json()["id"])] == [
+        (BOB, "CHANGED")
+    ]
+    assert [(r["address"], r["outcome"]) for r in outcomes(client, write_headers, by_domain.json()["id"])] == [
+        ("Alice@example.com", "CHANGED"), (BOB, "CHANGED")
+    ]  # fmt: skip
+    unknown = start(client, write_headers, contact_search={"subscription_type_id": 4242}, status="SUBSCRIBED",
+                    subscription_type_ids=[newsletter])  # fmt: skip
+    assert (unknown.status_code, unknown.json()["field"]) == (422, "contact_search.subscription_type_id")
+    assert count_rows(db, "jobs") == 2
+
+
 def test_it_refuses_a_bad_request_with_422_and_queues_nothing(
     client: TestClient, db: Database, make: Catalog, write_headers: dict[str, str], admin_headers: dict[str, str]
 ) -> None:
