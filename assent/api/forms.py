@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from assent.api import auth
 from assent.api.common import client_context, db_of
+from assent.api.links import TooManyRequests
 from assent.api.problems import problem_response
 from assent.api.schemas import ChangeResultOut, Strict
 from assent.domain.model import Channel
@@ -40,6 +41,16 @@ CORS = {
     "Access-Control-Allow-Headers": "Content-Type",
     "Access-Control-Max-Age": "86400",
 }
+
+
+class Unauthorized(Problem):
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(Problem):
+    status = 403
+    title = "Forbidden"
 
 
 class FormSubmissionIn(Strict):
@@ -104,7 +115,7 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
         token = request.headers["authorization"].removeprefix("Bearer ").strip()
         principal = auth.principal_from(request, token)
         if principal is None or not principal.allows("write"):
-            raise Problem("UNAUTHENTICATED", "Send an API key with the write scope, or a form_key.", status=401)
+            raise Unauthorized("UNAUTHENTICATED", "Send an API key with the write scope, or a form_key.")
     accepted = JSONResponse({"accepted": True}, status_code=202, headers=CORS if public else None)
     if body.website:
         return accepted  # the honeypot: a bot is thanked and nothing is written
@@ -120,8 +131,8 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
             ],
         )
         if exceeded is not None:
-            raise Problem("RATE_LIMITED", "Too many signups; try again later.", status=429,
-                          extra={"retry_after": ratelimit.retry_after(exceeded)})
+            retry = ratelimit.retry_after(exceeded)
+            raise TooManyRequests("RATE_LIMITED", "Too many signups; try again later.", extra={"retry_after": retry})
     outcome = signups.submit(
         db,
         signups.Signup(
@@ -162,14 +173,14 @@ def _hash(key: str) -> str:
 
 def _check_form_key(request: Request, body: FormSubmissionIn) -> None:
     if not body.form_key:
-        raise Problem("UNAUTHENTICATED", "Send the business unit's form_key (or an API key).", status=401)
+        raise Unauthorized("UNAUTHENTICATED", "Send the business unit's form_key (or an API key).")
     fk = t.form_keys
     with db_of(request).read() as conn:
         owner = conn.execute(sa.select(fk.c.business_unit_id).where(fk.c.key_hash == _hash(body.form_key))).scalar()
     if owner is None:
-        raise Problem("UNAUTHENTICATED", "This form key is unknown or was replaced.", status=401)
+        raise Unauthorized("UNAUTHENTICATED", "This form key is unknown or was replaced.")
     if owner != body.business_unit_id:
-        raise Problem("FORBIDDEN", "This form key belongs to another business unit.", status=403)
+        raise Forbidden("FORBIDDEN", "This form key belongs to another business unit.")
 
 
 class FormKeyOut(BaseModel):

@@ -22,7 +22,7 @@ from assent.mail import Mailer, compose, deliver
 from assent.pages.branding import load_brand
 from assent.services import links, ratelimit
 from assent.services.apikeys import Principal
-from assent.services.errors import Invalid, Problem
+from assent.services.errors import Conflict, Invalid, Problem
 from assent.services.links import LinkTarget
 from assent.services.ratelimit import Limit
 from assent.services.state import load_account, load_type, require_business_unit
@@ -32,6 +32,16 @@ router = APIRouter(tags=["links"])
 
 #: a person who unsubscribed from everything hears about it at most this often
 RESUBSCRIBE_EMAILS = Limit("resubscribe-email", 1, dt.timedelta(days=7))
+
+class TooManyRequests(Problem):
+    status = 429
+    title = "Too many requests"
+
+
+class MailNotSent(Problem):
+    status = 502
+    title = "Mail not sent"
+
 
 Language = Annotated[str, Field(max_length=35, examples=["en", "sv"])]
 
@@ -143,18 +153,16 @@ def resubscribe_email(
             )
         ).first()
     if wide is None:
-        raise Problem(
+        raise Conflict(
             "NOT_UNSUBSCRIBED_FROM_ALL",
             f"{normalized.display} is not unsubscribed from all email of business unit {body.business_unit_id}.",
-            status=409,
         )
     limit_key = f"{normalized.key}:{body.business_unit_id}"
     exceeded = ratelimit.first_exceeded(db, [(RESUBSCRIBE_EMAILS, limit_key)])
     if exceeded is not None:
-        raise Problem(
+        raise TooManyRequests(
             "RATE_LIMITED",
             "A resubscribe email went to this address in the last 7 days.",
-            status=429,
             extra={"retry_after": ratelimit.retry_after(exceeded)},
         )
     with db.write() as conn:
@@ -167,5 +175,5 @@ def resubscribe_email(
     message = compose.resubscribe(request.app.state.settings, brand, target.language, normalized.display, target)
     if not deliver(mailer, message):
         ratelimit.release(db, RESUBSCRIBE_EMAILS, limit_key)  # nothing went out: allow a retry
-        raise Problem("MAIL_NOT_SENT", "The mail server did not take the message; try again later.", status=502)
+        raise MailNotSent("MAIL_NOT_SENT", "The mail server did not take the message; try again later.")
     return {"address": normalized.display, "channel": channel, "business_unit_id": body.business_unit_id, "sent": True}
