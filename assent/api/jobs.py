@@ -19,9 +19,6 @@ from assent.services.apikeys import Principal
 
 router = APIRouter(tags=["bulk updates and jobs"])
 
-ContactId = Annotated[int, Field(ge=1, le=2**63 - 1)]
-
-
 class ContactSearchIn(Strict):
     """The filters of `GET /api/v1/contacts`, with the same meaning."""
 
@@ -32,7 +29,7 @@ class ContactSearchIn(Strict):
 
 
 class BulkUpdateIn(Strict):
-    contact_ids: list[ContactId] | None = Field(None, min_length=1, max_length=MAX_ROWS)
+    contact_ids: list[Id] | None = Field(None, min_length=1, max_length=MAX_ROWS)
     contact_search: ContactSearchIn | None = None
     addresses: list[str] | None = Field(
         None,

@@ -92,7 +92,8 @@ def _address_row(account: Account, channel: Channel, raw: str) -> dict[str, Any]
     try:
         address = account.normalize_raw(channel, raw)
     except InvalidAddress as error:
-        shown = raw.replace("\x00", "\ufffd")[:320]
+        # Shown back as given, but storable: JSON may carry lone surrogates, no database can.
+        shown = raw[:320].encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
         error_text = row_error(Reason.INVALID_ADDRESS, error.reason)
         return {"address": None, "display": shown, "contact_id": None, "error": error_text}
     return {"address": address.key, "display": address.display, "contact_id": None, "error": None}
