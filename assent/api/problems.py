@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -76,6 +77,17 @@ def install(app: FastAPI) -> None:
         ]
         detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
         return problem_response(422, "VALIDATION_FAILED", "Unprocessable content", detail, errors)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(sa.exc.DataError)
+    def _out_of_range(_request: Request, exc: Exception) -> JSONResponse:
+        # A number or text the database cannot hold (a path id beyond 64 bits on SQLite, beyond
+        # 32 on PostgreSQL). Bodies are checked in schemas.Strict; this catches parameters.
+        # The transaction has rolled back: nothing was written.
+        detail = "a value in the request is out of range for its field"
+        return problem_response(
+            422, "VALUE_OUT_OF_RANGE", "Unprocessable content", detail, [FieldError("request", detail)]
+        )
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -31,6 +31,25 @@ class Strict(BaseModel):
             raise ValueError("must not contain NUL (\\u0000) characters")
         return value
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _fits_a_column(cls, value: object) -> object:
+        # Every integer Assent takes (ids, positions, limits) fits a 32-bit column; a larger
+        # one is a 422 here rather than an overflow in the database.
+        if _has_huge_int(value):
+            raise ValueError(f"must be between {-MAX_ID - 1} and {MAX_ID}")
+        return value
+
+
+def _has_huge_int(value: object) -> bool:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return not -MAX_ID - 1 <= value <= MAX_ID
+    if isinstance(value, dict):
+        return any(_has_huge_int(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_huge_int(v) for v in value)
+    return False
+
 
 def _has_nul(value: object) -> bool:
     if isinstance(value, str):
