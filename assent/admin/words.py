@@ -69,6 +69,14 @@ EVENT_KIND = {
     "ERASURE": "Erasure",
 }
 
+#: the states of the other kinds of event
+EVENT_STATE = {
+    "DELIVERABLE": "Deliverable",
+    "UNDELIVERABLE": "Undeliverable",
+    "PENDING": "Awaiting confirmation",
+    "CONFIRMED": "Confirmed",
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
@@ -86,6 +94,18 @@ REFUSALS: dict[str, Refusal] = {
         "This person unsubscribed from all {channel} themself; only they can resubscribe — "
         "send them a preference link.",
         "{n} {contacts} unsubscribed from all {channel} {themselves}; only they can resubscribe.",
+    ),
+    Reason.WIDE_OPT_OUT_IN_FORCE + "/" + ActorClass.USER: Refusal(
+        "A user unsubscribed this person from all {channel} here; remove that opt-out first, "
+        "with a legal basis.",
+        "{n} {contacts} {were} unsubscribed from all {channel} by a user; remove that first "
+        "(More → Remove opt-out of all email that a user added).",
+    ),
+    Reason.WIDE_OPT_OUT_IN_FORCE + "/" + ActorClass.IMPORT: Refusal(
+        "An opt-out import unsubscribed this person from all {channel} here; remove that opt-out "
+        "first, with a legal basis.",
+        "{n} {contacts} {were} unsubscribed from all {channel} by an import; remove that first "
+        "(More → Remove opt-out of all email that a user added).",
     ),
     Reason.WIDE_OPT_OUT_IN_FORCE: Refusal(
         "This person is unsubscribed from all {channel} in this business unit; remove that "

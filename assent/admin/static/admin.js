@@ -19,6 +19,8 @@
   });
   document.addEventListener("click", function (event) {
     var target = event.target;
+    var menu = target.closest && target.closest("details.menu > div");
+    if (menu) { menu.parentElement.removeAttribute("open"); }
     if (target.closest && target.closest("[data-close-dialog]")) {
       event.preventDefault();
       document.getElementById("dialog").close();
