@@ -96,8 +96,7 @@ REFUSALS: dict[str, Refusal] = {
         "{n} {contacts} unsubscribed from all {channel} {themselves}; only they can resubscribe.",
     ),
     Reason.WIDE_OPT_OUT_IN_FORCE + "/" + ActorClass.USER: Refusal(
-        "A user unsubscribed this person from all {channel} here; remove that opt-out first, "
-        "with a legal basis.",
+        "A user unsubscribed this person from all {channel} here; remove that opt-out first, with a legal basis.",
         "{n} {contacts} {were} unsubscribed from all {channel} by a user; remove that first "
         "(More → Remove opt-out of all email that a user added).",
     ),
