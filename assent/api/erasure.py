@@ -34,6 +34,7 @@ class ErasureOut(BaseModel):
     statuses_deleted: int
     wide_opt_outs_deleted: int
     events_redacted: int
+    other_records_cleared: int = Field(description="preference links, bulk-job report rows and local mail")
     erasure_events: int = Field(description="ERASURE events written (none when it was already erased)")
 
 

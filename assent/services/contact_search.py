@@ -13,6 +13,11 @@ Words match the *start* of a first name, last name, company, email address, emai
 or phone number (as HubSpot's search does), case-insensitively. That is what the indexes
 of migration 0004 serve; matching inside a word cannot use a B-tree and was measured at
 1.2–1.7 s for a rare word over 1,000,000 contacts. On SQLite, only ASCII letters fold case.
+
+Measured over 1,000,000 contacts (2 cores): every page below 120 ms on both backends, the
+first page of the index 7 ms (SQLite) and 25 ms (PostgreSQL). The known slow case: several
+words each too common to drive, that are rare *together* (two common surnames, "smith
+johansson"): the walk then reads the whole table, 1 s on PostgreSQL and 2 s on SQLite.
 """
 
 from __future__ import annotations

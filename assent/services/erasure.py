@@ -42,6 +42,8 @@ class Erased:
     statuses_deleted: int
     wide_opt_outs_deleted: int
     events_redacted: int
+    #: preference links, bulk-job reports and locally kept mail that named the address
+    other_records_cleared: int
     erasure_events: int
 
     def as_dict(self) -> dict[str, object]:
@@ -88,6 +90,7 @@ def erase(
         wides += _delete(conn, t.wide_opt_outs, where)
         _delete(conn, t.addresses, where)
     redacted = _redact(conn, list(hashes.values()))
+    elsewhere = _forget_elsewhere(conn, targets, list(hashes.values()))
     upsert(
         conn,
         t.erasures,
@@ -95,14 +98,14 @@ def erase(
         keys=("address_hash", "channel"),
     )
     # An erasure that finds nothing left to erase writes no second event.
-    changed = statuses or wides or redacted or contacts
+    changed = statuses or wides or redacted or contacts or elsewhere
     events = [
         {**writer.event(a, kind="ERASURE", new_status="ERASED"), "address": None}
         for a in targets
         if changed or hashes[(a.channel, a.key)] not in already
     ]
     ledger.append(db, conn, events, writer.at)
-    return Erased(writer.at, len(targets), contacts, statuses, wides, redacted, len(events))
+    return Erased(writer.at, len(targets), contacts, statuses, wides, redacted, elsewhere, len(events))
 
 
 def _with_both_phone_channels(addresses: Sequence[Address]) -> list[Address]:
@@ -137,6 +140,25 @@ def _delete_contacts(conn: Connection, targets: Sequence[Address], contact_ids: 
 
 def _delete(conn: Connection, table: sa.Table, where: dict[str, str]) -> int:
     return conn.execute(sa.delete(table).where(*(table.c[name] == value for name, value in where.items()))).rowcount
+
+
+def _forget_elsewhere(conn: Connection, targets: Sequence[Address], hashes: list[str]) -> int:
+    """The address's other traces: its preference links stop working, bulk-job reports
+    show the row as erased, and mail kept by the local outbox (no SMTP configured) goes."""
+    ls, jt, jo, mail = t.link_subjects, t.job_targets, t.job_outcomes, t.mail_outbox
+    keys = sorted({a.key for a in targets})
+    cleared = conn.execute(sa.delete(ls).where(ls.c.address_hash.in_(hashes))).rowcount
+    erased = "ERASED: the address was erased (R22)"
+    cleared += conn.execute(
+        sa.update(jt).where(jt.c.address.in_(keys)).values(address=None, display=None, error=erased)
+    ).rowcount
+    # Reports keep the address as it was written; its key is that, lower-cased. These two
+    # reads scan the job tables (no index serves so rare a question).
+    cleared += conn.execute(sa.update(jo).where(sa.func.lower(jo.c.address).in_(keys)).values(address=None)).rowcount
+    for key in (a.key for a in targets if a.channel is Channel.EMAIL):
+        named = sa.func.lower(mail.c.recipient).contains(key, autoescape=True)
+        cleared += conn.execute(sa.delete(mail).where(named)).rowcount
+    return cleared
 
 
 def _redact(conn: Connection, hashes: list[str]) -> int:

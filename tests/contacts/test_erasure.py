@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from assent.domain.model import Channel
 from assent.storage.db import Database
 from tests.conftest import Catalog, count_rows
+from tests.jobs.helpers import outcomes, run_jobs, start
 
 Headers = dict[str, str]
 DANA = "Dana.Doe@Example.com"
@@ -37,6 +38,7 @@ def test_it_erases_an_address_and_keeps_it_suppressed(
     statuses(client, admin_headers, DANA, offers, "UNSUBSCRIBED")
     client.put(f"/api/v1/subscribers/EMAIL/{DANA}/unsubscribe-all", headers=admin_headers)
     statuses(client, admin_headers, "other@example.com", newsletter, "SUBSCRIBED")
+    link = client.post("/api/v1/links", json={"address": DANA}, headers=admin_headers).json()["preferences_url"]
 
     response = erase(client, admin_headers, channel="EMAIL", address=DANA)
     assert response.status_code == 200, response.text
@@ -48,9 +50,11 @@ def test_it_erases_an_address_and_keeps_it_suppressed(
         "statuses_deleted": 2,
         "wide_opt_outs_deleted": 1,
         "events_redacted": 3,
+        "other_records_cleared": 1,  # the address behind its preference links
         "erasure_events": 1,
     }
     assert client.get(f"/api/v1/contacts/{dana['id']}", headers=admin_headers).status_code == 404
+    assert client.get(link.removeprefix("http://testserver")).status_code == 404
 
     # History keeps what happened, not who it was.
     history = client.get(f"/api/v1/subscribers/EMAIL/{DANA}/history", headers=admin_headers).json()["results"]
@@ -152,3 +156,18 @@ def test_the_database_lets_through_only_a_complete_redaction(
     with db.read() as conn:
         row = conn.execute(sa.text("SELECT address, new_status, redacted FROM ledger_events")).one()
     assert (row.address, row.new_status, bool(row.redacted)) == (None, "SUBSCRIBED", True)
+
+
+def test_it_clears_the_address_from_bulk_job_reports(
+    client: TestClient, make: Catalog, admin_headers: Headers, db: Database
+) -> None:
+    newsletter = make.type()
+    job = start(
+        client, admin_headers, addresses=[DANA, "other@example.com"], status="UNSUBSCRIBED",
+        subscription_type_ids=[newsletter],
+    ).json()  # fmt: skip
+    run_jobs(db)
+    assert erase(client, admin_headers, channel="EMAIL", address=DANA).json()["other_records_cleared"] == 2
+    report = outcomes(client, admin_headers, job["id"])
+    assert [(r["address"], r["outcome"]) for r in report] == [("", "CHANGED"), ("other@example.com", "CHANGED")]
+    assert "dana" not in client.get(f"/api/v1/jobs/{job['id']}/outcomes", headers=admin_headers).text.lower()
