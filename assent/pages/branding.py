@@ -41,7 +41,8 @@ class Brand:
         return cls(
             id=row.id,
             name=row.name,
-            company_name=row.company_name or row.name,
+            # One line: it goes into mail headers (From, Subject) as well as pages.
+            company_name=" ".join((row.company_name or row.name).split()) or row.name,
             postal_address=row.postal_address,
             logo_url=logo,
             primary=primary,
