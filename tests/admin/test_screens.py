@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from assent.admin import events
 from assent.cli.main import cli
 from assent.domain.model import Actor, Channel, Evidence, LegalBasis, Source, Status
+from assent.jobs.worker import Worker
 from assent.services import contacts
 from assent.services.changes import Writer
 from assent.services.state import load_account, load_types
@@ -198,3 +199,51 @@ def backend() -> str:
 
 
 _ = LegalBasis
+
+
+def test_it_bulk_updates_every_contact_matching_a_search(sign_in: Any, make: Catalog, db: Database) -> None:
+    newsletter = make.type("Newsletter")
+    for name in ("ann", "bo", "cy"):
+        contact(db, f"{name}@acme.example")
+    contact(db, "dee@other.example")
+    editor = sign_in("editor")
+    index = editor.get("/admin/contacts?q=@acme.example")
+    assert editor.get("/admin/contacts/count?q=@acme.example").text == "3"
+    assert 'name="all_matching"' in index.text
+    form = {
+        "all_matching": "1",
+        "s_q": "@acme.example",
+        "operation": "SET_STATUS",
+        "channel": "EMAIL",
+        "business_unit_id": "0",
+        "status": "UNSUBSCRIBED",
+        "subscription_type_id": [str(newsletter)],
+    }
+    started = editor.post("/admin/contacts/bulk", form)
+    assert started.status_code == 303
+    Worker(db).run_until_idle()
+    summary = text_of(editor.get(started.headers["location"]).text)
+    assert "Done: 3 contacts" in summary
+    assert "3 changed" in summary
+    assert "dee@other.example" not in summary
+
+
+def test_it_asks_the_bulk_panel_for_evidence_in_data_privacy_mode(sign_in: Any, make: Catalog, db: Database) -> None:
+    newsletter = make.type("Newsletter")
+    ann = contact(db, "ann@acme.example")
+    with db.write() as conn:
+        conn.execute(sa.update(t.account_settings).values(data_privacy_mode=True))
+    editor = sign_in("editor")
+    form = {
+        "contact_id": [str(ann)],
+        "operation": "SET_STATUS",
+        "channel": "EMAIL",
+        "business_unit_id": "0",
+        "status": "SUBSCRIBED",
+        "subscription_type_id": [str(newsletter)],
+    }
+    refused = editor.post("/admin/contacts/bulk", form, headers={"HX-Request": "true"})
+    assert refused.status_code == 422
+    assert refused.text.lstrip().startswith('<div class="bulk-panel">')  # the panel again, not a page
+    assert "Data privacy mode is on: choose the legal basis to communicate" in text_of(refused.text)
+    assert count_rows(db, "jobs") == 0
