@@ -42,6 +42,7 @@ HANDLERS: dict[str, ChunkHandler] = {}
 #: Modules that `register` a kind of job when imported (a new kind of job adds its own).
 KIND_MODULES = ("assent.jobs.bulk",)
 
+#: Claims of a job (by any worker) after which a failing chunk fails the job for good.
 MAX_ATTEMPTS = 5
 
 
@@ -67,6 +68,8 @@ class Worker:
     poll: float = 0.5
     #: seconds to rest between chunks, leaving the (SQLite) write lock to other writers
     pause: float = 0.0
+    #: seconds before the first retry of a failed chunk; doubled on every further attempt
+    retry_after: float = 2.0
     #: what this worker did, for logs and tests: chunks committed per job, leases lost to
     #: another worker, chunks that failed
     chunks: dict[str, int] = field(default_factory=dict)
@@ -140,7 +143,7 @@ class Worker:
                 self.owner,
                 f"{type(error).__name__}: {error}",
                 final=job.attempts >= MAX_ATTEMPTS,
-                retry_after=dt.timedelta(seconds=2**job.attempts),
+                retry_after=dt.timedelta(seconds=self.retry_after * 2 ** (job.attempts - 1)),
             )
         else:
             log.info("job %s: finished", job.id)
