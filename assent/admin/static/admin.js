@@ -21,7 +21,8 @@
     var target = event.target;
     var menu = target.closest && target.closest("details.menu > div");
     if (menu) { menu.parentElement.removeAttribute("open"); }
-    if (target.closest && target.closest("[data-close-dialog]")) {
+    // Inside the dialog, close it; on the plain page (no dialog) the link goes back.
+    if (target.closest && target.closest("[data-close-dialog]") && target.closest("dialog[open]")) {
       event.preventDefault();
       document.getElementById("dialog").close();
     }
