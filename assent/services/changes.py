@@ -217,6 +217,8 @@ class Writer:
         )
         self._store_processing_basis(channel, basis_for)
         self._lift_erasures(channel, lifted_erasures)
+        changed_keys = {r["address"] for r in status_rows}
+        self._forget_erased(channel, erased - changed_keys)
         ledger.append(self.db, self.conn, events, self.at)
         return results
 
@@ -314,6 +316,7 @@ class Writer:
                     w.c.address.in_(removed[start : start + 1000]),
                 )
             )
+        self._forget_erased(channel, erased - set(removed))
         ledger.append(self.db, self.conn, events, self.at)
         return results
 
@@ -381,6 +384,24 @@ class Writer:
                 processing_legal_basis=basis.value,
                 processing_legal_basis_explanation=self.evidence.legal_basis_explanation,
                 updated_at=self.at,
+            )
+        )
+
+    def _forget_erased(self, channel: Channel, keys: set[str]) -> None:
+        """`touch` wrote the address to lock it; for an erased address whose change was
+        refused, nothing may stay behind (R22): drop the row again if it holds nothing."""
+        if not keys:
+            return
+        a, s, w = t.addresses, t.subscription_statuses, t.wide_opt_outs
+        self.conn.execute(
+            sa.delete(a).where(
+                a.c.channel == channel.value,
+                a.c.address.in_(sorted(keys)),
+                sa.not_(a.c.undeliverable),
+                a.c.confirmation.is_(None),
+                a.c.processing_legal_basis.is_(None),
+                ~sa.exists().where(s.c.address == a.c.address, s.c.channel == a.c.channel),
+                ~sa.exists().where(w.c.address == a.c.address, w.c.channel == a.c.channel),
             )
         )
 

@@ -127,10 +127,11 @@ def contact_views(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[dict
                 statuses = [
                     {
                         "name": name,
+                        "business_unit_id": bu_id,
                         "is_active": active,
                         "status": Status.UNSUBSCRIBED.value if type_id in pattern[1] else Status.NOT_SPECIFIED.value,
                     }
-                    for type_id, name, active in types_by_channel.get(channel, [])
+                    for type_id, bu_id, name, active in types_by_channel.get(channel, [])
                 ]
                 cache[pattern] = opted_out_properties(
                     conn, channel, statuses, [{"business_unit_id": bu} for bu in sorted(pattern[2])]
@@ -155,14 +156,14 @@ def _public(row: dict[str, Any], props: dict[str, bool]) -> dict[str, Any]:
     }
 
 
-def _types_by_channel(conn: Connection) -> dict[Channel, list[tuple[int, str, bool]]]:
+def _types_by_channel(conn: Connection) -> dict[Channel, list[tuple[int, int, str, bool]]]:
     st = t.subscription_types
-    found: dict[Channel, list[tuple[int, str, bool]]] = {}
-    query = sa.select(st.c.id, st.c.channel, st.c.name, st.c.is_active).order_by(
+    found: dict[Channel, list[tuple[int, int, str, bool]]] = {}
+    query = sa.select(st.c.id, st.c.business_unit_id, st.c.channel, st.c.name, st.c.is_active).order_by(
         st.c.business_unit_id, st.c.position, st.c.id
     )
     for row in conn.execute(query):
-        found.setdefault(Channel(row.channel), []).append((row.id, row.name, bool(row.is_active)))
+        found.setdefault(Channel(row.channel), []).append((row.id, row.business_unit_id, row.name, bool(row.is_active)))
     return found
 
 

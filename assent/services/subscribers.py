@@ -193,17 +193,23 @@ def subscriber_view(conn: Connection, account: Account, address: Address) -> dic
 def opted_out_properties(
     conn: Connection, channel: Channel, statuses: list[dict[str, Any]], wides: list[dict[str, Any]]
 ) -> dict[str, bool]:
-    """R26: HubSpot's "Opted out of email: <type>" and "Unsubscribed from all email"."""
+    """R26: HubSpot's "Opted out of email: <type>" and "Unsubscribed from all email".
+
+    Types and opt-outs of business units other than the default "Account" carry the unit's
+    name, as HubSpot's per-brand properties do, so two brands' "Newsletter" stay apart.
+    """
     word = CHANNEL_WORD[channel]
+    bu_names = dict(conn.execute(sa.select(t.business_units.c.id, t.business_units.c.name)).all())
+
+    def brand(bu_id: int) -> str:
+        return "" if bu_id == 0 else f" ({bu_names.get(bu_id, bu_id)})"
+
     props = {
-        f"Opted out of {word}: {s['name']}": s["status"] == Status.UNSUBSCRIBED.value
+        f"Opted out of {word}: {s['name']}{brand(s['business_unit_id'])}": s["status"] == Status.UNSUBSCRIBED.value
         for s in statuses
         if s["is_active"]
     }
-    bu_names = dict(conn.execute(sa.select(t.business_units.c.id, t.business_units.c.name)).all())
     opted = {w["business_unit_id"] for w in wides}
-    props[f"Unsubscribed from all {word}"] = 0 in opted
-    for bu_id, name in sorted(bu_names.items()):
-        if bu_id != 0:
-            props[f"Unsubscribed from all {word}: {name}"] = bu_id in opted
+    for bu_id in sorted(bu_names):
+        props[f"Unsubscribed from all {word}{brand(bu_id)}"] = bu_id in opted
     return props

@@ -221,7 +221,8 @@ def test_it_shows_a_contacts_subscriptions_and_history(
     assert [len(s["statuses"]) for s in only_kids["subscribers"]] == [1, 0, 0]
 
     contact = client.get(f"/api/v1/contacts/{dan['id']}", headers=write_headers).json()
-    assert contact["subscription_properties"]["Opted out of email: Kids news"] is True
+    assert contact["subscription_properties"]["Opted out of email: Kids news (Kids)"] is True
+    assert contact["subscription_properties"]["Unsubscribed from all email (Kids)"] is False
     assert contact["subscription_properties"]["Opted out of SMS: SMS offers"] is False
 
     first = client.get(f"/api/v1/contacts/{dan['id']}/history", params={"limit": 2}, headers=write_headers).json()

@@ -71,6 +71,9 @@ def test_it_erases_an_address_and_keeps_it_suppressed(
     # R10: others cannot opt the address in again; opting out still works; decisions say ERASED.
     refused = statuses(client, admin_headers, DANA, newsletter, "SUBSCRIBED")
     assert (refused["outcome"], refused["reason"]) == ("REFUSED", "ERASED")
+    wide = client.request("DELETE", f"/api/v1/subscribers/EMAIL/{DANA}/unsubscribe-all", headers=admin_headers)
+    assert wide.json()["outcome"] == "UNCHANGED"
+    assert count_rows(db, "addresses") == 1  # a refused change leaves no trace of Dana: only "other"
     assert statuses(client, admin_headers, DANA, offers, "UNSUBSCRIBED")["outcome"] == "CHANGED"
     decision = client.get(
         "/api/v1/decisions", params={"address": DANA, "subscription_type_id": newsletter}, headers=admin_headers
