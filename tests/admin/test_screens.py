@@ -247,3 +247,17 @@ def test_it_asks_the_bulk_panel_for_evidence_in_data_privacy_mode(sign_in: Any, 
     assert refused.text.lstrip().startswith('<div class="bulk-panel">')  # the panel again, not a page
     assert "Data privacy mode is on: choose the legal basis to communicate" in text_of(refused.text)
     assert count_rows(db, "jobs") == 0
+
+
+def test_it_deletes_a_contact_and_the_address_keeps_its_opt_outs(sign_in: Any, make: Catalog, db: Database) -> None:
+    newsletter = make.type("Newsletter")
+    gina = contact(db, "gina@example.com", first_name="Gina")
+    act(db, Source.ONE_CLICK, "gina@example.com", newsletter)
+    editor = sign_in("editor")
+    assert "Opt-outs stay with the address" in text_of(editor.get(f"/admin/contacts/{gina}/delete").text)
+    assert editor.post(f"/admin/contacts/{gina}/delete").status_code == 303
+    assert editor.get(f"/admin/contacts/{gina}").status_code == 404
+    again = contact(db, "GINA@example.com", first_name="Gina")
+    record = text_of(editor.get(f"/admin/contacts/{again}").text)
+    assert "Opted out of email: Newsletter Yes" in record
+    assert "One-click unsubscribe" in record
