@@ -27,6 +27,10 @@ WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 #: POSTs that only read (bodies too large to keep, answers that must stay fresh)
 READ_ONLY_PATHS = ("/api/v1/audiences/filter", "/api/v1/decisions/batch")
 ABANDONED_AFTER = dt.timedelta(minutes=10)
+#: How long a key is remembered. Answers may hold personal data (an address), so they are
+#: not kept forever; a day covers every sensible retry (it is Stripe's window too).
+KEPT_FOR = dt.timedelta(hours=24)
+PURGE_EVERY = dt.timedelta(minutes=10)
 MAX_KEY_LENGTH = 200
 
 
@@ -34,6 +38,7 @@ class IdempotencyMiddleware:
     def __init__(self, app: ASGIApp, db: Database) -> None:
         self.app = app
         self.db = db
+        self._last_purge = dt.datetime.min.replace(tzinfo=dt.UTC)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -125,7 +130,13 @@ class IdempotencyMiddleware:
         i = t.idempotency_keys
         now = t.now()
         with self.db.write() as conn:
+            if now - self._last_purge > PURGE_EVERY:
+                conn.execute(sa.delete(i).where(i.c.created_at < now - KEPT_FOR))
+                self._last_purge = now
             row = conn.execute(sa.select(i).where(i.c.principal == principal, i.c.key == key)).first()
+            if row is not None and now - row.created_at > KEPT_FOR:
+                conn.execute(sa.delete(i).where(i.c.principal == principal, i.c.key == key))
+                row = None
             if row is None:
                 conn.execute(
                     i.insert().values(
