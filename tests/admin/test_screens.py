@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from assent.admin import events
 from assent.cli.main import cli
-from assent.domain.model import Actor, Channel, Evidence, LegalBasis, Source, Status
+from assent.domain.model import Actor, Channel, Evidence, Source, Status
 from assent.jobs.worker import Worker
 from assent.services import contacts
 from assent.services.changes import Writer
@@ -190,15 +190,6 @@ def test_it_creates_users_from_the_command_line(
     assert "already exists" in again.output
     with db.read() as conn:
         assert conn.execute(sa.select(t.users.c.email, t.users.c.role)).all() == [("root@example.com", "admin")]
-
-
-@pytest.fixture
-def backend() -> str:
-    # The screens call services that are tested on both databases; SQLite is enough here.
-    return "sqlite"
-
-
-_ = LegalBasis
 
 
 def test_it_bulk_updates_every_contact_matching_a_search(sign_in: Any, make: Catalog, db: Database) -> None:

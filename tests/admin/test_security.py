@@ -109,6 +109,7 @@ def test_it_keeps_settings_to_admins(app: Any, sign_in: Any) -> None:
     assert "Settings" not in editor.get("/admin/contacts").text.split("<main")[0]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_it_signs_in_with_a_session_cookie_and_out_for_good(client: TestClient, db: Database) -> None:
     with db.write() as conn:
         create_user(conn, "Alice@Example.com", "editor", PASSWORD)
@@ -142,6 +143,7 @@ def test_it_marks_the_cookie_secure_behind_https(database_url: str, db: Database
     assert "Secure" in response.headers["set-cookie"]
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_it_throttles_failed_sign_ins_in_the_database(app: Any, db: Database) -> None:
     with db.write() as conn:
         create_user(conn, "carol@example.com", "admin", PASSWORD)
@@ -167,5 +169,6 @@ def contact_with_newsletter(db: Database, make: Catalog) -> dict[str, Any]:
 
 @pytest.fixture
 def backend() -> str:
-    # Roles and CSRF are HTTP matters, the same on both databases: SQLite is enough here.
+    # Roles and CSRF are HTTP matters, the same on both databases: SQLite is enough for
+    # them; the tests with SQL of their own (sessions, throttle) name both backends.
     return "sqlite"
