@@ -29,6 +29,7 @@ from assent.services import catalog
 from assent.services.apikeys import create_api_key
 from assent.storage.db import Database
 from assent.storage.migrate import migrate
+from tests.browser import browser, live_server  # noqa: F401  (one Chromium for the whole session)
 
 POSTGRES_URL = os.environ.get("ASSENT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() == "true"

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 
 from assent.services.users import create_user
 from assent.storage.db import Database
-from tests.browser import browser, live_server  # noqa: F401
 
 PASSWORD = "correct horse battery staple"
 

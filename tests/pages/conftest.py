@@ -17,7 +17,6 @@ from fastapi.testclient import TestClient
 from assent.domain.model import Channel
 from assent.storage import tables as t
 from assent.storage.db import Database
-from tests.browser import browser, live_server  # noqa: F401
 from tests.conftest import Catalog
 
 ALICE = "Alice.Andersson@Example.com"
