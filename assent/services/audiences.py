@@ -1,0 +1,245 @@
+"""Audience filters: an upload of any length in, the sendable addresses out (SPEC §3, R11).
+
+The upload has been spooled to a file and checked to be UTF-8 (see `Utf8Check`) before any
+of this runs. It is then read back in blocks, decided `CHUNK` lines at a time in one read
+transaction for the whole stream (R12), and written out as it goes: memory holds a chunk,
+never the upload. Lines keep their order; blank lines are skipped; a first line that is a
+header (`address`, `email` or `phone`) is dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from itertools import compress
+from json.encoder import encode_basestring_ascii as json_string
+from typing import IO
+
+from assent.domain.addresses import normalize_many
+from assent.domain.model import Reason
+from assent.services.decisions import Decider
+from assent.services.errors import Invalid
+from assent.services.state import load_account, load_type
+from assent.storage.db import Database
+
+CSV = "text/csv"
+NDJSON = "application/x-ndjson"
+HEADERS = frozenset({"address", "email", "phone"})
+#: lines decided together: one query (or, after a preload, one pass over a dict)
+CHUNK = 20_000
+#: bytes read from the spooled upload at a time
+BLOCK = 1 << 20
+#: a stream at least this long reads the type's relevant state once instead of per chunk…
+PRELOAD_MIN_LINES = 50_000
+#: …if that state is at most this many rows per line of input, and this many in all
+PRELOAD_ROWS_PER_LINE = 4
+PRELOAD_MAX_ROWS = 2_000_000
+REASONS_SEPARATOR = "|"
+
+
+class Utf8Check:
+    """Checks an upload block by block, counting lines, so that bad bytes are reported with
+    their line number before any output is sent."""
+
+    def __init__(self) -> None:
+        self.tail = b""
+        self.lines = 0  # newlines in the bytes checked so far
+
+    def feed(self, data: bytes) -> None:
+        data = self.tail + data
+        cut = _complete_prefix(data)
+        try:
+            data[:cut].decode("utf-8")
+        except UnicodeDecodeError as error:
+            self._fail(data, error.start)
+        self.lines += data.count(b"\n", 0, cut)
+        self.tail = data[cut:]
+
+    def close(self) -> None:
+        if self.tail:
+            self._fail(self.tail, 0)
+
+    def _fail(self, data: bytes, position: int) -> None:
+        line = self.lines + data.count(b"\n", 0, position) + 1
+        raise Invalid("body", f"line {line}: not valid UTF-8", "INVALID_ENCODING")
+
+
+def _complete_prefix(data: bytes) -> int:
+    """Length of `data` without a multi-byte character cut off at its end."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:  # a continuation byte: the lead byte is further back
+            continue
+        needed = 4 if byte >= 0xF0 else 3 if byte >= 0xE0 else 2 if byte >= 0xC0 else 1
+        return len(data) - back if needed > back else len(data)
+    return len(data)
+
+
+def filter_audience(
+    db: Database,
+    type_id: int,
+    upload: IO[bytes],
+    *,
+    media_type: str,
+    output: str,
+    include_blocked: bool,
+    lines_expected: int,
+) -> Iterator[bytes]:
+    """The response body, chunk by chunk. Closes `upload` when done or abandoned."""
+    try:
+        with db.read() as conn:
+            account = load_account(conn)
+            type_ = load_type(conn, type_id)
+            decider = Decider(conn, account, type_)
+            if lines_expected >= PRELOAD_MIN_LINES:
+                decider.preload(min(PRELOAD_MAX_ROWS, PRELOAD_ROWS_PER_LINE * lines_expected))
+            render = _Renderer(output, include_blocked, decider.default)
+            if output == CSV:
+                yield (b"address,allowed,reasons\n" if include_blocked else b"address\n")
+            first = True
+            for lines in _chunks(upload):
+                values, malformed = _values(lines, media_type)
+                if first and media_type == CSV and values and values[0].strip().lower() in HEADERS:
+                    values = values[1:]
+                first = False
+                keys, displays = normalize_many(type_.channel, values, account.default_phone_region)
+                for index in malformed:
+                    keys[index] = None
+                yield render(keys, displays, decider.exceptions(keys)).encode()
+    finally:
+        upload.close()
+
+
+def _chunks(upload: IO[bytes]) -> Iterator[list[str]]:
+    """The upload's non-blank lines, about CHUNK at a time, without line endings or BOM."""
+    leftover, rest = b"", ""
+    pending: list[str] = []
+    start = True
+    while block := upload.read(BLOCK):
+        # The upload was checked to be UTF-8; a character may still straddle two blocks.
+        data = leftover + block
+        cut = _complete_prefix(data)
+        text, leftover = rest + data[:cut].decode("utf-8"), data[cut:]
+        if start:
+            text, start = text.removeprefix("\ufeff"), False
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        lines = text.split("\n")
+        rest = lines.pop()
+        pending += [line for line in lines if line and not line.isspace()]
+        while len(pending) >= CHUNK:
+            yield pending[:CHUNK]
+            pending = pending[CHUNK:]
+    if rest and not rest.isspace():
+        pending.append(rest)
+    if pending:
+        yield pending
+
+
+def _values(lines: list[str], media_type: str) -> tuple[list[str], set[int]]:
+    """The address on each line, and the lines that are not well-formed for the media type
+    (decided as invalid addresses, shown as they were sent)."""
+    if media_type == CSV:
+        if not any('"' in line or "," in line for line in lines):
+            return lines, set()
+        return [_first_field(line) for line in lines], set()
+    values: list[str] = []
+    malformed: set[int] = set()
+    for index, line in enumerate(lines):
+        value = _ndjson_address(line)
+        if value is None:
+            malformed.add(index)
+            value = line
+        values.append(value)
+    return values, malformed
+
+
+def _first_field(line: str) -> str:
+    if '"' in line:
+        row = next(csv.reader([line]), [])
+        return row[0] if row else ""
+    return line.partition(",")[0]
+
+
+_PLAIN_PREFIX = '{"address":"'
+
+
+def _ndjson_address(line: str) -> str | None:
+    stripped = line.strip()
+    # the common exact shape without a JSON parse; anything else is parsed
+    if stripped.startswith(_PLAIN_PREFIX) and stripped.endswith('"}'):
+        inner = stripped[len(_PLAIN_PREFIX) : -2]
+        if '"' not in inner and "\\" not in inner:
+            return inner
+    try:
+        parsed = json.loads(stripped)
+    except ValueError:
+        return None
+    if isinstance(parsed, dict) and isinstance(parsed.get("address"), str):
+        return str(parsed["address"])
+    return None
+
+
+class _Renderer:
+    """Output lines for one chunk, in the requested media type."""
+
+    def __init__(self, output: str, include_blocked: bool, default: tuple[Reason, ...]) -> None:
+        self.csv = output == CSV
+        self.include_blocked = include_blocked
+        self.default = default
+        self.invalid = (Reason.INVALID_ADDRESS,)
+
+    def __call__(
+        self, keys: list[str | None], displays: list[str], exceptions: dict[int, tuple[Reason, ...]]
+    ) -> str:
+        if self.include_blocked:
+            return self._every_line(keys, displays, exceptions)
+        if self.default:  # blocked unless stored state says otherwise: few lines to send
+            allowed = [displays[i] for i, reasons in sorted(exceptions.items()) if not reasons]
+        else:
+            mask = [key is not None for key in keys]
+            for index, reasons in exceptions.items():
+                if reasons:
+                    mask[index] = False
+            allowed = list(compress(displays, mask))
+        if not allowed:
+            return ""
+        if self.csv:
+            # Normalized addresses hold no comma, quote or line break; keep the promise anyway.
+            text = "\n".join(allowed)
+            if '"' in text or "," in text:
+                return "".join(_csv_line([display]) for display in allowed)
+            return text + "\n"
+        return '{"address":' + '}\n{"address":'.join(map(json_string, allowed)) + "}\n"
+
+    def _every_line(
+        self, keys: list[str | None], displays: list[str], exceptions: dict[int, tuple[Reason, ...]]
+    ) -> str:
+        out: list[str] = []
+        default, invalid = self.default, self.invalid
+        for index, (key, display) in enumerate(zip(keys, displays, strict=True)):
+            reasons = invalid if key is None else exceptions.get(index, default)
+            if self.csv:
+                out.append(_csv_line([display, "false" if reasons else "true", REASONS_SEPARATOR.join(reasons)]))
+            else:
+                codes = ",".join(f'"{reason.value}"' for reason in reasons)
+                allowed = "false" if reasons else "true"
+                out.append(f'{{"address":{json_string(display)},"allowed":{allowed},"reasons":[{codes}]}}\n')
+        return "".join(out)
+
+
+def _csv_line(fields: list[str]) -> str:
+    return ",".join(_csv_field(field) for field in fields) + "\n"
+
+
+def _csv_field(field: str) -> str:
+    if any(c in field for c in ',"\n\r'):
+        return '"' + field.replace('"', '""') + '"'
+    return field
+
+
+def check_type(db: Database, type_id: int) -> None:
+    """422 for an unknown type, before the upload is read."""
+    with db.read() as conn:
+        load_type(conn, type_id)
