@@ -36,7 +36,7 @@ from assent.jobs.queue import Job, Target
 from assent.jobs.selection import Selection
 from assent.jobs.worker import JobFailed, register
 from assent.services.changes import Writer
-from assent.services.errors import Collected
+from assent.services.errors import Collected, Invalid
 from assent.services.ledger import RequestContext
 from assent.services.state import Account, load_account, load_types, require_business_unit
 from assent.services.subscribers import evidence_problem
@@ -93,6 +93,9 @@ def create(db: Database, request: BulkUpdate, *, actor_id: str | None, context: 
 
 def _validate(conn: Connection, account: Account, request: BulkUpdate) -> None:
     problems = Collected()
+    if request.source not in SOURCES:
+        allowed = ", ".join(SOURCES)
+        raise Invalid("source", f"a bulk update acts as one of {allowed}", "SOURCE_NOT_ALLOWED")
     if request.operation is Operation.SET_STATUS:
         if request.status is None:
             problems.add("status", "a status is required to set statuses", "REQUIRED")
