@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 import uvicorn
 from rich.console import Console
 
 from assent.cli.main import cli
 from assent.config import Settings
-from assent.services.apikeys import create_api_key
+from assent.services.apikeys import create_api_key, list_api_keys, revoke_api_key
 from assent.services.users import ensure_demo_admin
 from assent.storage.db import Database
 from assent.storage.migrate import migrate
 
 console = Console(stderr=True, soft_wrap=True)
+DEMO_KEY_NAME = "demo (assent serve --demo)"
 
 
 @cli.command("serve")
@@ -24,6 +27,9 @@ console = Console(stderr=True, soft_wrap=True)
 @click.option("--no-worker", is_flag=True, help="Do not run the job worker in this process.")
 def serve(host: str, port: int, workers: int, demo: bool, no_worker: bool) -> None:
     """Run Assent (migrates the database first)."""
+    url = f"http://{host}:{port}"
+    # Links in mail and API answers point at ASSENT_BASE_URL; unset, they point here.
+    os.environ.setdefault("ASSENT_BASE_URL", url)
     settings = Settings.from_env()
     db = Database(settings.database_url)
     migrate(db)
@@ -33,10 +39,13 @@ def serve(host: str, port: int, workers: int, demo: bool, no_worker: bool) -> No
         seeded = seed_if_empty(db)
         console.print("[green]Demo data seeded.[/green]" if seeded else "Demo data already present.")
         with db.write() as conn:
-            _, key = create_api_key(conn, "demo (assent serve --demo)", ["admin"])
+            # One demo key at a time: the one printed by an earlier start stops working.
+            for old in list_api_keys(conn):
+                if old["name"] == DEMO_KEY_NAME and old["revoked_at"] is None:
+                    revoke_api_key(conn, str(old["id"]))
+            _, key = create_api_key(conn, DEMO_KEY_NAME, ["admin"])
             user_email, user_password = ensure_demo_admin(conn)
     db.dispose()
-    url = f"http://{host}:{port}"
     console.print(f"Assent is running at [bold]{url}[/bold] on {settings.database_url.split('://')[0]}")
     console.print(f"API docs (OpenAPI): {url}/docs  ·  schema: {url}/openapi.json")
     if demo:
@@ -44,8 +53,6 @@ def serve(host: str, port: int, workers: int, demo: bool, no_worker: bool) -> No
         console.print(f"  [bold]{key}[/bold]")
         console.print(f'  try: curl -H "Authorization: Bearer {key}" {url}/api/v1/subscription-types')
         console.print(f"Admin UI: {url}/admin  ·  sign in as [bold]{user_email}[/bold] / [bold]{user_password}[/bold]")
-    import os
-
     os.environ["ASSENT_RUN_WORKER"] = "0" if no_worker else "1"
     uvicorn.run(
         "assent.cli.serve:app_from_env",
@@ -59,8 +66,6 @@ def serve(host: str, port: int, workers: int, demo: bool, no_worker: bool) -> No
 
 
 def app_from_env() -> object:
-    import os
-
     from assent.app import create_app
 
     settings = Settings.from_env(run_worker=os.environ.get("ASSENT_RUN_WORKER", "1") == "1")

@@ -72,8 +72,24 @@ def get_subscription_type(conn: Connection, type_id: int) -> dict[str, Any]:
     return _row(row)
 
 
+def _require_unique_name(conn: Connection, bu_id: int, channel: str, name: str, type_id: int | None = None) -> None:
+    """Two types of one unit and channel may not share a name: people choose between them by
+    name on the preference page, and HubSpot's "Opted out of email: <type>" is keyed by it."""
+    st = t.subscription_types
+    query = sa.select(st.c.id).where(
+        st.c.business_unit_id == bu_id, st.c.channel == channel, sa.func.lower(st.c.name) == name.strip().lower()
+    )
+    if type_id is not None:
+        query = query.where(st.c.id != type_id)
+    clash = conn.execute(query).scalar()
+    if clash is not None:
+        reason = f"subscription type {clash} of this unit and channel already has this name"
+        raise Invalid("name", reason, "DUPLICATE_NAME")
+
+
 def create_subscription_type(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
     require_business_unit(conn, values["business_unit_id"])
+    _require_unique_name(conn, values["business_unit_id"], values["channel"], values["name"])
     st = t.subscription_types
     if values.get("position") is None:
         last = conn.execute(
@@ -94,6 +110,8 @@ def update_subscription_type(conn: Connection, type_id: int, values: dict[str, A
         if fixed in values and values[fixed] != current[fixed]:
             raise Invalid(fixed, "cannot change once created: statuses are recorded against it", "IMMUTABLE")
     values = {k: v for k, v in values.items() if k not in ("channel", "business_unit_id")}
+    if "name" in values:
+        _require_unique_name(conn, current["business_unit_id"], current["channel"], values["name"], type_id)
     if values:
         st = t.subscription_types
         conn.execute(sa.update(st).where(st.c.id == type_id).values(**values, updated_at=t.now()))

@@ -4,6 +4,7 @@ HubSpot's error shape on the compatible API, a friendly page on the public pages
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 
@@ -35,6 +36,8 @@ class Problem(Exception):
         self.errors = errors or []
         if status is not None:
             self.status = status
+            # A status given per instance gets its own title (a 403 is not a "Bad request").
+            self.title = HTTPStatus(status).phrase
         self.extra = extra or {}
 
 

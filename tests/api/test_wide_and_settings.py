@@ -185,3 +185,15 @@ def test_the_event_feed_follows_commit_order(client: TestClient, make: Catalog, 
     second = client.get("/api/v1/events", params={"after": first["next"]}, headers=write_headers).json()
     assert [e["id"] for e in first["results"] + second["results"]] == [1, 2]
     assert client.get("/api/v1/events", params={"after": second["next"]}, headers=write_headers).json()["results"] == []
+
+
+def test_it_refuses_a_second_type_of_the_same_name_in_one_unit_and_channel(
+    client: TestClient, make: Catalog, admin_headers: dict[str, str]
+) -> None:
+    make.type("Newsletter")
+    body = {"name": "newsletter", "channel": "EMAIL", "business_unit_id": 0}
+    clash = client.post("/api/v1/subscription-types", json=body, headers=admin_headers)
+    assert (clash.status_code, clash.json()["code"], clash.json()["field"]) == (422, "DUPLICATE_NAME", "name")
+    assert client.post("/api/v1/subscription-types", json={**body, "channel": "SMS"}, headers=admin_headers).status_code == 201
+    forbidden = client.post("/api/v1/subscription-types", json=body, headers={"Authorization": "Bearer nope"})
+    assert forbidden.json()["title"] == "Unauthorized"
