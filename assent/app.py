@@ -27,7 +27,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         title="Assent",
         version="0.1.0",
         description=DESCRIPTION,
-        docs_url="/docs",
+        docs_url=None,  # served below from vendored files: no CDN for a self-hosted service
         redoc_url=None,
         openapi_url="/openapi.json",
         # `assent serve` runs one job worker thread beside the web server (not in tests).
@@ -38,6 +38,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware, db=database)
     app.include_router(api.router)
+    api.mount_docs(app)
     app.include_router(ops.router)
     # Each further interface (public pages, admin UI, HubSpot-compatible API, inbound
     # webhooks) adds one `<package>.mount(app)` line here.
