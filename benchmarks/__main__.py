@@ -1,0 +1,195 @@
+"""Assent's benchmark suite: `python -m benchmarks [--backend both] [--scale 1000000]`.
+
+Builds (once, then reuses) a data set per backend, copies it for the run, starts a real
+`assent serve`, measures every SPEC §4 target from client processes of its own, and prints
+a table. The machine is shared and noisy: each figure is a median of several runs, and the
+audience filter is also given as a ratio to the best hand-written SQL measured in the same
+run. Results are also written as JSON to benchmarks/.data/results-<time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+
+from benchmarks import dataset, measure, reference
+from benchmarks.server import Server, api_key
+
+MEASUREMENTS = ("audience", "reference", "batch", "decision", "writes", "bulk", "contacts")
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def machine(postgres_url: str) -> dict[str, Any]:
+    meminfo = Path("/proc/meminfo")
+    lines = meminfo.read_text().splitlines() if meminfo.exists() else []
+    memory = next((int(line.split()[1]) // 1024 for line in lines if line.startswith("MemTotal")), 0)
+    info: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "memory_mb": memory,
+        "python": platform.python_version(),
+        "sqlite": __import__("sqlite3").sqlite_version,
+        "load_average": os.getloadavg(),
+        "wrk": bool(shutil.which("wrk")),
+    }
+    try:
+        dsn = sa.make_url(postgres_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(dsn, connect_timeout=3) as conn:
+            info["postgresql"] = conn.execute("SHOW server_version").fetchone()[0]  # type: ignore[index]
+            info["postgresql_shared_buffers"] = conn.execute("SHOW shared_buffers").fetchone()[0]  # type: ignore[index]
+    except psycopg.OperationalError:
+        info["postgresql"] = None
+    return info
+
+
+def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    data = dataset.ensure(backend, args.scale, args.postgres_url, log)
+    results: dict[str, Any] = {"scale": args.scale}
+    run_id = dt.datetime.now().strftime("%H%M%S")
+    started = time.perf_counter()
+    url = data.copy_for_run(run_id)
+    log(f"[{backend}] working copy ready in {time.perf_counter() - started:.0f} s")
+    try:
+        key = api_key(url)
+        wanted = set(args.only or MEASUREMENTS)
+        with Server(url, work / f"serve-{backend}.log", workers=args.workers, job_worker=True) as server:
+
+            def step(name: str, action: Callable[[], Any]) -> None:
+                if name not in wanted:
+                    return
+                log(f"[{backend}] {name} …")
+                began = time.perf_counter()
+                try:
+                    results[name] = action()
+                except Exception as error:
+                    traceback.print_exc()
+                    results[name] = {"error": f"{type(error).__name__}: {error}"}
+                log(f"[{backend}] {name}: {results[name]} ({time.perf_counter() - began:.0f} s)")
+
+            step("audience", lambda: measure.audience(server.url, key, data, args.runs))
+            step("reference", lambda: _reference(url, data, args.runs))
+            step("batch", lambda: measure.batch(server.url, key, data, max(args.runs, 7)))
+            step("decision", lambda: measure.single_decisions(server.url, key, data, work, args.seconds))
+            step("writes", lambda: measure.status_writes(server.url, key, data, args.seconds))
+            step("contacts", lambda: measure.contacts_index(server.url, key, data, 20))
+            step("bulk", lambda: measure.bulk_update(server.url, key, data))
+    finally:
+        if not args.keep:
+            data.drop_copy(url)
+    return results
+
+
+def _reference(url: str, data: dataset.Dataset, runs: int) -> dict[str, Any]:
+    rows = reference.prepare(url, data.audience_csv)
+    found = reference.measure(url, rows, data.type_ids[0], runs)
+    return {
+        "seconds": found.seconds,
+        "spelling": found.spelling,
+        "sendable": found.rows,
+        "spellings": found.all_spellings,
+    }
+
+
+# --- the table -----------------------------------------------------------------------------
+
+Cell = Callable[[dict[str, Any]], str]
+
+
+def _get(results: dict[str, Any], *path: str) -> Any:
+    value: Any = results
+    for part in path:
+        if not isinstance(value, dict) or part not in value or "error" in value:
+            return None
+        value = value[part]
+    return value
+
+
+def _cell(*path: str, scale: float = 1, unit: str = "", digits: int = 0) -> Cell:
+    def cell(results: dict[str, Any]) -> str:
+        value = _get(results, *path)
+        return "—" if value is None else f"{value * scale:,.{digits}f}{unit}"
+
+    return cell
+
+
+def _ratio(results: dict[str, Any]) -> str:
+    api, sql = _get(results, "audience", "seconds"), _get(results, "reference", "seconds")
+    return f"{api / sql:.2f}×" if api and sql else "—"
+
+
+ROWS: list[tuple[str, str, Cell]] = [
+    ("audience filter, 1M lines, HTTP end to end", "≤ 2 s", _cell("audience", "seconds", unit=" s", digits=2)),
+    ("  best hand-written SQL, same data", "", _cell("reference", "seconds", unit=" s", digits=2)),
+    ("  ratio API / SQL", "≤ 1.5×", _ratio),
+    ("decisions/batch of 10,000 (median)", "≤ 150 ms", _cell("batch", "seconds", scale=1000, unit=" ms")),
+    ("single decision over HTTP, requests/s", "≥ 2,000", _cell("decision", "throughput", "rps")),
+    ("single decision over HTTP, p99", "≤ 10 ms", _cell("decision", "latency", "p99_ms", unit=" ms", digits=1)),
+    ("status writes, changes/s (POST …/statuses)", "≥ 10,000", _cell("writes", "changes_per_second")),
+    ("  changes/s in the bulk update job", "≥ 10,000", _cell("bulk", "changes_per_second")),
+    ("bulk update 100,000 contacts × 3 types", "≤ 20 s", _cell("bulk", "seconds", unit=" s", digits=1)),
+    (
+        "contacts index, first page, 1M contacts",
+        "≤ 200 ms",
+        _cell("contacts", "first_page", "seconds", scale=1000, unit=" ms"),
+    ),
+]
+
+
+def table(all_results: dict[str, dict[str, Any]]) -> str:
+    backends = list(all_results)
+    header = ["measurement", "target", *backends]
+    lines = [header, ["---"] * len(header)]
+    for name, target, cell in ROWS:
+        lines.append([name, target, *(cell(all_results[b]) for b in backends)])
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    return "\n".join(
+        "| " + " | ".join(str(c).ljust(w) if c != "---" else "-" * w for c, w in zip(line, widths, strict=True)) + " |"
+        for line in lines
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--scale", type=int, default=1_000_000, help="addresses (and contacts) in the data set")
+    parser.add_argument("--runs", type=int, default=5, help="repetitions behind each median")
+    parser.add_argument("--seconds", type=int, default=10, help="duration of each load run")
+    parser.add_argument("--workers", type=int, default=2, help="HTTP worker processes of assent serve")
+    parser.add_argument("--only", nargs="+", choices=MEASUREMENTS, help="measure only these")
+    parser.add_argument("--postgres-url", default=os.environ.get("ASSENT_BENCH_POSTGRES_URL", dataset.DEFAULT_POSTGRES))
+    parser.add_argument("--keep", action="store_true", help="keep the run's database copy")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    work = dataset.DATA_DIR
+    work.mkdir(exist_ok=True)
+    info = machine(args.postgres_url)
+    log(f"machine: {info}")
+    all_results = {backend: run_backend(backend, args, work) for backend in backends}
+    info["load_average_after"] = os.getloadavg()
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    out = work / f"results-{stamp}.json"
+    out.write_text(json.dumps({"machine": info, "args": vars(args), "results": all_results}, indent=2, default=str))
+    print(table(all_results))
+    print(f"\n{info['cpus']} CPUs, {info['memory_mb']:,} MB, Python {info['python']}, SQLite {info['sqlite']}, "
+          f"PostgreSQL {info.get('postgresql')}; load average before {info['load_average'][0]:.1f}, after "
+          f"{info['load_average_after'][0]:.1f}. Raw figures: {out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""HTTP clients that run in a process of their own, so that the server's CPU is not theirs.
+
+    python -m benchmarks.client audience URL KEY TYPE_ID FILE MEDIA_TYPE [--include-blocked]
+    python -m benchmarks.client batch URL KEY TYPE_ID FILE RUNS
+    python -m benchmarks.client load URL KEY PATHS_FILE SECONDS PROCESSES
+
+Each prints one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import random
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def audience(url: str, key: str, type_id: int, path: Path, media_type: str, include_blocked: bool) -> dict[str, Any]:
+    def body() -> Iterator[bytes]:
+        with path.open("rb") as upload:
+            while block := upload.read(1 << 16):
+                yield block
+
+    params: dict[str, Any] = {"subscription_type_id": type_id}
+    if include_blocked:
+        params["include_blocked"] = "true"
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": media_type}
+    lines = size = 0
+    first_byte = None
+    with httpx.Client(timeout=900) as client:
+        started = time.perf_counter()
+        endpoint = f"{url}/api/v1/audiences/filter"
+        with client.stream("POST", endpoint, params=params, content=body(), headers=headers) as response:
+            for block in response.iter_bytes():
+                if first_byte is None:
+                    first_byte = time.perf_counter() - started
+                lines += block.count(b"\n")
+                size += len(block)
+        elapsed = time.perf_counter() - started
+    return {"status": response.status_code, "seconds": elapsed, "first_byte": first_byte, "lines": lines, "bytes": size}
+
+
+def batch(url: str, key: str, type_id: int, path: Path, runs: int) -> dict[str, Any]:
+    addresses = [line for line in path.read_text().splitlines()[1:] if line]
+    bodies = [
+        json.dumps({"subscription_type_id": type_id, "addresses": random.Random(run).sample(addresses, 10_000)})
+        for run in range(runs + 1)
+    ]
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    times = []
+    with httpx.Client(timeout=120) as client:
+        for body in bodies:  # the first run warms up and is not counted
+            started = time.perf_counter()
+            response = client.post(f"{url}/api/v1/decisions/batch", content=body, headers=headers)
+            times.append(time.perf_counter() - started)
+            if response.status_code != 200 or len(response.json()["results"]) != 10_000:
+                return {"error": f"{response.status_code} {response.text[:300]}"}
+    return {"seconds": times[1:]}
+
+
+def _load_worker(url: str, key: str, paths: list[str], seconds: float, seed: int, out: Any) -> None:
+    rng = random.Random(seed)
+    latencies = []
+    errors = 0
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+        deadline = time.perf_counter() + seconds
+        while (now := time.perf_counter()) < deadline:
+            response = client.get(rng.choice(paths))
+            latencies.append(time.perf_counter() - now)
+            errors += response.status_code != 200
+    out.put((latencies, errors))
+
+
+def load(url: str, key: str, paths_file: Path, seconds: float, processes: int) -> dict[str, Any]:
+    """A closed-loop load generator: `processes` clients, one request at a time each."""
+    paths = paths_file.read_text().splitlines()
+    queue: multiprocessing.Queue[tuple[list[float], int]] = multiprocessing.Queue()
+    workers = [
+        multiprocessing.Process(target=_load_worker, args=(url, key, paths, seconds, n, queue))
+        for n in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    results = [queue.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    latencies = sorted(latency for chunk, _ in results for latency in chunk)
+    return {
+        "requests": len(latencies),
+        "errors": sum(errors for _, errors in results),
+        "rps": len(latencies) / seconds,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+    }
+
+
+def main(argv: list[str]) -> None:
+    kind, url, key, *rest = argv
+    if kind == "audience":
+        result = audience(url, key, int(rest[0]), Path(rest[1]), rest[2], "--include-blocked" in rest)
+    elif kind == "batch":
+        result = batch(url, key, int(rest[0]), Path(rest[1]), int(rest[2]))
+    elif kind == "load":
+        result = load(url, key, Path(rest[0]), float(rest[1]), int(rest[2]))
+    else:
+        raise SystemExit(__doc__)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

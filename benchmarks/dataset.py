@@ -1,0 +1,343 @@
+"""The benchmark data set: built once per (backend, scale), kept, and copied for each run.
+
+N email addresses (1,000,000 at full scale) over 5 subscription types in 3 business units,
+with a mix of statuses, wide opt-outs, bounces, pending confirmations and erasures, and one
+contact per address. The people are generated in Python and loaded set-based (COPY on
+PostgreSQL, executemany on SQLite) into a staging table; every other table is derived from
+it with one `INSERT … SELECT` each, in SQL both backends speak, so the two data sets are
+identical. Runs work on a copy (CREATE DATABASE … TEMPLATE / a file copy), so the writes one
+run makes never change what the next one measures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import sqlalchemy as sa
+
+from assent.services import catalog
+from assent.services.state import load_account
+from assent.storage import tables as t
+from assent.storage.db import Database
+from assent.storage.migrate import migrate
+
+#: bump when the generated data changes shape, so cached data sets are rebuilt
+VERSION = 3
+DATA_DIR = Path(__file__).parent / ".data"
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+FIRST = ("anna", "erik", "maria", "lars", "karin", "anders", "eva", "johan", "sara", "per", "emma", "karl")
+LAST = ("smith", "berg", "lund", "ek", "holm", "strand", "dahl", "nyberg", "wall", "forsberg", "lind", "hall")
+DOMAINS = ["gmail.com", "outlook.com", "yahoo.com", "hotmail.com", "icloud.com", "gmx.de"] + [
+    f"company{i}.com" for i in range(40)
+]
+
+# (name, business unit index, share SUBSCRIBED %, share UNSUBSCRIBED %)
+TYPES = [
+    ("Newsletter", 0, 45, 8),
+    ("Product updates", 0, 30, 5),
+    ("Newsletter", 1, 40, 10),
+    ("Offers", 1, 25, 12),
+    ("Newsletter", 2, 35, 6),
+]
+WIDE_OPT_OUT_PERCENT = (5, 3, 4)  # per business unit
+UNDELIVERABLE_PER_MILLE = 15
+PENDING_PER_MILLE = 5  # double opt-in is on in the third business unit
+CONFIRMED_PERCENT = 30
+ERASED_EVERY = 2000  # 0.05 % of the people were erased (R22) and later opted out again
+
+
+@dataclass(frozen=True)
+class Dataset:
+    backend: str
+    scale: int
+    template_url: str
+    type_ids: tuple[int, ...]
+    business_unit_ids: tuple[int, ...]
+    audience_csv: Path
+    audience_ndjson: Path
+
+    def copy_for_run(self, run: str) -> str:
+        """A fresh copy of the template; returns its URL."""
+        url = sa.make_url(self.template_url)
+        if self.backend == "sqlite":
+            assert url.database
+            source = Path(url.database)
+            target = source.with_name(f"run-{run}-{source.name}")
+            drop_sqlite(target)
+            shutil.copyfile(source, target)
+            return f"sqlite:///{target}"
+        name = f"{url.database}_run_{run}"
+        admin = _admin_dsn(self.template_url)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{url.database}" STRATEGY FILE_COPY')
+        return url.set(database=name).render_as_string(hide_password=False)
+
+    def drop_copy(self, url_text: str) -> None:
+        url = sa.make_url(url_text)
+        if self.backend == "sqlite":
+            assert url.database
+            drop_sqlite(Path(url.database))
+            return
+        with psycopg.connect(_admin_dsn(url_text), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+
+
+def drop_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", ".secret"):
+        Path(str(path) + suffix).unlink(missing_ok=True)
+
+
+def _admin_dsn(url_text: str) -> str:
+    url = sa.make_url(url_text).set(drivername="postgresql", database="postgres")
+    return url.render_as_string(hide_password=False)
+
+
+def person(i: int) -> tuple[str, str, str]:
+    """(address key, first name, last name) of person i — deterministic."""
+    first = FIRST[i % len(FIRST)]
+    last = LAST[(i * 7) % len(LAST)]
+    domain = DOMAINS[(i * 13) % len(DOMAINS)]
+    local = f"{first}.{last}{i}" if i % 3 else f"{first}{i}+news"
+    return f"{local}@{domain}", first, last
+
+
+def ensure(backend: str, scale: int, postgres_url: str, log: Any) -> Dataset:
+    """The data set for (backend, scale), built unless a complete one is cached."""
+    DATA_DIR.mkdir(exist_ok=True)
+    if backend == "sqlite":
+        url = f"sqlite:///{DATA_DIR / f'assent-{scale}.db'}"
+    else:
+        url = sa.make_url(postgres_url).set(database=f"assent_bench_{scale}").render_as_string(hide_password=False)
+    audience_csv = DATA_DIR / f"audience-{scale}.csv"
+    audience_ndjson = DATA_DIR / f"audience-{scale}.ndjson"
+    meta = _cached_meta(backend, url)
+    if meta is None or meta.get("version") != VERSION or meta.get("scale") != scale:
+        started = time.perf_counter()
+        log(f"[{backend}] building the data set for {scale:,} addresses (cached afterwards) …")
+        meta = _build(backend, url, scale, log)
+        log(f"[{backend}] built in {time.perf_counter() - started:.0f} s")
+    if not audience_csv.exists() or not audience_ndjson.exists():
+        _write_audience(scale, audience_csv, audience_ndjson)
+    return Dataset(
+        backend,
+        scale,
+        url,
+        tuple(meta["type_ids"]),
+        tuple(meta["business_unit_ids"]),
+        audience_csv,
+        audience_ndjson,
+    )
+
+
+def _cached_meta(backend: str, url: str) -> dict[str, Any] | None:
+    if backend == "sqlite":
+        database = sa.make_url(url).database
+        if not database or not Path(database).exists():
+            return None
+    else:
+        with psycopg.connect(_admin_dsn(url), autocommit=True) as conn:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (sa.make_url(url).database,)
+            ).fetchone()
+        if not exists:
+            return None
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sa.text("SELECT meta FROM bench_meta")).first()
+    except sa.exc.DBAPIError:
+        return None
+    finally:
+        engine.dispose()
+    return json.loads(row[0]) if row else None
+
+
+def _create_empty(backend: str, url: str) -> None:
+    if backend == "sqlite":
+        database = sa.make_url(url).database
+        assert database
+        drop_sqlite(Path(database))
+        return
+    name = sa.make_url(url).database
+    with psycopg.connect(_admin_dsn(url), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _h(salt: int, modulo: int) -> str:
+    """A deterministic pseudo-random number in [0, modulo) from the person id, in SQL."""
+    multiplier = (2654435761, 2246822519, 3266489917, 668265263, 374761393, 1103515245)[salt % 6]
+    return f"(((CAST(p.i AS BIGINT) * {multiplier} + {salt * 7919}) % 1000003) % {modulo})"
+
+
+def _build(backend: str, url: str, scale: int, log: Any) -> dict[str, Any]:
+    _create_empty(backend, url)
+    db = Database(url)
+    migrate(db)
+    with db.write() as conn:
+        bus = [0]
+        for name in ("Brand B", "Brand C"):
+            bus.append(int(catalog.create_business_unit(conn, {"name": name})["id"]))
+        conn.execute(sa.update(t.business_units).where(t.business_units.c.id == bus[2]).values(double_opt_in=True))
+        type_ids = [
+            int(
+                catalog.create_subscription_type(
+                    conn, {"name": name, "channel": "EMAIL", "business_unit_id": bus[bu]}
+                )["id"]
+            )
+            for name, bu, _, _ in TYPES
+        ]
+        account = load_account(conn)
+    _load_people(db, scale)
+    log(f"  people staged ({scale:,})")
+    at = sa.bindparam("at", value=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), type_=t.UTCDateTime)
+    with db.write() as conn:
+
+        def run(sql: str) -> None:
+            conn.execute(sa.text(sql).bindparams(at))
+
+        run(
+            f"""INSERT INTO addresses (address, channel, display, undeliverable, soft_bounces,
+                confirmation, created_at, updated_at)
+            SELECT p.address, 'EMAIL', p.address, {_h(1, 1000)} < {UNDELIVERABLE_PER_MILLE}, 0,
+                CASE WHEN {_h(2, 1000)} < {PENDING_PER_MILLE} THEN 'PENDING'
+                     WHEN {_h(2, 100)} < {CONFIRMED_PERCENT} THEN 'CONFIRMED' END,
+                :at, :at
+            FROM bench_people p ORDER BY p.address"""
+        )
+        log("  addresses")
+        for index, (type_id, (_, _, subscribed, unsubscribed)) in enumerate(zip(type_ids, TYPES, strict=True)):
+            roll = _h(10 + index, 100)
+            run(
+                f"""INSERT INTO subscription_statuses (address, subscription_type_id, channel, status,
+                    legal_basis, source, updated_at)
+                SELECT p.address, {type_id}, 'EMAIL',
+                    CASE WHEN {roll} < {subscribed} THEN 'SUBSCRIBED'
+                         WHEN {roll} < {subscribed + unsubscribed} THEN 'UNSUBSCRIBED'
+                         ELSE 'NOT_SPECIFIED' END,
+                    CASE WHEN {roll} < {subscribed} THEN 'CONSENT_WITH_NOTICE' END,
+                    CASE WHEN {roll} < {subscribed} THEN 'FORM' ELSE 'PREFERENCE_CENTER' END,
+                    :at
+                FROM bench_people p WHERE {roll} < {subscribed + unsubscribed + 3}
+                ORDER BY p.address"""
+            )
+        log("  statuses")
+        for index, (bu, percent) in enumerate(zip(bus, WIDE_OPT_OUT_PERCENT, strict=True)):
+            run(
+                f"""INSERT INTO wide_opt_outs (address, channel, business_unit_id, set_by, source, at)
+                SELECT p.address, 'EMAIL', {bu},
+                    CASE WHEN p.i % 4 = 0 THEN 'USER' ELSE 'CONTACT' END,
+                    CASE WHEN p.i % 4 = 0 THEN 'MANUAL' ELSE 'PREFERENCE_CENTER' END, :at
+                FROM bench_people p WHERE {_h(20 + index, 100)} < {percent} ORDER BY p.address"""
+            )
+        log("  wide opt-outs")
+        run(
+            """INSERT INTO contacts (id, email, email_key, first_name, last_name, company, properties,
+                created_at, updated_at)
+            SELECT p.i, p.address, p.address, p.first_name, p.last_name, NULL, '{}', :at, :at
+            FROM bench_people p ORDER BY p.i"""
+        )
+        if backend == "postgresql":
+            conn.execute(
+                sa.text("SELECT setval(pg_get_serial_sequence('contacts', 'id'), (SELECT max(id) FROM contacts))")
+            )
+        log("  contacts")
+        erased = [
+            {
+                "address_hash": account.address_hash("EMAIL", person(i)[0]),
+                "channel": "EMAIL",
+                "at": dt.datetime(2025, 1, 2, tzinfo=dt.UTC),
+            }
+            for i in range(ERASED_EVERY, scale + 1, ERASED_EVERY)
+        ]
+        db.bulk_insert(conn, t.erasures, erased)
+        meta = {
+            "version": VERSION,
+            "scale": scale,
+            "type_ids": type_ids,
+            "business_unit_ids": bus,
+            "built_at": dt.datetime.now(dt.UTC).isoformat(),
+        }
+    _analyze(db)
+    with db.write() as conn:  # last: its presence marks a complete data set
+        conn.execute(sa.text("CREATE TABLE bench_meta (meta TEXT NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO bench_meta (meta) VALUES (:m)"), {"m": json.dumps(meta)})
+    db.dispose()
+    return meta
+
+
+def _analyze(db: Database) -> None:
+    """Fresh planner statistics; on SQLite also fold the WAL into the file that is copied."""
+    raw = db.engine.raw_connection()
+    try:
+        if db.is_sqlite:
+            raw.driver_connection.execute("ANALYZE")  # type: ignore[union-attr]
+            raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # type: ignore[union-attr]
+        else:
+            raw.driver_connection.autocommit = True  # type: ignore[union-attr]
+            raw.driver_connection.execute("VACUUM ANALYZE")  # type: ignore[union-attr]
+            raw.driver_connection.autocommit = False  # type: ignore[union-attr]
+    finally:
+        raw.close()
+
+
+def _people(scale: int) -> Iterator[tuple[int, str, str, str]]:
+    for i in range(1, scale + 1):
+        address, first, last = person(i)
+        yield i, address, first, last
+
+
+def _load_people(db: Database, scale: int) -> None:
+    with db.write() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE bench_people (i INTEGER PRIMARY KEY, address TEXT NOT NULL,"
+                " first_name TEXT NOT NULL, last_name TEXT NOT NULL)"
+            )
+        )
+        if db.is_sqlite:
+            raw = conn.connection.driver_connection
+            assert raw is not None
+            raw.executemany("INSERT INTO bench_people VALUES (?, ?, ?, ?)", _people(scale))
+            return
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        with raw.cursor() as cursor, cursor.copy("COPY bench_people FROM STDIN") as copy:
+            for row in _people(scale):
+                copy.write_row(row)
+
+
+def _write_audience(scale: int, csv_path: Path, ndjson_path: Path) -> None:
+    """The audience a sender uploads: 90 % known addresses (some with other capitalisation),
+    9 % new ones, 1 % not addresses at all, in random order, with a header."""
+    rng = random.Random(42)
+    lines: list[str] = []
+    for n in range(scale):
+        roll = rng.random()
+        if roll < 0.90:
+            address = person(rng.randint(1, scale))[0]
+            if rng.random() < 0.05:
+                local, _, domain = address.partition("@")
+                address = f"{local.title()}@{domain.upper() if rng.random() < 0.3 else domain}"
+        elif roll < 0.99:
+            address = f"new.person{n}@{DOMAINS[n % len(DOMAINS)]}"
+        else:
+            address = rng.choice(["not-an-address", f"missing-at{n}.example.com", f"double@@{n}.com", f"x{n}@"])
+        lines.append(address)
+    tmp = csv_path.with_suffix(".tmp")
+    tmp.write_text("email\n" + "\n".join(lines) + "\n")
+    tmp.replace(csv_path)
+    tmp = ndjson_path.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps({"address": line}) + "\n" for line in lines))
+    tmp.replace(ndjson_path)

@@ -1,0 +1,169 @@
+"""The measurements, each against a running `assent serve`, with load from other processes."""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchmarks.dataset import Dataset
+
+WRK_DIR = Path(__file__).parent / "wrk"
+
+
+def _client(*args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.client", *args], capture_output=True, text=True, check=True
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def audience(url: str, key: str, data: Dataset, runs: int, media_type: str = "text/csv") -> dict[str, Any]:
+    """The whole upload through the API, end to end; median of `runs` after a warm-up."""
+    upload = data.audience_csv if media_type == "text/csv" else data.audience_ndjson
+    results = [_client("audience", url, key, str(data.type_ids[0]), str(upload), media_type) for _ in range(runs + 1)]
+    for result in results:
+        if result["status"] != 200:
+            raise RuntimeError(f"audience filter answered {result['status']}")
+    counted = results[1:]
+    return {
+        "seconds": statistics.median(r["seconds"] for r in counted),
+        "all_seconds": [r["seconds"] for r in counted],
+        "first_byte": statistics.median(r["first_byte"] or 0 for r in counted),
+        "sendable": counted[0]["lines"] - (1 if media_type == "text/csv" else 0),
+        "upload_bytes": upload.stat().st_size,
+    }
+
+
+def batch(url: str, key: str, data: Dataset, runs: int) -> dict[str, Any]:
+    result = _client("batch", url, key, str(data.type_ids[0]), str(data.audience_csv), str(runs))
+    if "error" in result:
+        raise RuntimeError(result["error"])
+    return {"seconds": statistics.median(result["seconds"]), "all_seconds": result["seconds"]}
+
+
+def _decision_paths(data: Dataset, path: Path) -> Path:
+    lines = [line for line in data.audience_csv.read_text().splitlines()[1:] if "@" in line]
+    sample = random.Random(7).sample(lines, min(10_000, len(lines)))
+    type_id = data.type_ids[0]
+    path.write_text(
+        "".join(
+            f"/api/v1/decisions?subscription_type_id={type_id}&address={urllib.parse.quote(a, safe='@')}\n"
+            for a in sample
+        )
+    )
+    return path
+
+
+def _wrk(script: str, url: str, key: str, connections: int, seconds: int, *args: str) -> dict[str, Any]:
+    command = [
+        "wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
+        "-H", f"Authorization: Bearer {key}", "-s", str(WRK_DIR / script), url, "--", *args,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    line = next(line for line in done.stdout.splitlines() if line.startswith("JSON:"))
+    raw = json.loads(line[len("JSON:") :])
+    seconds_taken = raw["duration_us"] / 1e6
+    return {
+        "rps": raw["requests"] / seconds_taken,
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "errors": raw["errors"],
+        "connections": connections,
+        "tool": "wrk",
+    }
+
+
+def single_decisions(url: str, key: str, data: Dataset, work: Path, seconds: int) -> dict[str, Any]:
+    """Requests per second at 32 connections, and p99 at 4 (a latency the rate does not queue)."""
+    paths = _decision_paths(data, work / "decision-paths.txt")
+    if shutil.which("wrk"):
+        _wrk("decisions.lua", url, key, 8, 3, str(paths))  # warm-up
+        throughput = _wrk("decisions.lua", url, key, 32, seconds, str(paths))
+        latency = _wrk("decisions.lua", url, key, 4, seconds, str(paths))
+    else:
+        _client("load", url, key, str(paths), "3", "4")
+        throughput = {**_client("load", url, key, str(paths), str(seconds), "8"), "tool": "python", "connections": 8}
+        latency = {**_client("load", url, key, str(paths), str(seconds), "4"), "tool": "python", "connections": 4}
+    return {"throughput": throughput, "latency": latency}
+
+
+def status_writes(url: str, key: str, data: Dataset, seconds: int) -> dict[str, Any] | None:
+    """POST …/statuses with every type at once to new addresses: changes per second."""
+    if not shutil.which("wrk"):
+        return None
+    body = json.dumps({"changes": [{"subscription_type_id": t, "status": "SUBSCRIBED"} for t in data.type_ids]})
+    run = str(int(time.time()))
+    result = _wrk("statuses.lua", url, key, 8, seconds, run, body)
+    changes = len(data.type_ids)
+    return {**result, "changes_per_request": changes, "changes_per_second": result["rps"] * changes}
+
+
+def bulk_update(url: str, key: str, data: Dataset, contacts: int = 100_000) -> dict[str, Any] | None:
+    """POST /api/v1/bulk-updates for `contacts` contacts × 3 types; seconds until the job is done."""
+    headers = {"Authorization": f"Bearer {key}"}
+    body = {
+        "contact_ids": list(range(1, min(contacts, data.scale) + 1)),
+        "channel": "EMAIL",
+        "status": "SUBSCRIBED",
+        "subscription_type_ids": list(data.type_ids[:3]),
+        "legal_basis": "LEGITIMATE_INTEREST_CLIENT",
+        "legal_basis_explanation": "Customers who bought in 2025 (benchmark)",
+    }
+    with httpx.Client(base_url=url, headers=headers, timeout=120) as client:
+        started = time.perf_counter()
+        created = client.post("/api/v1/bulk-updates", json=body)
+        if created.status_code == 404:
+            return None
+        created.raise_for_status()
+        job_id = created.json()["id"]
+        while True:
+            job = client.get(f"/api/v1/jobs/{job_id}").json()
+            if job["status"] in ("SUCCEEDED", "FAILED"):
+                break
+            if time.perf_counter() - started > 1800:
+                raise RuntimeError("the bulk update did not finish in 30 minutes")
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - started
+    counts = job["counts"]
+    return {
+        "seconds": elapsed,
+        "status": job["status"],
+        "contacts": len(body["contact_ids"]),
+        "types": 3,
+        "counts": {k: counts[k] for k in ("CHANGED", "UNCHANGED", "REFUSED")},
+        "changes_per_second": counts["CHANGED"] / elapsed,
+    }
+
+
+def contacts_index(url: str, key: str, data: Dataset, runs: int) -> dict[str, Any] | None:
+    """The first page of GET /api/v1/contacts, unfiltered and searched; median latencies."""
+    headers = {"Authorization": f"Bearer {key}"}
+    found: dict[str, Any] = {}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        searches: dict[str, dict[str, Any]] = {
+            "first_page": {"limit": 50},
+            "search_name": {"limit": 50, "q": "karin"},
+            "opted_out_of_type": {"limit": 50, "subscription_type_id": data.type_ids[0], "status": "UNSUBSCRIBED"},
+        }
+        for name, params in searches.items():
+            times = []
+            for _ in range(runs + 1):
+                started = time.perf_counter()
+                response = client.get("/api/v1/contacts", params=params)
+                times.append(time.perf_counter() - started)
+                if response.status_code == 404:
+                    return None
+                response.raise_for_status()
+            found[name] = {"seconds": statistics.median(times[1:]), "results": len(response.json()["results"])}
+    return found
