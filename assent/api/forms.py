@@ -131,7 +131,7 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
             ],
         )
         if exceeded is not None:
-            retry = ratelimit.retry_after(exceeded)
+            retry = exceeded.retry_after
             raise TooManyRequests("RATE_LIMITED", "Too many signups; try again later.", extra={"retry_after": retry})
     outcome = signups.submit(
         db,

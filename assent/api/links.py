@@ -163,7 +163,7 @@ def resubscribe_email(
         raise TooManyRequests(
             "RATE_LIMITED",
             "A resubscribe email went to this address in the last 7 days.",
-            extra={"retry_after": ratelimit.retry_after(exceeded)},
+            extra={"retry_after": exceeded.retry_after},
         )
     with db.write() as conn:
         brand = load_brand(conn, body.business_unit_id)

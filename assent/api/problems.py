@@ -30,7 +30,9 @@ def problem_response(
         body["field"] = errors[0].field
         body["errors"] = [{"field": e.field, "reason": e.reason, "code": e.code} for e in errors]
     body.update(extra)
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if "retry_after" in extra:
+        headers["Retry-After"] = str(extra["retry_after"])
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -103,7 +103,7 @@ def _request(request: Request, form: FormData, background: BackgroundTasks) -> H
         db_of(request), [(PER_CLIENT, client_id(request)), (PER_ADDRESS, address.key)]
     )
     if exceeded is not None:
-        retry = str(ratelimit.retry_after(exceeded))
+        retry = str(exceeded.retry_after)
         raise PageError(429, "rate_limited", language=language, brand=brand, headers={"Retry-After": retry}, back=back)
     background.add_task(
         send_link, db_of(request), settings_of(request), mailer_of(request), address.key, brand, language

@@ -126,7 +126,7 @@ def _subscribe(request: Request, business_unit_id: int, form: FormData, backgrou
         [(signups.PER_CLIENT, client_id(request)), (signups.PER_ADDRESS, email.lower())],
     )
     if exceeded is not None:
-        retry = str(ratelimit.retry_after(exceeded))
+        retry = str(exceeded.retry_after)
         raise PageError(429, "rate_limited", language=language, brand=brand, headers={"Retry-After": retry}, back=back)
     notice_text, notice_version = _notice(brand, language)
     if not errors:

@@ -1,4 +1,7 @@
-"""Fixed-window request counters in the database (public pages' abuse limits).
+"""Request counters in the database (public pages' abuse limits).
+
+A key's window opens at its first hit and lasts the limit's period ("at most 1 a week"
+means 7 days after the last allowed one, not "this calendar week").
 
 In the database, not in process memory: several `assent serve` processes on several
 machines share one count (SPEC §4). One upsert per hit, the same SQL on SQLite and
@@ -38,40 +41,42 @@ def key_for(account: Account, limit: Limit, value: str) -> str:
     return f"{limit.name}:{digest}"
 
 
-def hit(conn: Connection, key: str, limit: Limit, now: dt.datetime | None = None) -> bool:
-    """Count one request against `key`; False when it is over the limit (call in a write
-    transaction: the count must commit whatever the caller does next)."""
+@dataclass(frozen=True, slots=True)
+class Exceeded:
+    limit: Limit
+    #: seconds until the key's window closes (for a Retry-After header)
+    retry_after: int
+
+
+def hit(conn: Connection, key: str, limit: Limit, now: dt.datetime | None = None) -> int | None:
+    """Count one request against `key`: None if allowed, else the seconds until it will be
+    (call in a write transaction: the count must commit whatever the caller does next)."""
     now = now or t.now()
-    bucket = int(now.timestamp()) // limit.seconds
-    expires = dt.datetime.fromtimestamp((bucket + 1) * limit.seconds, dt.UTC)
     r = t.rate_limits
     insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(r)
+    open_window = r.c.expires_at > now
     statement = (
-        insert.values(key=key, bucket=bucket, hits=1, expires_at=expires)
+        insert.values(key=key, bucket=int(now.timestamp()), hits=1, expires_at=now + limit.per)
         .on_conflict_do_update(
             index_elements=["key"],
             set_={
-                "hits": sa.case((r.c.bucket == insert.excluded.bucket, r.c.hits + 1), else_=1),
-                "bucket": insert.excluded.bucket,
-                "expires_at": insert.excluded.expires_at,
+                "hits": sa.case((open_window, r.c.hits + 1), else_=1),
+                "bucket": sa.case((open_window, r.c.bucket), else_=insert.excluded.bucket),
+                "expires_at": sa.case((open_window, r.c.expires_at), else_=insert.excluded.expires_at),
             },
         )
-        .returning(r.c.hits)
+        .returning(r.c.hits, r.c.expires_at)
     )
-    hits = int(conn.execute(statement).scalar_one())
+    hits, expires_at = conn.execute(statement).one()
     if secrets.randbelow(50) == 0:
         # Now and then, forget windows that ended; no job needed to keep the table small.
         conn.execute(sa.delete(r).where(r.c.expires_at < now))
-    return hits <= limit.hits
+    if hits <= limit.hits:
+        return None
+    return max(1, int((expires_at - now).total_seconds()) + 1)
 
 
-def retry_after(limit: Limit, now: dt.datetime | None = None) -> int:
-    """Seconds until the current window ends (for a Retry-After header)."""
-    now = now or t.now()
-    return limit.seconds - int(now.timestamp()) % limit.seconds
-
-
-def first_exceeded(db: Database, checks: list[tuple[Limit, str]]) -> Limit | None:
+def first_exceeded(db: Database, checks: list[tuple[Limit, str]]) -> Exceeded | None:
     """Count one request against each (limit, value) in its own committed transaction, so
     that a request refused later for another reason still counts; the first limit that is
     over, or None."""
@@ -79,9 +84,9 @@ def first_exceeded(db: Database, checks: list[tuple[Limit, str]]) -> Limit | Non
     with db.write() as conn:
         account = load_account(conn)
         for limit, value in checks:
-            allowed = hit(conn, key_for(account, limit, value), limit)
-            if not allowed and exceeded is None:
-                exceeded = limit
+            wait = hit(conn, key_for(account, limit, value), limit)
+            if wait is not None and exceeded is None:
+                exceeded = Exceeded(limit, wait)
     return exceeded
 
 

@@ -382,7 +382,7 @@ rate_limits = sa.Table(
     "rate_limits",
     metadata,
     sa.Column("key", Text(100), primary_key=True),
-    sa.Column("bucket", sa.BigInteger, nullable=False),  # the window's number since the epoch
+    sa.Column("bucket", sa.BigInteger, nullable=False),  # when the window opened, epoch seconds
     sa.Column("hits", sa.Integer, nullable=False),
     sa.Column("expires_at", UTCDateTime, nullable=False),
     sa.Index(None, "expires_at"),

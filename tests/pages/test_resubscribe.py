@@ -42,6 +42,8 @@ def test_it_invites_and_lets_only_the_contact_lift_their_opt_out(
     assert (sent.status_code, sent.json()["sent"]) == (202, True)
     again = client.post(url, json={"business_unit_id": shop.bu}, headers=write_headers)
     assert (again.status_code, again.json()["code"]) == (429, "RATE_LIMITED")
+    # "at most once a week" counts 7 days from the invitation that went out, not a calendar week
+    assert 7 * 86400 - 60 <= int(again.headers["retry-after"]) <= 7 * 86400 + 1
     [message] = outbox(db)
     assert message["Subject"] == "Vill du höra från Acme AB igen?"
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
