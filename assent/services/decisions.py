@@ -39,6 +39,8 @@ DEFAULT_FACTS: FactsKey = (Status.NOT_SPECIFIED, False, False, None, False)
 _STATUS, _WIDE, _UNDELIVERABLE, _CONFIRMATION, _ERASED = range(5)
 #: keys per lookup query: one array parameter, far below every driver's limits
 LOOKUP_CHUNK = 20_000
+_LARGE_LOOKUP = 500
+_LOOKUP_WORK_MEM = "64MB"
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,7 @@ class Decider:
         self._hasher = hashlib.blake2b(key=account.hash_key, digest_size=16)
         self._hasher.update(f"{self.channel}:".encode())
         self._state: dict[str, FactsKey] | None = None
+        self._tuned = False
         self._erased: set[str] = set()
 
     def address_hash(self, key: str) -> str:
@@ -150,6 +153,14 @@ class Decider:
             return {}
         items = [self.address_hash(present[i]) + present[i] for i in order]
         sqlite = self.conn.dialect.name == "sqlite"
+        if not sqlite and len(items) >= _LARGE_LOOKUP and not self._tuned:
+            # Many keys: PostgreSQL hashes the state worth reading and probes it with the keys.
+            # Keep those hash tables in memory, and plan for this array, not a generic one
+            # (psycopg prepares repeated statements; a plan made for one key would probe
+            # the indexes ten thousand times).
+            self.conn.exec_driver_sql(f"SET LOCAL work_mem = '{_LOOKUP_WORK_MEM}'")
+            self.conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+            self._tuned = True
         params = {**self._params(), "items": json.dumps(items) if sqlite else items}
         found: dict[int, FactsKey] = {}
         rows = self.conn.exec_driver_sql(self._lookup_statement, params)

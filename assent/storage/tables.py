@@ -169,6 +169,8 @@ wide_opt_outs = sa.Table(
     sa.Column("set_by", Text(16), nullable=False),
     sa.Column("source", Text(24), nullable=False),
     sa.Column("at", UTCDateTime, nullable=False),
+    # "who is unsubscribed from all of this unit's email", from the index alone (decisions)
+    sa.Index(None, "channel", "business_unit_id", "address"),
 )
 
 erasures = sa.Table(
