@@ -33,7 +33,9 @@ def metrics(request: Request) -> PlainTextResponse:
     db: Database = request.app.state.db
     with db.read() as conn:
         events = conn.execute(sa.select(t.ledger_counter.c.last_id)).scalar_one()
-        jobs: dict[str, int] = dict(conn.execute(sa.select(t.jobs.c.status, sa.func.count()).group_by(t.jobs.c.status)).all())
+        jobs: dict[str, int] = dict(
+            conn.execute(sa.select(t.jobs.c.status, sa.func.count()).group_by(t.jobs.c.status)).all()
+        )
         pending = conn.execute(
             sa.select(sa.func.count()).select_from(t.outbox).where(t.outbox.c.published_at.is_(None))
         ).scalar_one()
