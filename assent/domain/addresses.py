@@ -63,9 +63,9 @@ def _fast_pattern(lower_case_domain: bool) -> str:
 
 
 _FAST_EMAIL = re.compile(_fast_pattern(lower_case_domain=False))
-#: In a block of lines, the lines the fast path does not take. Lines whose domain has a
-#: capital letter are among them (rare), so that every line it takes is its own display form.
-_SLOW_LINE = re.compile(rf"^(?!{_fast_pattern(lower_case_domain=True)}$).*$", re.MULTILINE)
+#: A run of lines the fast path takes, each ending in a newline. Lines whose domain has a
+#: capital letter are not among them (rare), so that every line it takes is its own display.
+_FAST_LINES = re.compile(rf"(?:{_fast_pattern(lower_case_domain=True)}\n)*", re.MULTILINE)
 
 
 def normalize_email(raw: str) -> Address:
@@ -124,32 +124,40 @@ def normalize_many(
     """`normalize` for many addresses at once: (keys, displays), positionally, with key None
     and the raw text as display where an address is invalid.
 
-    Streams of millions go through here. For email, one regex pass over the whole block finds
-    the few lines the fast path does not take; every other line is its own display form and
-    its key is its lower-case form (fast-path addresses are ASCII), one call for the block.
+    Streams of millions go through here. For email, the regex engine walks the whole block,
+    stopping only at the few lines the fast path does not take; every other line is its own
+    display form and its key is its lower-case form (fast-path addresses are ASCII).
     """
     if not raws:
         return [], []
-    text = "\n".join(raws)
+    text = "\n".join(raws) + "\n"
     if (
         channel is not Channel.EMAIL
-        or text.count("\n") != len(raws) - 1
+        or text.count("\n") != len(raws)
         or max(map(len, raws)) > _MAX_FAST_LENGTH
     ):
         return _one_by_one(channel, raws, default_region)
     keys: list[str | None] = list(text.lower().split("\n"))
+    keys.pop()  # after the last newline
     displays = list(raws)
     line = position = 0
-    for match in _SLOW_LINE.finditer(text):
-        line += text.count("\n", position, match.start())
-        position = match.start()
-        try:
-            address = normalize(channel, raws[line], default_region)
-        except InvalidAddress:
-            keys[line] = None
-            continue
-        keys[line], displays[line] = address.key, address.display
-    return keys, displays
+    while True:
+        # One match takes every line up to the next one the fast path does not take.
+        stop = _FAST_LINES.match(text, position).end()  # type: ignore[union-attr]
+        line += text.count("\n", position, stop)
+        if stop == len(text):
+            return keys, displays
+        raw = raws[line]
+        if "@" not in raw or raw.rstrip().endswith("@"):
+            keys[line] = None  # surely not an address: spare email-validator the work
+        else:
+            try:
+                address = normalize(channel, raw, default_region)
+                keys[line], displays[line] = address.key, address.display
+            except InvalidAddress:
+                keys[line] = None
+        position = text.index("\n", stop) + 1
+        line += 1
 
 
 def _one_by_one(

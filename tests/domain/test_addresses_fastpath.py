@@ -108,6 +108,7 @@ def test_it_takes_the_fast_path_only_where_email_validator_agrees(raw: str) -> N
 @given(st.lists(emails, max_size=40))
 @example(["", "a@b.com", "", "A@B.COM", "x@bücher.de"])
 @example(["a@b.com\nc@d.com", "e@f.com"])
+@example(["a@mail.test", "b@example.com", "c@x.localhost", "d@e.onion"])
 @example(["a" * 300 + "@b.com", "c@d.com"])
 def test_it_normalizes_a_block_as_it_normalizes_each_address(raws: list[str]) -> None:
     keys, displays = normalize_many(Channel.EMAIL, raws)
