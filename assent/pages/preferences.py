@@ -20,7 +20,8 @@ from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from assent.domain.model import Actor, Channel, Evidence, Policy, Source, Status, WideOptOut
+from assent.domain.model import Actor, Channel, Evidence, Policy, Reason, Source, Status, WideOptOut
+from assent.domain.rules import SendFacts, TypeFacts, decide
 from assent.pages import i18n
 from assent.pages.i18n import N_
 from assent.pages.links import Opened, open_link, read_form
@@ -61,12 +62,11 @@ class Center:
         return self.opened.address.channel
 
 
-def shows_ticked(status: Status, channel: Channel, policy: Policy) -> bool:
-    """R13: a box is ticked for SUBSCRIBED; NOT_SPECIFIED is ticked only where it is
-    sendable without consent (EMAIL outside data privacy mode)."""
-    if status is Status.NOT_SPECIFIED:
-        return channel is Channel.EMAIL and not policy.data_privacy_mode
-    return status is Status.SUBSCRIBED
+def shows_ticked(status: Status, type_: TypeFacts, policy: Policy) -> bool:
+    """R13: a box is ticked when this type's own status lets mail flow — SUBSCRIBED, or
+    NOT_SPECIFIED where no consent is needed (email outside data privacy mode). The rule is
+    the decision's (R11): a wide opt-out or a bounce is shown apart, not as unticked boxes."""
+    return not {Reason.UNSUBSCRIBED, Reason.NO_CONSENT} & set(decide(type_, SendFacts(status), policy))
 
 
 def load_center(conn: Connection, opened: Opened) -> Center:
@@ -82,7 +82,13 @@ def load_center(conn: Connection, opened: Opened) -> Center:
         status = statuses.get((address.key, row["id"]), Status.NOT_SPECIFIED)
         name, description = i18n.localized_type(row, opened.language)
         choices.append(
-            TypeChoice(row["id"], name, description, status, shows_ticked(status, address.channel, account.policy))
+            TypeChoice(
+                row["id"],
+                name,
+                description,
+                status,
+                shows_ticked(status, TypeFacts(address.channel, row["business_unit_id"], True), account.policy),
+            )
         )
     return Center(opened, account, choices, wides.get((address.key, opened.brand.id)))
 
