@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -62,7 +63,10 @@ class Database:
 
 
 def _bind_processor(column: sa.Column[Any], dialect: sa.Dialect) -> Any:
-    """What SQLAlchemy would do to a value before binding it (JSON, UTC datetimes)."""
+    """What SQLAlchemy would do to a value before binding it (UTC datetimes). JSON is left to
+    the driver's adapter by SQLAlchemy, which COPY does not use: serialize it here."""
+    if isinstance(column.type, sa.JSON):
+        return lambda value: None if value is None else json.dumps(value)
     return column.type.bind_processor(dialect)
 
 

@@ -1,0 +1,77 @@
+"""The storage layer's own promises, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from assent.storage import tables as t
+from assent.storage.db import Database
+
+
+def test_bulk_insert_writes_json_and_utc_datetimes(db: Database) -> None:
+    at = t.now()
+    rows = [
+        {
+            "email": f"p{i}@example.com",
+            "email_key": f"p{i}@example.com",
+            "properties": {"tier": i},
+            "created_at": at,
+            "updated_at": at,
+        }
+        for i in range(3)
+    ]
+    with db.write() as conn:
+        db.bulk_insert(conn, t.contacts, rows)
+    with db.read() as conn:
+        stored = conn.execute(
+            sa.select(t.contacts.c.properties, t.contacts.c.created_at).order_by(t.contacts.c.id)
+        ).all()
+    assert [r.properties for r in stored] == [{"tier": 0}, {"tier": 1}, {"tier": 2}]
+    assert all(r.created_at == at for r in stored)
+
+
+def test_a_failed_write_transaction_leaves_nothing(db: Database) -> None:
+    at = t.now()
+
+    def write_then_fail() -> None:
+        with db.write() as conn:
+            conn.execute(t.contacts.insert().values(email="x@example.com", properties={}, created_at=at, updated_at=at))
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    with db.read() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(t.contacts)).scalar_one() == 0
+
+
+def test_savepoints_really_roll_back(db: Database) -> None:
+    # The pysqlite trap (STYLE.md): without our own BEGIN, a savepoint rollback does nothing.
+    at = t.now()
+    with db.write() as conn:
+        conn.execute(t.contacts.insert().values(email="kept@example.com", properties={}, created_at=at, updated_at=at))
+        savepoint = conn.begin_nested()
+        conn.execute(
+            t.contacts.insert().values(email="undone@example.com", properties={}, created_at=at, updated_at=at)
+        )
+        savepoint.rollback()
+    with db.read() as conn:
+        assert conn.execute(sa.select(t.contacts.c.email)).scalars().all() == ["kept@example.com"]
+
+
+def test_foreign_keys_are_enforced(db: Database) -> None:
+    at = t.now()
+    with pytest.raises(sa.exc.IntegrityError), db.write() as conn:
+        conn.execute(
+            t.subscription_types.insert().values(
+                business_unit_id=999,
+                channel="EMAIL",
+                name="x",
+                description="",
+                is_active=True,
+                position=1,
+                translations={},
+                created_at=at,
+                updated_at=at,
+            )
+        )
