@@ -106,7 +106,7 @@ class Decider:
         self._hasher.update(f"{self.channel}:".encode())
         self._state: dict[str, FactsKey] | None = None
         self._tuned = False
-        self._erased: set[str] = set()
+        self._erased: set[bytes] = set()  # digests, not hex: compared in the hot loop
 
     def address_hash(self, key: str) -> str:
         """`Account.address_hash`, with the keyed prefix hashed once instead of per key."""
@@ -183,7 +183,7 @@ class Decider:
         most `budget` rows; afterwards every key is answered from memory. False (nothing is
         kept) over budget: lookups it is."""
         state: dict[str, FactsKey] = {}
-        erased: set[str] = set()
+        erased: set[bytes] = set()
         rows = 0
         for position, query in _preload_queries(self.relevant):
             result = self.conn.execution_options(yield_per=10_000).execute(sa.text(query), self._params())
@@ -193,7 +193,7 @@ class Decider:
                     result.close()
                     return False
                 if position == _ERASED:
-                    erased.update(row[0] for row in partition)
+                    erased.update(bytes.fromhex(row[0]) for row in partition)
                 else:
                     self._merge(state, position, partition)
         self._state, self._erased = state, erased
@@ -217,12 +217,16 @@ class Decider:
         if not self._erased:
             return {index: facts for index, key in enumerate(keys) if (facts := get(key)) is not None}  # type: ignore[arg-type]
         found: dict[int, FactsKey] = {}
-        erased, address_hash, intern = self._erased, self.address_hash, self._intern
+        # Every key is hashed to be looked for among the erased: the hot loop of a long
+        # stream, so `address_hash` is inlined and compares raw digests.
+        erased, start, intern = self._erased, self._hasher.copy, self._intern
         for index, key in enumerate(keys):
             if key is None:
                 continue
             facts = get(key)
-            if address_hash(key) in erased:
+            hasher = start()
+            hasher.update(key.encode())
+            if hasher.digest() in erased:
                 facts = intern[_replaced(facts or DEFAULT_FACTS, _ERASED, True)]
             if facts is not None:
                 found[index] = facts
