@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from benchmarks import dataset, measure, reference
 from benchmarks.server import Server, api_key
 
-MEASUREMENTS = ("audience", "reference", "batch", "decision", "writes", "bulk", "contacts")
+MEASUREMENTS = ("audience", "audience_ndjson", "reference", "batch", "decision", "writes", "bulk", "contacts")
 
 
 def log(message: str) -> None:
@@ -82,7 +82,8 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
                     results[name] = {"error": f"{type(error).__name__}: {error}"}
                 log(f"[{backend}] {name}: {results[name]} ({time.perf_counter() - began:.0f} s)")
 
-            step("audience", lambda: measure.audience(server.url, key, data, args.runs))
+            step("audience", lambda: measure.audience(server.url, key, data, args.runs, server=server))
+            step("audience_ndjson", lambda: measure.audience(server.url, key, data, 1, "application/x-ndjson"))
             step("reference", lambda: _reference(url, data, args.runs))
             step("batch", lambda: measure.batch(server.url, key, data, max(args.runs, 7)))
             step("decision", lambda: measure.single_decisions(server.url, key, data, work, args.seconds))
@@ -133,10 +134,18 @@ def _ratio(results: dict[str, Any]) -> str:
     return f"{api / sql:.2f}×" if api and sql else "—"
 
 
+def _memory(results: dict[str, Any]) -> str:
+    before = _get(results, "audience", "server_peak_rss_mb_before")
+    after = _get(results, "audience", "server_peak_rss_mb")
+    return f"{before:.0f} → {after:.0f} MB" if before and after else "—"
+
+
 ROWS: list[tuple[str, str, Cell]] = [
     ("audience filter, 1M lines, HTTP end to end", "≤ 2 s", _cell("audience", "seconds", unit=" s", digits=2)),
     ("  best hand-written SQL, same data", "", _cell("reference", "seconds", unit=" s", digits=2)),
     ("  ratio API / SQL", "≤ 1.5×", _ratio),
+    ("  the same upload as NDJSON (one run)", "", _cell("audience_ndjson", "seconds", unit=" s", digits=2)),
+    ("  server peak RSS before → after", "flat", _memory),
     ("decisions/batch of 10,000 (median)", "≤ 150 ms", _cell("batch", "seconds", scale=1000, unit=" ms")),
     ("single decision over HTTP, requests/s", "≥ 2,000", _cell("decision", "throughput", "rps")),
     ("single decision over HTTP, p99", "≤ 10 ms", _cell("decision", "latency", "p99_ms", unit=" ms", digits=1)),

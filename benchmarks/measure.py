@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from benchmarks.dataset import Dataset
+from benchmarks.server import Server
 
 WRK_DIR = Path(__file__).parent / "wrk"
 
@@ -28,9 +29,12 @@ def _client(*args: str) -> dict[str, Any]:
     return result
 
 
-def audience(url: str, key: str, data: Dataset, runs: int, media_type: str = "text/csv") -> dict[str, Any]:
+def audience(
+    url: str, key: str, data: Dataset, runs: int, media_type: str = "text/csv", server: Server | None = None
+) -> dict[str, Any]:
     """The whole upload through the API, end to end; median of `runs` after a warm-up."""
     upload = data.audience_csv if media_type == "text/csv" else data.audience_ndjson
+    memory_before = server.peak_rss_mb() if server else None
     results = [_client("audience", url, key, str(data.type_ids[0]), str(upload), media_type) for _ in range(runs + 1)]
     for result in results:
         if result["status"] != 200:
@@ -42,6 +46,8 @@ def audience(url: str, key: str, data: Dataset, runs: int, media_type: str = "te
         "first_byte": statistics.median(r["first_byte"] or 0 for r in counted),
         "sendable": counted[0]["lines"] - (1 if media_type == "text/csv" else 0),
         "upload_bytes": upload.stat().st_size,
+        "server_peak_rss_mb_before": memory_before,
+        "server_peak_rss_mb": server.peak_rss_mb() if server else None,
     }
 
 

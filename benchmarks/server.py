@@ -72,6 +72,14 @@ class Server:
             time.sleep(0.25)
         raise RuntimeError(f"assent serve did not become ready; see {self.log}")
 
+    def peak_rss_mb(self) -> float | None:
+        """The largest peak resident memory among the server's processes (Linux only)."""
+        if self.process is None:
+            return None
+        peaks = [_peak_rss_mb(pid) for pid in _descendants(self.process.pid)]
+        found = [peak for peak in peaks if peak is not None]
+        return max(found) if found else None
+
     def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -81,3 +89,22 @@ class Server:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
+
+
+def _descendants(pid: int) -> list[int]:
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        for child in task.read_text().split():
+            found += _descendants(int(child))
+    return found
+
+
+def _peak_rss_mb(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
