@@ -88,6 +88,8 @@ def filter_audience(
 ) -> Iterator[bytes]:
     """The response body, chunk by chunk. Closes `upload` when done or abandoned."""
     try:
+        if output == CSV:  # at once: the client sees the answer has begun
+            yield (b"address,allowed,reasons\n" if include_blocked else b"address\n")
         with db.read() as conn:
             account = load_account(conn)
             type_ = load_type(conn, type_id)
@@ -95,8 +97,6 @@ def filter_audience(
             if lines_expected >= PRELOAD_MIN_LINES:
                 decider.preload(min(PRELOAD_MAX_ROWS, PRELOAD_ROWS_PER_LINE * lines_expected))
             render = _Renderer(output, include_blocked, decider.default)
-            if output == CSV:
-                yield (b"address,allowed,reasons\n" if include_blocked else b"address\n")
             first = True
             for lines in _chunks(upload):
                 values, malformed = _values(lines, media_type)

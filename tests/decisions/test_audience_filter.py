@@ -56,7 +56,7 @@ def audience(client: TestClient, make: Catalog, write_headers: dict[str, str]) -
 def test_it_streams_the_sendable_addresses_of_a_csv(
     client: TestClient, audience: dict[str, int], read_headers: dict[str, str]
 ) -> None:
-    body = "email,name\r\nAlice@Example.COM,Alice\r\nbob@example.com,Bob\r\n\r\n\"Carol@Example.com\",Carol\r\nerin@example.com\r\nnot an address\r\n"
+    body = "\ufeffemail,name\r\nAlice@Example.COM,Alice\r\nbob@example.com,Bob\r\n\r\n\"Carol@Example.com\",Carol\r\nerin@example.com\r\nnot an address\r\n"
     response = post(client, read_headers, audience["newsletter"], body, "text/csv")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/csv")
