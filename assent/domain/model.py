@@ -150,10 +150,12 @@ class Actor:
     source: Source
     #: who exactly: an api key id, a user id, a workflow id, an import id
     id: str | None = None
+    #: derived from the source (SPEC §1); kept as a field because the rules ask for it
+    #: for every change of a bulk run
+    klass: ActorClass = field(init=False, repr=False, compare=False)
 
-    @property
-    def klass(self) -> ActorClass:
-        return self.source.actor_class
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "klass", self.source.actor_class)
 
 
 @dataclass(frozen=True, slots=True)

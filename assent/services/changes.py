@@ -88,6 +88,7 @@ class Writer:
     evidence: Evidence = field(default_factory=Evidence)
     context: RequestContext = field(default_factory=RequestContext)
     at: dt.datetime = field(default_factory=t.now)
+    _hashes: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
 
     # --- building blocks ----------------------------------------------------------------
 
@@ -111,7 +112,7 @@ class Writer:
     def event(self, address: Address, **fields: Any) -> dict[str, Any]:
         evidence = self.evidence
         return {
-            "address_hash": self.account.address_hash(address.channel, address.key),
+            "address_hash": self._hash(address),
             "channel": address.channel.value,
             "address": address.display,
             "source": self.actor.source.value,
@@ -133,6 +134,15 @@ class Writer:
         if self.actor.klass is ActorClass.CONTACT and target is Status.SUBSCRIBED:
             return LegalBasis.CONSENT_WITH_NOTICE.value  # R6
         return self.evidence.legal_basis.value if self.evidence.legal_basis else None
+
+    def _hash(self, address: Address) -> str:
+        # One address has several events in a bulk run; hash it once.
+        found = self._hashes.get((address.channel, address.key))
+        if found is None:
+            found = self._hashes[(address.channel, address.key)] = self.account.address_hash(
+                address.channel, address.key
+            )
+        return found
 
     # --- actions ------------------------------------------------------------------------
 

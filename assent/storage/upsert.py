@@ -6,8 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+
+from assent.storage.db import driver_rows
 
 
 def upsert(
@@ -26,14 +27,40 @@ def upsert(
     if not rows:
         return
     ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
-    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
     # With nothing to overwrite we still "update" one key column to itself: unlike
     # DO NOTHING, that locks an existing row until commit, which serializes writers of
     # one address (see services.changes).
     columns = list(update) or [keys[0]]
-    statement = insert.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: getattr(insert.excluded, name) for name in columns},
+    if conn.dialect.name == "postgresql":
+        _upsert_unnest(conn, table, ordered, keys, columns)
+        return
+    # SQLite: the driver's executemany of one statement text; it runs in process, so a
+    # row per call costs microseconds (SQLAlchemy's per-row parameter handling, more).
+    names, values = driver_rows(conn, table, ordered)
+    quoted = ", ".join(f'"{name}"' for name in names)
+    updates = ", ".join(f'"{name}" = excluded."{name}"' for name in columns)
+    conflict = ", ".join(f'"{k}"' for k in keys)
+    statement = (
+        f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" for _ in names)}) '
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
     )
-    for start in range(0, len(ordered), 2000):
-        conn.execute(statement, list(ordered[start : start + 2000]))
+    conn.exec_driver_sql(statement, values)
+
+
+def _upsert_unnest(
+    conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str], columns: list[str]
+) -> None:
+    """PostgreSQL: one statement of fixed text whatever the number of rows, each column sent
+    as one array (`INSERT … SELECT FROM unnest(…)`), so the server parses and plans it once."""
+    names, values = driver_rows(conn, table, rows)
+    columns_of_values = list(zip(*values, strict=True))
+    params = {f"c{index}": list(column) for index, column in enumerate(columns_of_values)}
+    selects = [f"%(c{index})s::{table.c[name].type.compile(conn.dialect)}[]" for index, name in enumerate(names)]
+    quoted = ", ".join(f'"{name}"' for name in names)
+    updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in columns)
+    conflict = ", ".join(f'"{k}"' for k in keys)
+    conn.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({quoted}) SELECT * FROM unnest({", ".join(selects)}) '
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
+        params,
+    )
