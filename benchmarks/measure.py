@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from assent.domain.addresses import normalize_many
+from assent.domain.model import Channel
 from benchmarks.dataset import Dataset
 from benchmarks.server import Server
 
@@ -59,8 +61,10 @@ def batch(url: str, key: str, data: Dataset, runs: int) -> dict[str, Any]:
 
 
 def _decision_paths(data: Dataset, path: Path) -> Path:
-    lines = [line for line in data.audience_csv.read_text().splitlines()[1:] if "@" in line]
-    sample = random.Random(7).sample(lines, min(10_000, len(lines)))
+    lines = data.audience_csv.read_text().splitlines()[1:]
+    keys, _ = normalize_many(Channel.EMAIL, lines)
+    valid = [line for line, key in zip(lines, keys, strict=True) if key is not None]  # a 422 is no decision
+    sample = random.Random(7).sample(valid, min(10_000, len(valid)))
     type_id = data.type_ids[0]
     path.write_text(
         "".join(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator
 from itertools import compress
 from json.encoder import encode_basestring_ascii as json_string
@@ -144,6 +145,10 @@ def _values(lines: list[str], media_type: str) -> tuple[list[str], set[int]]:
         if not any('"' in line or "," in line for line in lines):
             return lines, set()
         return [_first_field(line) for line in lines], set()
+    # Most uploads are one plain object per line: read them all with one regex call.
+    plain = _PLAIN_NDJSON.findall("\n".join(lines))
+    if len(plain) == len(lines):
+        return plain, set()
     values: list[str] = []
     malformed: set[int] = set()
     for index, line in enumerate(lines):
@@ -162,18 +167,13 @@ def _first_field(line: str) -> str:
     return line.partition(",")[0]
 
 
-_PLAIN_PREFIX = '{"address":"'
+#: `{"address": "…"}` with JSON's own whitespace and a string without escapes
+_PLAIN_NDJSON = re.compile(r'^[ \t]*\{[ \t]*"address"[ \t]*:[ \t]*"([^"\\\x00-\x1f]*)"[ \t]*\}[ \t]*$', re.MULTILINE)
 
 
 def _ndjson_address(line: str) -> str | None:
-    stripped = line.strip()
-    # the common exact shape without a JSON parse; anything else is parsed
-    if stripped.startswith(_PLAIN_PREFIX) and stripped.endswith('"}'):
-        inner = stripped[len(_PLAIN_PREFIX) : -2]
-        if '"' not in inner and "\\" not in inner:
-            return inner
     try:
-        parsed = json.loads(stripped)
+        parsed = json.loads(line)
     except ValueError:
         return None
     if isinstance(parsed, dict) and isinstance(parsed.get("address"), str):

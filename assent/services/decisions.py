@@ -100,7 +100,7 @@ class Decider:
         self.type_ = type_
         self.channel = type_.channel.value
         plan = _plan(type_.facts, policy_key(account.policy), relevant, conn.dialect.name == "sqlite")
-        self.table, self.relevant, self._lookup_statement, self._intern = plan
+        self.table, self.relevant, self._lookup_statements, self._intern = plan
         self.default = self.table[DEFAULT_FACTS]
         self._hasher = hashlib.blake2b(key=account.hash_key, digest_size=16)
         self._hasher.update(f"{self.channel}:".encode())
@@ -161,9 +161,14 @@ class Decider:
             self.conn.exec_driver_sql(f"SET LOCAL work_mem = '{_LOOKUP_WORK_MEM}'")
             self.conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
             self._tuned = True
-        params = {**self._params(), "items": json.dumps(items) if sqlite else items}
+        many, single = self._lookup_statements
+        if len(order) == 1:
+            params = {**self._params(), "key": present[order[0]], "hash": items[0][:32]}
+            rows = self.conn.exec_driver_sql(single, params)
+        else:
+            params = {**self._params(), "items": json.dumps(items) if sqlite else items}
+            rows = self.conn.exec_driver_sql(many, params)
         found: dict[int, FactsKey] = {}
-        rows = self.conn.exec_driver_sql(self._lookup_statement, params)
         for ordinal, status, wide, undeliverable, confirmation, erased in rows:
             found[order[ordinal]] = self._intern[
                 (
@@ -233,7 +238,7 @@ class Decider:
         return found
 
 
-_Plan = tuple[dict[FactsKey, tuple[Reason, ...]], Relevance, str, dict[FactsKey, FactsKey]]
+_Plan = tuple[dict[FactsKey, tuple[Reason, ...]], Relevance, tuple[str, str], dict[FactsKey, FactsKey]]
 
 
 @lru_cache(maxsize=256)
@@ -242,10 +247,13 @@ def _plan(type_facts: TypeFacts, policy: tuple[object, ...], relevant: Relevance
     table = decision_table(type_facts, policy)
     relevant = relevant or relevance(table)
     # Run as driver SQL: a single decision spends half its time in SQLAlchemy otherwise.
-    lookup = _lookup_sql(relevant, sqlite).text
+    many, single = (_lookup_sql(relevant, sqlite, single).text for single in (False, True))
     if not sqlite:  # psycopg's placeholders
-        lookup = re.sub(r":(items|type_id|channel|business_unit_id)\b", r"%(\1)s", lookup)
-    return table, relevant, lookup, {facts: facts for facts in table}
+        many, single = (_PARAMETER.sub(r"%(\1)s", sql) for sql in (many, single))
+    return table, relevant, (many, single), {facts: facts for facts in table}
+
+
+_PARAMETER = re.compile(r":(items|key|hash|type_id|channel|business_unit_id)\b")
 
 
 def _quoted(values: Iterable[str]) -> str:
@@ -258,13 +266,17 @@ def _where_in(column: str, values: Sequence[str]) -> str:
     return f"{column} = '{values[0]}'" if len(values) == 1 else f"{column} IN ({_quoted(values)})"
 
 
-def _lookup_sql(relevant: Relevance, sqlite: bool) -> sa.TextClause:
+def _lookup_sql(relevant: Relevance, sqlite: bool, single: bool = False) -> sa.TextClause:
     """One query: the given keys joined with the state worth reading (see `relevance`).
 
     Each item is an address hash (32 hex digits) followed by its key: one array parameter,
-    which SQLite reads with json_each and PostgreSQL with unnest.
+    which SQLite reads with json_each and PostgreSQL with unnest. A single key comes as two
+    plain parameters instead: PostgreSQL can then keep one plan for every single decision
+    rather than plan each one (the array form's plan depends on the array's length).
     """
-    if sqlite:
+    if single:
+        keys = "(SELECT 0 AS ord, CAST(:hash AS TEXT) AS hash, CAST(:key AS TEXT) AS key)"
+    elif sqlite:
         keys = (
             "(SELECT CAST(j.key AS INTEGER) AS ord, substr(j.value, 1, 32) AS hash, substr(j.value, 33) AS key"
             " FROM json_each(:items) AS j)"

@@ -85,12 +85,14 @@ def test_it_answers_as_the_rules_do_for_every_combination_of_state(
         type_ = load_type(conn, type_id)
         expected = [decide(type_.facts, SendFacts(*facts), account.policy) for facts in COMBINATIONS]
         looked_up = Decider(conn, account, type_).reasons(keys)
+        one_by_one = [Decider(conn, account, type_).reasons([key])[0] for key in keys]
         preloaded = Decider(conn, account, type_)
         assert preloaded.preload(budget=1000)
         assert Decider(conn, account, type_).preload(budget=3) is False
         from_memory = preloaded.reasons(keys)
         stored = load_send_facts(conn, account, type_, keys)
     assert looked_up == expected
+    assert one_by_one == expected
     assert from_memory == expected
     assert {key: stored.get(key) for key in keys} == {
         key: facts if facts != (Status.NOT_SPECIFIED, False, False, None, False) else None
