@@ -106,6 +106,8 @@ def test_it_gives_every_line_with_its_reasons_when_asked(
     ]
     sendable = post(client, read_headers, audience["sms"], phones, "application/x-ndjson")
     assert sendable.text == '{"address":"+46701234567"}\n'
+    well_formed = '{"address":"+46701234568"}\n  { "address" : "+46 70 123 45 67" } \n'
+    assert post(client, read_headers, audience["sms"], well_formed, "application/x-ndjson").text == sendable.text
 
 
 def test_it_refuses_a_body_that_is_not_utf8_and_streams_nothing(
