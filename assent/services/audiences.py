@@ -87,7 +87,14 @@ def filter_audience(
     include_blocked: bool,
     lines_expected: int,
 ) -> Iterator[bytes]:
-    """The response body, chunk by chunk. Closes `upload` when done or abandoned."""
+    """The response body, chunk by chunk. Closes `upload` when done.
+
+    No transaction stays open across a `yield`: a client that goes away leaves the stream
+    suspended until it is collected, and it must not hold a snapshot (or a pooled
+    connection) meanwhile. State read once for the stream comes from one transaction at its
+    start; lookups chunk by chunk each have their own, so every decision reflects every
+    change committed before the request (R12).
+    """
     try:
         if output == CSV:  # at once: the client sees the answer has begun
             yield (b"address,allowed,reasons\n" if include_blocked else b"address\n")
@@ -95,19 +102,24 @@ def filter_audience(
             account = load_account(conn)
             type_ = load_type(conn, type_id)
             decider = Decider(conn, account, type_)
-            if lines_expected >= PRELOAD_MIN_LINES:
-                decider.preload(min(PRELOAD_MAX_ROWS, PRELOAD_ROWS_PER_LINE * lines_expected))
-            render = _Renderer(output, include_blocked, decider.default)
-            first = True
-            for lines in _chunks(upload):
-                values, malformed = _values(lines, media_type)
-                if first and media_type == CSV and values and values[0].strip().lower() in HEADERS:
-                    values = values[1:]
-                first = False
-                keys, displays = normalize_many(type_.channel, values, account.default_phone_region)
-                for index in malformed:
-                    keys[index] = None
-                yield render(keys, displays, decider.exceptions(keys)).encode()
+            budget = min(PRELOAD_MAX_ROWS, PRELOAD_ROWS_PER_LINE * lines_expected)
+            preloaded = lines_expected >= PRELOAD_MIN_LINES and decider.preload(budget)
+        render = _Renderer(output, include_blocked, decider.default)
+        first = True
+        for lines in _chunks(upload):
+            values, malformed = _values(lines, media_type)
+            if first and media_type == CSV and values and values[0].strip().lower() in HEADERS:
+                values = values[1:]
+            first = False
+            keys, displays = normalize_many(type_.channel, values, account.default_phone_region)
+            for index in malformed:
+                keys[index] = None
+            if preloaded:
+                exceptions = decider.exceptions(keys)
+            else:
+                with db.read() as conn:
+                    exceptions = Decider(conn, account, type_).exceptions(keys)
+            yield render(keys, displays, exceptions).encode()
     finally:
         upload.close()
 

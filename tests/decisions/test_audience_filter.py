@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from assent.domain.model import Channel
 from assent.services import audiences
+from assent.storage.db import Database
 from tests.conftest import Catalog
 
 FILTER = "/api/v1/audiences/filter"
@@ -167,3 +169,17 @@ def test_it_keeps_order_and_count_across_many_chunks(
     }
     sendable = post(client, read_headers, audience["newsletter"], "\n".join(lines), "text/csv")
     assert len(sendable.text.splitlines()) == 1 + 25_000 - 5
+
+
+def test_it_holds_no_connection_between_chunks(db: Database, make: Catalog) -> None:
+    """A client that goes away leaves the stream suspended: it must not hold a snapshot."""
+    newsletter = make.type()
+    upload = io.BytesIO("".join(f"person{n}@example.com\n" for n in range(25_000)).encode())
+    stream = audiences.filter_audience(
+        db, newsletter, upload, media_type="text/csv", output="text/csv", include_blocked=False, lines_expected=25_000
+    )
+    assert next(stream) == b"address\n"
+    assert next(stream).count(b"\n") == audiences.CHUNK
+    assert db.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    stream.close()
+    assert upload.closed
