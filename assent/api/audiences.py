@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assent.api import auth
 from assent.api.common import db_of
+from assent.api.schemas import QueryId
 from assent.services import audiences
 from assent.services.apikeys import Principal
 from assent.services.audiences import CSV, NDJSON, Utf8Check
@@ -75,7 +76,7 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def filter_audience(
     request: Request,
-    subscription_type_id: int,
+    subscription_type_id: QueryId,
     include_blocked: Annotated[bool, Query(description="Also return the blocked lines, with reasons")] = False,
     _: Principal = Depends(auth.read),
 ) -> StreamingResponse:

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from assent.api import auth
 from assent.api.common import db_of
-from assent.api.schemas import DecisionBatchOut, DecisionOut, Strict
+from assent.api.schemas import DecisionBatchOut, DecisionOut, Id, QueryId, Strict
 from assent.domain.addresses import normalize_many
 from assent.domain.model import Reason
 from assent.services.apikeys import Principal
@@ -29,7 +29,7 @@ MAX_BATCH = 10_000
 def decision(
     request: Request,
     address: Annotated[str, Query(max_length=320)],
-    subscription_type_id: int,
+    subscription_type_id: QueryId,
     channel: Annotated[str | None, Query(description="Optional: checked against the type's channel")] = None,
     _: Principal = Depends(auth.read),
 ) -> Response:
@@ -54,7 +54,7 @@ def decision(
 
 
 class BatchIn(Strict):
-    subscription_type_id: int
+    subscription_type_id: Id
     addresses: list[Annotated[str, Field(max_length=320)]] = Field(min_length=1)
 
 
