@@ -1,8 +1,8 @@
 """The benchmark data set: built once per (backend, scale), kept, and copied for each run.
 
 N email addresses (1,000,000 at full scale) over 5 subscription types in 3 business units,
-with a mix of statuses, wide opt-outs, bounces, pending confirmations and erasures, and one
-contact per address. The people are generated in Python and loaded set-based (COPY on
+with a mix of statuses, wide opt-outs, bounces, pending confirmations and erasures, one
+contact per address, and a ledger holding one event per stored status and wide opt-out. The people are generated in Python and loaded set-based (COPY on
 PostgreSQL, executemany on SQLite) into a staging table; every other table is derived from
 it with one `INSERT … SELECT` each, in SQL both backends speak, so the two data sets are
 identical. Runs work on a copy (CREATE DATABASE … TEMPLATE / a file copy), so the writes one
@@ -16,22 +16,23 @@ import json
 import random
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from assent.services import catalog
-from assent.services.state import load_account
+from assent.services.state import Account, load_account
 from assent.storage import tables as t
 from assent.storage.db import Database
 from assent.storage.migrate import migrate
 
 #: bump when the generated data changes shape, so cached data sets are rebuilt
-VERSION = 3
+VERSION = 4
 DATA_DIR = Path(__file__).parent / ".data"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -199,7 +200,7 @@ def _build(backend: str, url: str, scale: int, log: Any) -> dict[str, Any]:
             for name, bu, _, _ in TYPES
         ]
         account = load_account(conn)
-    _load_people(db, scale)
+    _load_people(db, scale, account)
     log(f"  people staged ({scale:,})")
     at = sa.bindparam("at", value=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), type_=t.UTCDateTime)
     with db.write() as conn:
@@ -253,6 +254,8 @@ def _build(backend: str, url: str, scale: int, log: Any) -> dict[str, Any]:
                 sa.text("SELECT setval(pg_get_serial_sequence('contacts', 'id'), (SELECT max(id) FROM contacts))")
             )
         log("  contacts")
+        _history(conn, run)
+        log("  ledger history")
         erased = [
             {
                 "address_hash": account.address_hash("EMAIL", person(i)[0]),
@@ -292,29 +295,54 @@ def _analyze(db: Database) -> None:
         raw.close()
 
 
-def _people(scale: int) -> Iterator[tuple[int, str, str, str]]:
+def _history(conn: Connection, run: Callable[[str], None]) -> None:
+    """One ledger event for each stored status and wide opt-out, as the people's own acts
+    (their preference center, forms), so that writes append to a ledger of realistic size."""
+    run(
+        """INSERT INTO ledger_events (address_hash, id, at, kind, channel, address, business_unit_id,
+            subscription_type_id, old_status, new_status, legal_basis, source, actor_kind, redacted)
+        SELECT p.hash, ROW_NUMBER() OVER (ORDER BY p.i, s.subscription_type_id), :at, 'STATUS', 'EMAIL',
+            p.address, st.business_unit_id, s.subscription_type_id, 'NOT_SPECIFIED', s.status,
+            s.legal_basis, s.source, 'CONTACT', FALSE
+        FROM subscription_statuses s
+        JOIN bench_people p ON p.address = s.address
+        JOIN subscription_types st ON st.id = s.subscription_type_id
+        WHERE s.status <> 'NOT_SPECIFIED'
+        ORDER BY p.hash"""
+    )
+    run(
+        """INSERT INTO ledger_events (address_hash, id, at, kind, channel, address, business_unit_id,
+            old_status, new_status, source, actor_kind, redacted)
+        SELECT p.hash, (SELECT max(id) FROM ledger_events) + ROW_NUMBER() OVER (ORDER BY p.i, w.business_unit_id),
+            :at, 'WIDE_OPT_OUT', 'EMAIL', p.address, w.business_unit_id, 'NOT_SPECIFIED', 'UNSUBSCRIBED',
+            w.source, w.set_by, FALSE
+        FROM wide_opt_outs w JOIN bench_people p ON p.address = w.address
+        ORDER BY p.hash"""
+    )
+    conn.execute(sa.text("UPDATE ledger_counter SET last_id = (SELECT max(id) FROM ledger_events) WHERE id = 1"))
+
+
+def _people(scale: int, account: Account) -> Iterator[tuple[int, str, str, str, str]]:
     for i in range(1, scale + 1):
         address, first, last = person(i)
-        yield i, address, first, last
+        yield i, address, first, last, account.address_hash("EMAIL", address)
 
 
-def _load_people(db: Database, scale: int) -> None:
+def _load_people(db: Database, scale: int, account: Account) -> None:
     with db.write() as conn:
         conn.execute(
             sa.text(
                 "CREATE TABLE bench_people (i INTEGER PRIMARY KEY, address TEXT NOT NULL,"
-                " first_name TEXT NOT NULL, last_name TEXT NOT NULL)"
+                " first_name TEXT NOT NULL, last_name TEXT NOT NULL, hash TEXT NOT NULL)"
             )
         )
-        if db.is_sqlite:
-            raw = conn.connection.driver_connection
-            assert raw is not None
-            raw.executemany("INSERT INTO bench_people VALUES (?, ?, ?, ?)", _people(scale))
-            return
         raw = conn.connection.driver_connection
         assert raw is not None
+        if db.is_sqlite:
+            raw.executemany("INSERT INTO bench_people VALUES (?, ?, ?, ?, ?)", _people(scale, account))
+            return
         with raw.cursor() as cursor, cursor.copy("COPY bench_people FROM STDIN") as copy:
-            for row in _people(scale):
+            for row in _people(scale, account):
                 copy.write_row(row)
 
 
