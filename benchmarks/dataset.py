@@ -2,11 +2,12 @@
 
 N email addresses (1,000,000 at full scale) over 5 subscription types in 3 business units,
 with a mix of statuses, wide opt-outs, bounces, pending confirmations and erasures, one
-contact per address, and a ledger holding one event per stored status and wide opt-out. The people are generated in Python and loaded set-based (COPY on
-PostgreSQL, executemany on SQLite) into a staging table; every other table is derived from
-it with one `INSERT … SELECT` each, in SQL both backends speak, so the two data sets are
-identical. Runs work on a copy (CREATE DATABASE … TEMPLATE / a file copy), so the writes one
-run makes never change what the next one measures.
+contact per address, and a ledger holding one event per stored status and wide opt-out.
+The people are generated in Python and loaded set-based (COPY on PostgreSQL, executemany
+on SQLite) into a staging table; every other table is derived from it with one
+`INSERT … SELECT` each, in SQL both backends speak, so the two data sets are identical.
+Runs work on a copy (CREATE DATABASE … TEMPLATE / a file copy), so the writes one run
+makes never change what the next one measures.
 """
 
 from __future__ import annotations
@@ -120,8 +121,9 @@ def ensure(backend: str, scale: int, postgres_url: str, log: Any) -> Dataset:
         url = f"sqlite:///{DATA_DIR / f'assent-{scale}.db'}"
     else:
         url = sa.make_url(postgres_url).set(database=f"assent_bench_{scale}").render_as_string(hide_password=False)
-    audience_csv = DATA_DIR / f"audience-{scale}.csv"
-    audience_ndjson = DATA_DIR / f"audience-{scale}.ndjson"
+    # the upload names people of the data set: it belongs to one version of it
+    audience_csv = DATA_DIR / f"audience-{scale}-v{VERSION}.csv"
+    audience_ndjson = DATA_DIR / f"audience-{scale}-v{VERSION}.ndjson"
     meta = _cached_meta(backend, url)
     if meta is None or meta.get("version") != VERSION or meta.get("scale") != scale:
         started = time.perf_counter()
