@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from assent.api import audiences, catalog, contacts, decisions, erasure, forms, jobs, ledger, links, subscribers
 
 router = APIRouter(prefix="/api/v1")
+router.include_router(subscribers.batch_router)
 for module in (catalog, subscribers, decisions, audiences, ledger, jobs, contacts, erasure, links, forms):
     router.include_router(module.router)
 

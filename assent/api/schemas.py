@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from assent.domain.model import LegalBasis, Outcome, Reason, Status
+from assent.domain.model import Channel, LegalBasis, Outcome, Reason, Status
 
 #: Database ids: 32-bit in the schema, so that nobody can send one no column can hold.
 MAX_ID = 2_147_483_647
@@ -114,6 +114,30 @@ class StatusChangesOut(BaseModel):
     address: str
     channel: str
     results: list[ChangeResultOut]
+
+
+MAX_BATCH_ADDRESSES = 1000
+
+
+class BatchItemIn(Strict):
+    address: Annotated[str, Field(max_length=320)]
+    changes: list[StatusChangeIn] = Field(min_length=1, max_length=50)
+
+
+class StatusBatchIn(EvidenceIn):
+    channel: Channel
+    items: list[BatchItemIn] = Field(min_length=1, max_length=MAX_BATCH_ADDRESSES)
+
+
+class BatchItemOut(BaseModel):
+    address: str
+    results: list[ChangeResultOut] | None = None
+    error: dict[str, str] | None = Field(None, description='{"code": "INVALID_ADDRESS", "reason": …}')
+
+
+class StatusBatchOut(BaseModel):
+    channel: str
+    results: list[BatchItemOut]
 
 
 class WideOptOutOut(BaseModel):

@@ -9,10 +9,13 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from assent.api import auth
 from assent.api.common import actor_for, client_context, db_of, events_page
 from assent.api.schemas import (
+    MAX_BATCH_ADDRESSES,
     EventPage,
     EvidenceIn,
     ExplanationIn,
     QueryId,
+    StatusBatchIn,
+    StatusBatchOut,
     StatusChangesIn,
     StatusChangesOut,
     SubscriberOut,
@@ -22,10 +25,49 @@ from assent.domain.model import Channel, ConfirmationState, Evidence, Outcome, S
 from assent.services import subscribers
 from assent.services.apikeys import Principal
 from assent.services.changes import Writer
+from assent.services.errors import Invalid
 from assent.services.state import load_account
 from assent.storage import tables as t
 
 router = APIRouter(prefix="/subscribers/{channel}/{address}", tags=["subscribers"])
+batch_router = APIRouter(tags=["subscribers"])
+
+
+@batch_router.post(
+    "/statuses/batch",
+    response_model=StatusBatchOut,
+    summary=f"Change statuses of up to {MAX_BATCH_ADDRESSES:,} addresses in one transaction",
+    description="Every change is judged by the same rules as one address's (R3–R10); refusals, "
+    "missing evidence included, are reported per change, and an invalid address per item, "
+    "without failing the rest. Unknown or wrong-channel types are a 422 and nothing is written.",
+)
+def change_statuses_batch(
+    request: Request, body: StatusBatchIn, principal: Principal = Depends(auth.write)
+) -> dict[str, Any]:
+    if body.source == "FORM":
+        raise Invalid("source", "a form submission is one person's act: send it alone, or use /form-submissions")
+    results = subscribers.change_statuses_batch(
+        db_of(request),
+        channel=body.channel,
+        items=[
+            subscribers.BatchItem(
+                item.address, [subscribers.RequestedChange(c.subscription_type_id, c.status) for c in item.changes]
+            )
+            for item in body.items
+        ],
+        actor=actor_for(principal, body.source),
+        evidence=_evidence(body),
+        context=client_context(request),
+    )
+    return {
+        "channel": body.channel.value,
+        "results": [
+            {"address": r.address, "results": [c.as_dict() for c in r.results]}
+            if r.results is not None
+            else {"address": r.address, "error": {"code": "INVALID_ADDRESS", "reason": r.error or ""}}
+            for r in results
+        ],
+    }
 
 
 def _evidence(body: EvidenceIn) -> Evidence:

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assent.domain.addresses import Address
+from assent.domain.addresses import Address, InvalidAddress
 from assent.domain.model import Actor, Channel, ConfirmationState, Evidence, Outcome, Status
 from assent.domain.rules import EVIDENCE_REASONS
 from assent.services.changes import ChangeResult, WideResult, Writer
@@ -34,22 +34,22 @@ def resolve_types(
     """The named types, each checked to exist and to belong to `channel` (422 otherwise)."""
     known = load_types(conn, set(ids))
     problems = Collected()
-    resolved = []
     for index, type_id in enumerate(ids):
-        found = known.get(type_id)
-        where = f"{field}[{index}].subscription_type_id"
-        if found is None:
-            problems.add(where, f"subscription type {type_id} does not exist", "UNKNOWN_SUBSCRIPTION_TYPE")
-        elif found.channel is not channel:
-            problems.add(
-                where,
-                f"subscription type {type_id} is a {found.channel.value} type, not {channel.value}",
-                "WRONG_CHANNEL",
-            )
-        else:
-            resolved.append(found)
+        _check_type(problems, known, channel, type_id, f"{field}[{index}]")
     problems.raise_if_any()
-    return resolved
+    return [known[type_id] for type_id in ids]
+
+
+def _check_type(
+    problems: Collected, known: dict[int, SubscriptionType], channel: Channel, type_id: int, where: str
+) -> None:
+    found = known.get(type_id)
+    field = f"{where}.subscription_type_id"
+    if found is None:
+        problems.add(field, f"subscription type {type_id} does not exist", "UNKNOWN_SUBSCRIPTION_TYPE")
+    elif found.channel is not channel:
+        reason = f"subscription type {type_id} is a {found.channel.value} type, not {channel.value}"
+        problems.add(field, reason, "WRONG_CHANNEL")
 
 
 def change_statuses(
@@ -84,6 +84,57 @@ def change_statuses(
             # R16: a form opt-in waits for the person to confirm their address.
             writer.set_confirmation(address, ConfirmationState.PENDING)
         return address, results
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    raw_address: str
+    changes: Sequence[RequestedChange]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    address: str
+    results: list[ChangeResult] | None = None
+    error: str | None = None
+
+
+def change_statuses_batch(
+    db: Database,
+    *,
+    channel: Channel,
+    items: Sequence[BatchItem],
+    actor: Actor,
+    evidence: Evidence,
+    context: RequestContext,
+) -> list[BatchResult]:
+    """Many addresses in one transaction and one `Writer` call. Unlike the one-address
+    request, every refusal — a missing explanation included — is reported per change (R9),
+    and an address that is not one is reported, not a 422: one bad row in a sender's batch
+    should not hold up the rest. Unknown or wrong-channel types are still a 422."""
+    with db.write() as conn:
+        account = load_account(conn)
+        known = load_types(conn, {c.subscription_type_id for item in items for c in item.changes})
+        problems = Collected()
+        for i, item in enumerate(items):
+            for j, change in enumerate(item.changes):
+                _check_type(problems, known, channel, change.subscription_type_id, f"items[{i}].changes[{j}]")
+        problems.raise_if_any()
+        requests: list[tuple[Address, list[tuple[SubscriptionType, Status]]]] = []
+        answers: list[BatchResult | int] = []
+        for item in items:
+            try:
+                address = account.normalize_raw(channel, item.raw_address)
+            except InvalidAddress as error:
+                answers.append(BatchResult(item.raw_address, error=error.reason))
+                continue
+            answers.append(len(requests))
+            requests.append((address, [(known[c.subscription_type_id], c.status) for c in item.changes]))
+        results = Writer(db, conn, account, actor, evidence, context).change_statuses(channel, requests)
+    return [
+        answer if isinstance(answer, BatchResult) else BatchResult(requests[answer][0].display, results[answer])
+        for answer in answers
+    ]
 
 
 _EVIDENCE_FIELDS = {

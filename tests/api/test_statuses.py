@@ -135,3 +135,50 @@ def test_it_honours_idempotency_keys(
         client, headers, ALICE, {"changes": [{"subscription_type_id": newsletter, "status": "UNSUBSCRIBED"}]}
     )
     assert (other.status_code, other.json()["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+
+def test_it_changes_many_addresses_in_one_batch_and_reports_each(
+    client: TestClient, make: Catalog, write_headers: dict[str, str], db: Database
+) -> None:
+    newsletter, offers = make.type("Newsletter"), make.type("Offers")
+    change(
+        client,
+        write_headers,
+        "bob@example.com",
+        {"changes": [{"subscription_type_id": offers, "status": "UNSUBSCRIBED"}]},
+    )
+    body = {
+        "channel": "EMAIL",
+        "source": "WORKFLOW",
+        "items": [
+            {"address": ALICE, "changes": [{"subscription_type_id": newsletter, "status": "SUBSCRIBED"}]},
+            {"address": "nope", "changes": [{"subscription_type_id": newsletter, "status": "SUBSCRIBED"}]},
+            {"address": "bob@example.com", "changes": [{"subscription_type_id": offers, "status": "SUBSCRIBED"}]},
+        ],
+    }
+    answer = client.post("/api/v1/statuses/batch", json=body, headers=write_headers).json()
+    alice, nope, bob = answer["results"]
+    assert (alice["address"], alice["results"][0]["outcome"]) == ("Alice.Smith+news@example.com", "CHANGED")
+    assert nope["error"]["code"] == "INVALID_ADDRESS"
+    assert (bob["results"][0]["outcome"], bob["results"][0]["reason"]) == ("REFUSED", "WORKFLOW_CANNOT_RESUBSCRIBE")
+    assert count_rows(db, "ledger_events") == 2
+
+
+def test_a_batch_naming_an_unknown_type_writes_nothing(
+    client: TestClient, make: Catalog, write_headers: dict[str, str], db: Database
+) -> None:
+    newsletter = make.type()
+    body = {
+        "channel": "EMAIL",
+        "items": [
+            {"address": ALICE, "changes": [{"subscription_type_id": newsletter, "status": "SUBSCRIBED"}]},
+            {"address": "bob@example.com", "changes": [{"subscription_type_id": 999, "status": "SUBSCRIBED"}]},
+        ],
+    }
+    response = client.post("/api/v1/statuses/batch", json=body, headers=write_headers)
+    assert (response.status_code, response.json()["field"]) == (422, "items[1].changes[0].subscription_type_id")
+    too_many = client.post(
+        "/api/v1/statuses/batch", json={**body, "items": body["items"][:1] * 1001}, headers=write_headers
+    )
+    assert too_many.status_code == 422
+    assert count_rows(db, "ledger_events") == 0
