@@ -141,7 +141,7 @@ def _memory(results: dict[str, Any]) -> str:
 
 
 ROWS: list[tuple[str, str, Cell]] = [
-    ("audience filter, 1M lines, HTTP end to end", "≤ 2 s", _cell("audience", "seconds", unit=" s", digits=2)),
+    ("audience filter, {n} lines, HTTP end to end", "≤ 2 s", _cell("audience", "seconds", unit=" s", digits=2)),
     ("  best hand-written SQL, same data", "", _cell("reference", "seconds", unit=" s", digits=2)),
     ("  ratio API / SQL", "≤ 1.5×", _ratio),
     ("  the same upload as NDJSON (one run)", "", _cell("audience_ndjson", "seconds", unit=" s", digits=2)),
@@ -153,7 +153,7 @@ ROWS: list[tuple[str, str, Cell]] = [
     ("  changes/s in the bulk update job", "≥ 10,000", _cell("bulk", "changes_per_second")),
     ("bulk update 100,000 contacts × 3 types", "≤ 20 s", _cell("bulk", "seconds", unit=" s", digits=1)),
     (
-        "contacts index, first page, 1M contacts",
+        "contacts index, first page, {n} contacts",
         "≤ 200 ms",
         _cell("contacts", "first_page", "seconds", scale=1000, unit=" ms"),
     ),
@@ -164,8 +164,10 @@ def table(all_results: dict[str, dict[str, Any]]) -> str:
     backends = list(all_results)
     header = ["measurement", "target", *backends]
     lines = [header, ["---"] * len(header)]
+    scale = next(iter(all_results.values()))["scale"]
+    n = f"{scale // 1_000_000}M" if scale % 1_000_000 == 0 else f"{scale:,}"
     for name, target, cell in ROWS:
-        lines.append([name, target, *(cell(all_results[b]) for b in backends)])
+        lines.append([name.format(n=n), target, *(cell(all_results[b]) for b in backends)])
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     return "\n".join(
         "| " + " | ".join(str(c).ljust(w) if c != "---" else "-" * w for c, w in zip(line, widths, strict=True)) + " |"
