@@ -3,6 +3,7 @@
     python -m benchmarks.client audience URL KEY TYPE_ID FILE MEDIA_TYPE [--include-blocked]
     python -m benchmarks.client batch URL KEY TYPE_ID FILE RUNS
     python -m benchmarks.client load URL KEY PATHS_FILE SECONDS PROCESSES
+    python -m benchmarks.client writes URL KEY TYPE_IDS REQUESTS RUN
 
 Each prints one JSON object on stdout.
 """
@@ -64,6 +65,44 @@ def batch(url: str, key: str, type_id: int, path: Path, runs: int) -> dict[str, 
     return {"seconds": times[1:]}
 
 
+def writes(url: str, key: str, type_ids: list[int], requests: int, run: str) -> dict[str, Any]:
+    """POST /api/v1/statuses/batch: 1,000 new addresses × every type per request, one after
+    another; changes per second counted from the answers."""
+    bodies = [
+        json.dumps(
+            {
+                "channel": "EMAIL",
+                "items": [
+                    {
+                        "address": f"b{run}-{n}-{i}@bench.example.com",
+                        "changes": [{"subscription_type_id": t, "status": "SUBSCRIBED"} for t in type_ids],
+                    }
+                    for i in range(1000)
+                ],
+            }
+        )
+        for n in range(requests + 1)
+    ]
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    changed = 0
+    times = []
+    with httpx.Client(timeout=120) as client:
+        for n, body in enumerate(bodies):  # the first request warms up and is not counted
+            started = time.perf_counter()
+            response = client.post(f"{url}/api/v1/statuses/batch", content=body, headers=headers)
+            elapsed = time.perf_counter() - started
+            if response.status_code == 404:
+                return {"missing": True}
+            if response.status_code != 200:
+                return {"error": f"{response.status_code} {response.text[:300]}"}
+            if n:
+                times.append(elapsed)
+                changed += sum(
+                    r["outcome"] == "CHANGED" for item in response.json()["results"] for r in item["results"] or ()
+                )
+    return {"changes": changed, "seconds": sum(times), "per_request": times}
+
+
 def _load_worker(url: str, key: str, paths: list[str], seconds: float, seed: int, out: Any) -> None:
     rng = random.Random(seed)
     latencies = []
@@ -106,6 +145,8 @@ def main(argv: list[str]) -> None:
         result = audience(url, key, int(rest[0]), Path(rest[1]), rest[2], "--include-blocked" in rest)
     elif kind == "batch":
         result = batch(url, key, int(rest[0]), Path(rest[1]), int(rest[2]))
+    elif kind == "writes":
+        result = writes(url, key, [int(t) for t in rest[0].split(",")], int(rest[1]), rest[2])
     elif kind == "load":
         result = load(url, key, Path(rest[0]), float(rest[1]), int(rest[2]))
     else:

@@ -123,6 +123,17 @@ def status_writes(url: str, key: str, data: Dataset, seconds: int) -> dict[str, 
     return {**result, "changes_per_request": changes, "changes_per_second": result["rps"] * changes}
 
 
+def batch_writes(url: str, key: str, data: Dataset, requests: int) -> dict[str, Any] | None:
+    """POST /api/v1/statuses/batch, 1,000 new addresses × every type per request."""
+    types = ",".join(map(str, data.type_ids))
+    result = _client("writes", url, key, types, str(requests), str(int(time.time())))
+    if result.get("missing"):
+        return None
+    if "error" in result:
+        raise RuntimeError(result["error"])
+    return {**result, "changes_per_second": result["changes"] / result["seconds"]}
+
+
 def bulk_update(url: str, key: str, data: Dataset, contacts: int = 100_000) -> dict[str, Any] | None:
     """POST /api/v1/bulk-updates for `contacts` contacts × 3 types; seconds until the job is done."""
     headers = {"Authorization": f"Bearer {key}"}
