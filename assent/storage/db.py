@@ -89,11 +89,13 @@ def _last_value_memo(process: Any) -> Any:
 
 
 def _bind_processor(column: sa.Column[Any], dialect: sa.Dialect) -> Any:
-    """What SQLAlchemy would do to a value before binding it (UTC datetimes). JSON is left to
-    the driver's adapter by SQLAlchemy, which COPY does not use: serialize it here."""
+    """What SQLAlchemy would do to a value before binding it: the dialect's own processor
+    (on SQLite, datetimes become text rather than going through sqlite3's default adapter,
+    deprecated since Python 3.12). JSON is left to the driver's adapter by SQLAlchemy on
+    PostgreSQL, which COPY and arrays do not use: it is serialized here on both."""
     if isinstance(column.type, sa.JSON):
         return lambda value: None if value is None else json.dumps(value)
-    return column.type.bind_processor(dialect)
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
