@@ -9,6 +9,7 @@ back from the domain core and are shown in words (admin/words.py).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
@@ -149,34 +150,74 @@ def _dialog(
     refusal: str = "",
     status: int = 200,
 ) -> Response:
-    channel = _channel(form.get("channel"))
     type_id = _int(form.get("subscription_type_id"), "subscription_type_id")
     with _db(request).read() as conn:
-        account = load_account(conn)
-        contact = contacts.get_contact(conn, contact_id)
-        address = _address(conn, contact_id, channel)
+        evidence = _load_evidence_dialog(conn, contact_id, form)
         ty = catalog.get_subscription_type(conn, type_id)
-        view = subscribers.subscriber_view(conn, account, address)
-    current = next((s["status"] for s in view["statuses"] if s["subscription_type_id"] == type_id), "NOT_SPECIFIED")
-    template = "contacts/_change_dialog.html" if is_htmx(request) else "contacts/change.html"
-    return render(
+    statuses = evidence.view["statuses"]
+    current = next((s["status"] for s in statuses if s["subscription_type_id"] == type_id), "NOT_SPECIFIED")
+    return evidence.render(
         request,
-        template,
         me,
-        status_code=status,
-        section="contacts",
-        title="Resubscribe" if current == Status.UNSUBSCRIBED else "Subscribe",
-        contact=contact,
-        address=view["address"],
-        channel=channel.value,
+        "change",
+        "Resubscribe" if current == Status.UNSUBSCRIBED else "Subscribe",
+        status=status,
+        errors=errors,
+        refusal=refusal,
         ty=ty,
         current=current,
-        privacy=account.policy.data_privacy_mode,
-        has_processing_basis=view["processing_legal_basis"] is not None,
-        values={k: form.get(k) or "" for k in ("legal_basis", "processing_legal_basis", "legal_basis_explanation")},
-        errors=errors or {},
-        refusal=refusal,
     )
+
+
+@dataclass
+class _EvidenceDialog:
+    """What both legal-basis dialogs (a type, or unsubscribe-from-all) show and ask for."""
+
+    form: Any
+    channel: Channel
+    contact: dict[str, Any]
+    view: dict[str, Any]
+    privacy: bool
+
+    def render(
+        self,
+        request: Request,
+        me: SignedIn,
+        name: str,
+        title: str,
+        *,
+        status: int,
+        errors: dict[str, str] | None,
+        refusal: str,
+        **extra: Any,
+    ) -> Response:
+        template = f"contacts/_{name}_dialog.html" if is_htmx(request) else f"contacts/{name}.html"
+        fields = ("legal_basis", "processing_legal_basis", "legal_basis_explanation")
+        return render(
+            request,
+            template,
+            me,
+            status_code=status,
+            section="contacts",
+            title=title,
+            contact=self.contact,
+            address=self.view["address"],
+            channel=self.channel.value,
+            privacy=self.privacy,
+            has_processing_basis=self.view["processing_legal_basis"] is not None,
+            values={k: self.form.get(k) or "" for k in fields},
+            errors=errors or {},
+            refusal=refusal,
+            **extra,
+        )
+
+
+def _load_evidence_dialog(conn: Connection, contact_id: int, form: Any) -> _EvidenceDialog:
+    channel = _channel(form.get("channel"))
+    account = load_account(conn)
+    contact = contacts.get_contact(conn, contact_id)
+    view = subscribers.subscriber_view(conn, account, _address(conn, contact_id, channel))
+    return _EvidenceDialog(form, channel, contact, view, account.policy.data_privacy_mode)
 
 
 @router.get("/contacts/{contact_id}/subscribe")
@@ -290,31 +331,19 @@ def _wide_dialog(
     refusal: str = "",
     status: int = 200,
 ) -> Response:
-    channel = _channel(form.get("channel"))
     unit_id = _int(form.get("business_unit_id"), "business_unit_id")
     with _db(request).read() as conn:
-        account = load_account(conn)
-        contact = contacts.get_contact(conn, contact_id)
-        address = _address(conn, contact_id, channel)
+        evidence = _load_evidence_dialog(conn, contact_id, form)
         unit = catalog.get_business_unit(conn, unit_id)
-        view = subscribers.subscriber_view(conn, account, address)
-    template = "contacts/_wide_dialog.html" if is_htmx(request) else "contacts/wide.html"
-    return render(
+    return evidence.render(
         request,
-        template,
         me,
-        status_code=status,
-        section="contacts",
-        title="Remove unsubscribe from all",
-        contact=contact,
-        address=view["address"],
-        channel=channel.value,
-        unit=unit,
-        privacy=account.policy.data_privacy_mode,
-        has_processing_basis=view["processing_legal_basis"] is not None,
-        values={k: form.get(k) or "" for k in ("legal_basis", "processing_legal_basis", "legal_basis_explanation")},
-        errors=errors or {},
+        "wide",
+        "Remove unsubscribe from all",
+        status=status,
+        errors=errors,
         refusal=refusal,
+        unit=unit,
     )
 
 
