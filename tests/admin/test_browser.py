@@ -54,6 +54,15 @@ def wait_for_text(browser: Any, text: str, timeout: float = 10) -> None:
     )
 
 
+def settled(browser: Any, read: Any, timeout: float = 10) -> Any:
+    """`read(browser)` once the page holds still: htmx may swap the part being read."""
+    return WebDriverWait(browser, timeout, ignored_exceptions=[StaleElementReferenceException]).until(read)
+
+
+def newsletter_row(browser: Any) -> str:
+    return str(settled(browser, lambda b: b.find_element(By.XPATH, "//tr[td[normalize-space()='Newsletter']]").text))
+
+
 def people(db: Database, *emails: str) -> list[int]:
     with db.write() as conn:
         account = load_account(conn)
@@ -136,15 +145,19 @@ def test_it_resubscribes_in_data_privacy_mode_only_with_a_legal_basis(
     dialog.find_element(By.ID, "d-explanation").send_keys("He asked us at the counter")
     dialog.find_element(By.XPATH, ".//button[normalize-space()='Save']").click()
     wait_for_text(browser, "Data privacy mode is on: choose the legal basis to communicate")
-    assert "Opted out" in browser.find_element(By.XPATH, "//tr[td[normalize-space()='Newsletter']]").text
+    assert "Opted out" in newsletter_row(browser)
 
-    dialog = browser.find_element(By.CSS_SELECTOR, "dialog[open]")
-    Select(dialog.find_element(By.ID, "d-basis")).select_by_visible_text("Freely given consent from contact")
-    Select(dialog.find_element(By.ID, "d-processing")).select_by_visible_text("Performance of a contract")
-    dialog.find_element(By.XPATH, ".//button[normalize-space()='Save']").click()
+    def fill_in_and_save(b: Any) -> bool:
+        dialog = b.find_element(By.CSS_SELECTOR, "dialog[open]")
+        Select(dialog.find_element(By.ID, "d-basis")).select_by_visible_text("Freely given consent from contact")
+        Select(dialog.find_element(By.ID, "d-processing")).select_by_visible_text("Performance of a contract")
+        dialog.find_element(By.XPATH, ".//button[normalize-space()='Save']").click()
+        return True
+
+    settled(browser, fill_in_and_save)
     wait_for_text(browser, "Resubscribed frank@example.com to Newsletter.")
-    row = browser.find_element(By.XPATH, "//tr[td[normalize-space()='Newsletter']]")
-    assert "Opted in" in row.text
-    assert "Freely given consent from contact" in row.text
-    assert "He asked us at the counter" in row.text
+    row = newsletter_row(browser)
+    assert "Opted in" in row
+    assert "Freely given consent from contact" in row
+    assert "He asked us at the counter" in row
     assert not re.search(r"dialog\[open\]", browser.page_source)
