@@ -6,10 +6,11 @@ from fastapi import FastAPI
 
 from assent import admin, api, ops, pages
 from assent.api import problems
+from assent.api.consistency import ConsistencyMiddleware
 from assent.api.idempotency import IdempotencyMiddleware
 from assent.config import Settings
 from assent.jobs.worker import in_process_worker
-from assent.storage.db import Database
+from assent.storage.db import Database, open_database
 
 DESCRIPTION = """
 Assent keeps what every person agreed to receive — per address, channel, subscription type and
@@ -22,7 +23,7 @@ Writes accept an `Idempotency-Key` header: a retry returns the first answer.
 
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
-    database = db or Database(settings.database_url)
+    database = db or open_database(settings)
     app = FastAPI(
         title="Assent",
         version="0.1.0",
@@ -37,6 +38,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.db = database
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware, db=database)
+    # outermost: the position a write committed is known once the idempotent request ran
+    app.add_middleware(ConsistencyMiddleware)
     app.include_router(api.router)
     api.mount_docs(app)
     app.include_router(ops.router)

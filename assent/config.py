@@ -28,6 +28,11 @@ class Settings:
     #: contact links (preferences, unsubscribe, confirm) never expire unless this is set;
     #: when set it is at least 60 days (SPEC R13; CAN-SPAM asks for 30 after a send)
     link_max_age_days: int | None = None
+    #: streaming replicas for reads that may be served by one (decisions, exports, history,
+    #: the events feed); comma-separated in ASSENT_READ_DATABASE_URL
+    read_database_urls: tuple[str, ...] = field(default_factory=tuple)
+    #: without a consistency position, a replica serves only while it lags less than this
+    max_replica_lag_ms: int = 500
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -43,9 +48,22 @@ class Settings:
             "twilio_auth_token": env.get("ASSENT_TWILIO_AUTH_TOKEN") or None,
             "default_phone_region": env.get("ASSENT_DEFAULT_PHONE_REGION") or None,
             "link_max_age_days": _link_max_age(env.get("ASSENT_LINK_MAX_AGE_DAYS")),
+            "read_database_urls": tuple(
+                u.strip() for u in env.get("ASSENT_READ_DATABASE_URL", "").split(",") if u.strip()
+            ),
+            "max_replica_lag_ms": _non_negative_int(env, "ASSENT_MAX_REPLICA_LAG_MS", 500),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ValueError(f"{name} must be a non-negative integer, not {raw!r}")
+    return int(raw)
 
 
 def _link_max_age(raw: str | None) -> int | None:

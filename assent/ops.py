@@ -25,7 +25,12 @@ def readyz(request: Request) -> JSONResponse:
             conn.execute(sa.select(t.ledger_counter.c.last_id)).scalar_one()
     except Exception as error:
         return JSONResponse({"status": "unavailable", "error": type(error).__name__}, status_code=503)
-    return JSONResponse({"status": "ok"})
+    body: dict[str, object] = {"status": "ok"}
+    if db.replicas:
+        # A replica that is down or behind is skipped by reads, so it never makes the
+        # service unready; it is reported for the operator.
+        body["replicas"] = db.replica_states()
+    return JSONResponse(body)
 
 
 @router.get("/metrics")

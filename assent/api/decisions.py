@@ -33,7 +33,7 @@ def decision(
     channel: Annotated[str | None, Query(description="Optional: checked against the type's channel")] = None,
     _: Principal = Depends(auth.read),
 ) -> Response:
-    with db_of(request).read() as conn:
+    with db_of(request).read_replica() as conn:
         account = load_account(conn)
         type_ = load_type(conn, subscription_type_id)
         if channel is not None and channel != type_.channel.value:
@@ -64,7 +64,7 @@ def decision_batch(request: Request, body: BatchIn, _: Principal = Depends(auth.
         problems = Collected()
         problems.add("addresses", f"at most {MAX_BATCH} addresses per batch; use /audiences/filter", "BATCH_TOO_LARGE")
         problems.raise_if_any()
-    with db_of(request).read() as conn:
+    with db_of(request).read_replica() as conn:
         account = load_account(conn)
         type_ = load_type(conn, body.subscription_type_id)
         keys, displays = normalize_many(type_.channel, body.addresses, account.default_phone_region)

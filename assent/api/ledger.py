@@ -31,7 +31,7 @@ def events(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     _: Principal = Depends(auth.read),
 ) -> dict[str, Any]:
-    with db_of(request).read() as conn:
+    with db_of(request).read_replica() as conn:
         page = events_page(conn, sa.true(), after, limit, newest_first=False)
     page["next"] = page["next"] or after or "0"
     return page

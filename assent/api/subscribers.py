@@ -176,7 +176,7 @@ def history(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     _: Principal = Depends(auth.read),
 ) -> dict[str, Any]:
-    with db_of(request).read() as conn:
+    with db_of(request).read_replica() as conn:
         account = load_account(conn)
         normalized = account.normalize(channel, address)
         hashes = [account.address_hash(channel, normalized.key)]

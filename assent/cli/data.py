@@ -13,14 +13,14 @@ from assent.config import Settings
 from assent.services import exports
 from assent.services.demo import seed_if_empty
 from assent.services.verify import verify
-from assent.storage.db import Database
+from assent.storage.db import Database, open_database
 from assent.storage.migrate import migrate
 
 err = Console(stderr=True)
 
 
 def _database() -> Database:
-    return Database(Settings.from_env().database_url)
+    return open_database(Settings.from_env())
 
 
 @cli.command("demo")

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from assent.config import Settings
 from assent.services.apikeys import SCOPES, create_api_key
-from assent.storage.db import Database
+from assent.storage.db import Database, open_database
 from assent.storage.migrate import migrate
 
 err = Console(stderr=True)
@@ -17,7 +17,7 @@ err = Console(stderr=True)
 
 def _database() -> tuple[Settings, Database]:
     settings = Settings.from_env()
-    return settings, Database(settings.database_url)
+    return settings, open_database(settings)
 
 
 @click.group()

@@ -12,7 +12,7 @@ from assent.cli.main import cli
 from assent.config import Settings
 from assent.services.apikeys import create_api_key, list_api_keys, revoke_api_key
 from assent.services.users import ensure_demo_admin
-from assent.storage.db import Database
+from assent.storage.db import open_database
 from assent.storage.migrate import migrate
 
 console = Console(stderr=True, soft_wrap=True)
@@ -31,7 +31,7 @@ def serve(host: str, port: int, workers: int, demo: bool, no_worker: bool) -> No
     # Links in mail and API answers point at ASSENT_BASE_URL; unset, they point here.
     os.environ.setdefault("ASSENT_BASE_URL", url)
     settings = Settings.from_env()
-    db = Database(settings.database_url)
+    db = open_database(settings)
     migrate(db)
     if demo:
         from assent.services.demo import seed_if_empty

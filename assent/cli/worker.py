@@ -19,7 +19,7 @@ from rich.console import Console
 from assent.cli.main import cli
 from assent.config import Settings
 from assent.jobs.worker import Worker
-from assent.storage.db import Database
+from assent.storage.db import open_database
 from assent.storage.migrate import migrate
 
 console = Console(stderr=True)
@@ -50,7 +50,7 @@ def worker(poll: float, chunk_size: int, lease_seconds: float, pause: float, onc
     """Run the job worker until SIGTERM/SIGINT (migrates the database first)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    db = Database(settings.database_url, pool_size=2)
+    db = open_database(settings, pool_size=2)
     migrate(db)
     runner = Worker(db, lease=dt.timedelta(seconds=lease_seconds), chunk_size=chunk_size, poll=poll, pause=pause)
     stop = threading.Event()

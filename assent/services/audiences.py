@@ -98,7 +98,7 @@ def filter_audience(
     try:
         if output == CSV:  # at once: the client sees the answer has begun
             yield (b"address,allowed,reasons\n" if include_blocked else b"address\n")
-        with db.read() as conn:
+        with db.read_replica() as conn:
             account = load_account(conn)
             type_ = load_type(conn, type_id)
             decider = Decider(conn, account, type_)
@@ -117,7 +117,7 @@ def filter_audience(
             if preloaded:
                 exceptions = decider.exceptions(keys)
             else:
-                with db.read() as conn:
+                with db.read_replica() as conn:
                     exceptions = Decider(conn, account, type_).exceptions(keys)
             yield render(keys, displays, exceptions).encode()
     finally:
@@ -253,5 +253,5 @@ def _csv_field(field: str) -> str:
 
 def check_type(db: Database, type_id: int) -> None:
     """422 for an unknown type, before the upload is read."""
-    with db.read() as conn:
+    with db.read_replica() as conn:
         load_type(conn, type_id)

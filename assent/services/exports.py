@@ -56,7 +56,7 @@ def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], rows_per_ch
 def suppression_rows(db: Database) -> Iterator[tuple[Any, ...]]:
     """Rows of SUPPRESSION_COLUMNS, in storage order, from one snapshot."""
     s, w, a, e, st = t.subscription_statuses, t.wide_opt_outs, t.addresses, t.erasures, t.subscription_types
-    with db.read() as conn:
+    with db.read_replica() as conn:
         unit_of = {r.id: r.business_unit_id for r in conn.execute(sa.select(st.c.id, st.c.business_unit_id))}
         set_by = {source.value: source.actor_class.value for source in Source}
         statuses = sa.select(s.c.channel, s.c.address, s.c.subscription_type_id, s.c.source, s.c.updated_at).where(
@@ -84,7 +84,7 @@ def history_rows(db: Database, after: int = 0) -> Iterator[tuple[Any, ...]]:
     e = t.ledger_events
     at, redacted = HISTORY_COLUMNS.index("at"), HISTORY_COLUMNS.index("redacted")
     query = sa.select(*(e.c[name] for name in HISTORY_COLUMNS)).where(e.c.id > after).order_by(e.c.id)
-    with db.read() as conn:
+    with db.read_replica() as conn:
         for row in _stream(conn, query):
             values = list(row)
             values[at] = _iso(values[at])

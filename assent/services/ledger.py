@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.storage import tables as t
-from assent.storage.db import Database
+from assent.storage.db import LAST_EVENT_ID, Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,7 @@ def append(db: Database, conn: Connection, events: Sequence[dict[str, Any]], at:
         .values(last_id=counter.c.last_id + len(events))
         .returning(counter.c.last_id)
     ).scalar_one()
+    conn.info[LAST_EVENT_ID] = last  # the write's consistency position (storage/db.py)
     first = last - len(events) + 1
     rows = []
     outbox = []

@@ -2,27 +2,114 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import sqlite3
+import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from assent.config import Settings
+
+log = logging.getLogger("assent.db")
+
+#: `Connection.info` key under which the ledger leaves the last event id a write appended.
+LAST_EVENT_ID = "assent_last_event_id"
+
+
+@dataclass
+class Consistency:
+    """What one request knows about ledger positions (read-your-writes, R12).
+
+    `required` is the position a client sent back (`Assent-Consistency`): a replica may
+    serve the request only once it has replayed at least that far. `committed` is the
+    last ledger id the request's own writes committed, sent back to the client."""
+
+    required: int | None = None
+    committed: int | None = None
+
+
+_consistency: ContextVar[Consistency | None] = ContextVar("assent_consistency", default=None)
+
+
+def track_consistency(required: int | None = None) -> Consistency:
+    """Start tracking positions for the current request (the holder is shared with the
+    worker thread a sync handler runs in, since threads copy the context)."""
+    holder = Consistency(required)
+    _consistency.set(holder)
+    return holder
+
+
+#: One query on a replica answers both questions: how far it has replayed (the ledger's
+#: own counter, cheap), and how far behind the primary it is. An idle primary sends no
+#: new transactions, so "received == replayed" while streaming counts as no lag.
+_REPLICA_PROBE = sa.text(
+    """
+    SELECT (SELECT last_id FROM ledger_counter WHERE id = 1) AS last_id,
+           pg_is_in_recovery() AS in_recovery,
+           CASE
+             WHEN NOT pg_is_in_recovery() THEN 0
+             WHEN NOT EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') THEN NULL
+             WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
+             ELSE COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000, 0)
+           END AS lag_ms
+    """
+)
+
+
+@dataclass
+class Replica:
+    url: sa.URL
+    engine: Engine
+    #: after a failed connection the replica is skipped until this monotonic time
+    down_until: float = 0.0
+    last_error: str | None = field(default=None)
+
 
 class Database:
-    """A database and the two kinds of transaction Assent runs on it."""
+    """A database and the kinds of transaction Assent runs on it: writes and reads on the
+    primary, and reads that streaming replicas may serve (`read_replica`)."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    #: how long a replica that failed to answer is left alone
+    REPLICA_RETRY_SECONDS = 5.0
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        read_urls: Sequence[str] = (),
+        max_replica_lag_ms: int = 500,
+    ) -> None:
         self.url = sa.make_url(url)
         if self.url.get_backend_name() == "sqlite":
             self.engine = _sqlite_engine(self.url)
         else:
             self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        if read_urls and self.is_sqlite:
+            raise ValueError("read replicas (ASSENT_READ_DATABASE_URL) need PostgreSQL")
+        self.max_replica_lag_ms = max_replica_lag_ms
+        self.replicas = [
+            Replica(
+                sa.make_url(u),
+                sa.create_engine(
+                    u, pool_size=pool_size, max_overflow=20, pool_pre_ping=True, connect_args={"connect_timeout": 2}
+                ),
+            )
+            for u in read_urls
+        ]
+        self._turn = itertools.count()
+        self._replica_lock = threading.Lock()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -33,11 +120,106 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Connection]:
         """A write transaction. On SQLite it takes the write lock at BEGIN (IMMEDIATE), so
-        two writers queue on busy_timeout instead of failing on a lock upgrade."""
+        two writers queue on busy_timeout instead of failing on a lock upgrade.
+
+        After commit, the last ledger id it appended is the request's consistency position."""
         with self.engine.connect() as conn:
             conn = conn.execution_options(assent_write=True)
+            conn.info.pop(LAST_EVENT_ID, None)
             with conn.begin():
                 yield conn
+            last = conn.info.pop(LAST_EVENT_ID, None)
+        holder = _consistency.get()
+        if last is not None and holder is not None:
+            holder.committed = max(holder.committed or 0, last)
+
+    @contextmanager
+    def read_replica(self, at_least: int | None = None) -> Iterator[Connection]:
+        """A read that a streaming replica may serve (decisions, exports, history, the feed).
+
+        A replica serves it only if it has replayed at least `at_least` (or the position
+        the request carried), or — without a position — while its replay lag is within
+        `max_replica_lag_ms`. Otherwise, or when no replica answers, the primary does:
+        never a stale answer (R12), never a failed request because a replica is down."""
+        conn = self._replica_connection(at_least)
+        if conn is None:
+            with self.read() as primary:
+                yield primary
+            return
+        try:
+            yield conn
+            conn.commit()
+        finally:
+            conn.close()
+
+    def _replica_connection(self, at_least: int | None) -> Connection | None:
+        if not self.replicas:
+            return None
+        if at_least is None:
+            holder = _consistency.get()
+            at_least = holder.required if holder is not None else None
+        start = next(self._turn)
+        now = time.monotonic()
+        for offset in range(len(self.replicas)):
+            replica = self.replicas[(start + offset) % len(self.replicas)]
+            if replica.down_until > now:
+                continue
+            conn = self._probe(replica, at_least)
+            if conn is not None:
+                return conn
+        return None
+
+    def _probe(self, replica: Replica, at_least: int | None) -> Connection | None:
+        try:
+            conn = replica.engine.connect()
+        except sa.exc.OperationalError as error:
+            self._mark_down(replica, error)
+            return None
+        try:
+            conn.begin()
+            row = conn.execute(_REPLICA_PROBE).one()
+        except sa.exc.DBAPIError as error:
+            conn.close()
+            self._mark_down(replica, error)
+            return None
+        fresh = (
+            row.last_id >= at_least
+            if at_least is not None
+            else row.lag_ms is not None and float(row.lag_ms) <= self.max_replica_lag_ms
+        )
+        if not fresh:
+            conn.rollback()
+            conn.close()
+            return None
+        return conn
+
+    def _mark_down(self, replica: Replica, error: Exception) -> None:
+        with self._replica_lock:
+            if replica.down_until <= time.monotonic():
+                log.warning("read replica %s unavailable: %s", replica.url.render_as_string(), type(error).__name__)
+            replica.down_until = time.monotonic() + self.REPLICA_RETRY_SECONDS
+            replica.last_error = type(error).__name__
+
+    def replica_states(self) -> list[dict[str, Any]]:
+        """Each replica's state for /readyz: reachable, how far replayed, how far behind."""
+        states = []
+        for replica in self.replicas:
+            state: dict[str, Any] = {"url": replica.url.render_as_string(hide_password=True)}
+            try:
+                with replica.engine.connect() as conn:
+                    row = conn.execute(_REPLICA_PROBE).one()
+                state.update(
+                    status="ok",
+                    last_event_id=row.last_id,
+                    lag_ms=None if row.lag_ms is None else round(float(row.lag_ms), 1),
+                    serving=row.lag_ms is not None and float(row.lag_ms) <= self.max_replica_lag_ms,
+                )
+                replica.down_until = 0.0
+            except sa.exc.DBAPIError as error:
+                self._mark_down(replica, error)
+                state.update(status="unavailable", error=type(error).__name__)
+            states.append(state)
+        return states
 
     def bulk_insert(self, conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert many rows: COPY on PostgreSQL, the driver's executemany on SQLite (in
@@ -59,6 +241,18 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        for replica in self.replicas:
+            replica.engine.dispose()
+
+
+def open_database(settings: Settings, *, pool_size: int = 10) -> Database:
+    """The database the settings name, with its read replicas."""
+    return Database(
+        settings.database_url,
+        pool_size=pool_size,
+        read_urls=settings.read_database_urls,
+        max_replica_lag_ms=settings.max_replica_lag_ms,
+    )
 
 
 def driver_rows(
