@@ -88,11 +88,13 @@ def world(pair: Pair) -> Iterator[World]:
     db = Database(primary_url, read_urls=[standby_url], max_replica_lag_ms=500)
     with db.write() as conn:
         key = create_api_key(conn, "replica test", ["admin"])[1]
-        newsletter = int(catalog.create_subscription_type(conn, {"name": "Newsletter", "channel": "EMAIL", "business_unit_id": 0})["id"])
+        newsletter = int(
+            catalog.create_subscription_type(conn, {"name": "Newsletter", "channel": "EMAIL", "business_unit_id": 0})[
+                "id"
+            ]
+        )
     pair.wait_replayed("assent")
-    settings = Settings(
-        database_url=primary_url, secret_keys=("k",), base_url="http://testserver", run_worker=False
-    )
+    settings = Settings(database_url=primary_url, secret_keys=("k",), base_url="http://testserver", run_worker=False)
     with TestClient(create_app(settings, db)) as client:
         found = World(pair, db, client, {"Authorization": f"Bearer {key}"}, newsletter)
         try:
@@ -127,9 +129,9 @@ def test_it_serves_reads_from_the_replica_within_the_lag_bound(world: World) -> 
     # The events feed and the export follow the same rule.
     world.db.max_replica_lag_ms = 3_600_000
     stale = world.client.get("/api/v1/events", headers=world.headers).json()["results"]
-    fresh = world.client.get(
-        "/api/v1/events", params={"min_event_id": position}, headers=world.headers
-    ).json()["results"]
+    fresh = world.client.get("/api/v1/events", params={"min_event_id": position}, headers=world.headers).json()[
+        "results"
+    ]
     assert [e["id"] for e in stale] == []
     assert [e["id"] for e in fresh] == [position]
     export = world.client.get(
