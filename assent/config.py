@@ -28,6 +28,8 @@ class Settings:
     #: contact links (preferences, unsubscribe, confirm) never expire unless this is set;
     #: when set it is at least 60 days (SPEC R13; CAN-SPAM asks for 30 after a send)
     link_max_age_days: int | None = None
+    #: the largest file an import (or another streamed upload) may be
+    max_upload_bytes: int = 1 << 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -43,6 +45,7 @@ class Settings:
             "twilio_auth_token": env.get("ASSENT_TWILIO_AUTH_TOKEN") or None,
             "default_phone_region": env.get("ASSENT_DEFAULT_PHONE_REGION") or None,
             "link_max_age_days": _link_max_age(env.get("ASSENT_LINK_MAX_AGE_DAYS")),
+            "max_upload_bytes": int(env.get("ASSENT_MAX_UPLOAD_BYTES") or 1 << 30),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
