@@ -33,6 +33,8 @@ class Settings:
     read_database_urls: tuple[str, ...] = field(default_factory=tuple)
     #: without a consistency position, a replica serves only while it lags less than this
     max_replica_lag_ms: int = 500
+    #: the largest file an import (or another streamed upload) may be
+    max_upload_bytes: int = 1 << 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -52,6 +54,7 @@ class Settings:
                 u.strip() for u in env.get("ASSENT_READ_DATABASE_URL", "").split(",") if u.strip()
             ),
             "max_replica_lag_ms": _non_negative_int(env, "ASSENT_MAX_REPLICA_LAG_MS", 500),
+            "max_upload_bytes": int(env.get("ASSENT_MAX_UPLOAD_BYTES") or 1 << 30),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -26,10 +26,12 @@ import psycopg
 import sqlalchemy as sa
 
 from benchmarks import dataset, measure, reference
+from benchmarks import imports as bench_imports
 from benchmarks.server import Server, api_key
 
 MEASUREMENTS = (
-    "audience", "audience_ndjson", "reference", "batch", "decision", "writes", "batch_writes", "bulk", "contacts"
+    "audience", "audience_ndjson", "reference", "batch", "decision", "writes", "batch_writes", "bulk", "contacts",
+    "imports",
 )
 
 
@@ -93,6 +95,7 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
             step("batch_writes", lambda: measure.batch_writes(server.url, key, data, 10))
             step("contacts", lambda: measure.contacts_index(server.url, key, data, 20))
             step("bulk", lambda: measure.bulk_update(server.url, key, data))
+            step("imports", lambda: bench_imports.imports(server, url, key, data, work, args.scale))
     finally:
         if not args.keep:
             data.drop_copy(url)
@@ -132,6 +135,10 @@ def _cell(*path: str, scale: float = 1, unit: str = "", digits: int = 0) -> Cell
     return cell
 
 
+def _seconds(*path: str) -> Cell:
+    return _cell(*path, "seconds", unit=" s", digits=1)
+
+
 def _ratio(results: dict[str, Any]) -> str:
     api, sql = _get(results, "audience", "seconds"), _get(results, "reference", "seconds")
     return f"{api / sql:.2f}×" if api and sql else "—"
@@ -156,6 +163,11 @@ ROWS: list[tuple[str, str, Cell]] = [
     ("  (POST /statuses/batch, 1,000 addresses × 5)", "≥ 10,000", _cell("batch_writes", "changes_per_second")),
     ("  changes/s in the bulk update job", "≥ 10,000", _cell("bulk", "changes_per_second")),
     ("bulk update 100,000 contacts × 3 types", "≤ 20 s", _cell("bulk", "seconds", unit=" s", digits=1)),
+    ("opt-out import, {n} rows: upload + confirm + done", "≤ 60 s", _seconds("imports", "opt_outs")),
+    ("  rows/s", "≥ 16,000", _cell("imports", "opt_outs", "rows_per_second")),
+    ("  ratio to a raw load of the same file", "≤ 4×", _cell("imports", "ratio_to_raw", unit="×", digits=2)),
+    ("  the same file again (all unchanged)", "≤ 30 s", _seconds("imports", "opt_outs_again")),
+    ("contacts import, {n} rows, 2 status columns", "≤ 120 s", _seconds("imports", "contacts")),
     (
         "contacts index, first page, {n} contacts",
         "≤ 200 ms",

@@ -36,11 +36,14 @@ log = logging.getLogger("assent.jobs")
 #: one `Writer` call: a second one would lock addresses while holding the ledger counter,
 #: which other writers take in the opposite order.
 ChunkHandler = Callable[[Database, Connection, Job, list[Target]], list[dict[str, Any]]]
+#: The same for a job whose targets are not `job_targets` rows (an import's file lines):
+#: it is handed the range of sequence numbers (after, through] and reads them itself.
+RangeHandler = Callable[[Database, Connection, Job, int, int], list[dict[str, Any]]]
 
-HANDLERS: dict[str, ChunkHandler] = {}
+HANDLERS: dict[str, RangeHandler] = {}
 
 #: Modules that `register` a kind of job when imported (a new kind of job adds its own).
-KIND_MODULES = ("assent.jobs.bulk",)
+KIND_MODULES = ("assent.jobs.bulk", "assent.jobs.imports")
 
 #: Claims of a job (by any worker) after which a failing chunk fails the job for good.
 MAX_ATTEMPTS = 5
@@ -50,8 +53,16 @@ class JobFailed(Exception):
     """A job that cannot succeed however often it is retried (its parameters no longer hold)."""
 
 
-def register(kind: str, handler: ChunkHandler) -> None:
-    HANDLERS[kind] = handler
+def register(kind: str, handler: Any, *, ranged: bool = False) -> None:
+    """`handler` is a ChunkHandler, or with `ranged` a RangeHandler."""
+    if ranged:
+        HANDLERS[kind] = handler
+        return
+
+    def on_targets(db: Database, conn: Connection, job: Job, after: int, through: int) -> list[dict[str, Any]]:
+        return handler(db, conn, job, queue.targets(conn, job.id, after, through))  # type: ignore[no-any-return]
+
+    HANDLERS[kind] = on_targets
 
 
 def _default_owner() -> str:
@@ -148,7 +159,7 @@ class Worker:
         else:
             log.info("job %s: finished", job.id)
 
-    def _chunk(self, job: Job, handler: ChunkHandler) -> Job | None:
+    def _chunk(self, job: Job, handler: RangeHandler) -> Job | None:
         new_done = min(job.done + self.chunk_size, job.total)
         with self.db.write() as conn:
             if conn.dialect.name == "postgresql":
@@ -158,7 +169,7 @@ class Worker:
                 conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
             if not queue.advance(conn, job, self.owner, new_done, self.lease):
                 return None
-            outcomes = handler(self.db, conn, job, queue.targets(conn, job.id, job.done, new_done))
+            outcomes = handler(self.db, conn, job, job.done, new_done)
             self.db.bulk_insert(conn, t.job_outcomes, [{"job_id": job.id, **row} for row in outcomes])
             queue.record(conn, job, outcomes, finished=new_done == job.total)
         self.chunks[job.id] = self.chunks.get(job.id, 0) + 1

@@ -88,12 +88,17 @@ class Writer:
     evidence: Evidence = field(default_factory=Evidence)
     context: RequestContext = field(default_factory=RequestContext)
     at: dt.datetime = field(default_factory=t.now)
+    #: judge every change exactly as a real run would, but write nothing: an import's
+    #: predicted outcomes before anyone confirms it (R34) come from the same code path
+    dry_run: bool = False
     _hashes: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
 
     # --- building blocks ----------------------------------------------------------------
 
     def touch(self, channel: Channel, addresses: Sequence[Address]) -> None:
         """Create missing address rows and lock existing ones (see module docstring)."""
+        if self.dry_run:
+            return
         seen: dict[str, Address] = {a.key: a for a in addresses}
         rows = [
             {
@@ -215,6 +220,8 @@ class Writer:
                 if target is Status.SUBSCRIBED and address.key in erased:
                     lifted_erasures.add(address.key)  # the person opted in themself (R22)
             results.append(row_results)
+        if self.dry_run:
+            return results
 
         # A status row may appear twice (one request naming a type twice): keep the last.
         unique_rows = {(r["address"], r["subscription_type_id"]): r for r in status_rows}
@@ -266,6 +273,8 @@ class Writer:
                     legal_basis=self.evidence.legal_basis.value if self.evidence.legal_basis else None,
                 )
             )
+        if self.dry_run:
+            return results
         upsert(
             self.conn,
             t.wide_opt_outs,
@@ -318,6 +327,8 @@ class Writer:
                     legal_basis=self.evidence.legal_basis.value if self.evidence.legal_basis else None,
                 )
             )
+        if self.dry_run:
+            return results
         for start in range(0, len(removed), 1000):
             self.conn.execute(
                 sa.delete(w).where(

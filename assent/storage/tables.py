@@ -414,3 +414,55 @@ form_keys = sa.Table(
     ),
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
+
+# --- imports (R21, R34) --------------------------------------------------------------------
+
+#: An uploaded CSV file: what was detected, what the user chose, and what a dry run predicts.
+#: Its records live in `import_chunks`; once confirmed it runs as a job (`job_id`).
+imports = sa.Table(
+    "imports",
+    metadata,
+    sa.Column("id", Text(40), primary_key=True),
+    sa.Column("kind", Text(10), nullable=False),  # OPT_OUTS, CONTACTS
+    sa.Column("status", Text(24), nullable=False),  # AWAITING_CONFIRMATION, QUEUED, CANCELLED (then the job's)
+    sa.Column("channel", Text(10), nullable=False),
+    sa.Column("business_unit_id", sa.Integer, nullable=False),
+    sa.Column("file_name", Text(300), nullable=True),
+    sa.Column("delimiter", Text(1), nullable=False),
+    sa.Column("columns", sa.JSON, nullable=False),
+    sa.Column("mapping", sa.JSON, nullable=False),
+    sa.Column("sample", sa.JSON, nullable=False),
+    sa.Column("row_count", sa.Integer, nullable=False),
+    sa.Column("last_line", sa.Integer, nullable=False),
+    sa.Column("predicted", sa.JSON, nullable=False),
+    sa.Column("evidence", sa.JSON, nullable=False),
+    sa.Column("created_by", Text(100), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("confirmed_by", Text(100), nullable=True),
+    sa.Column("confirmed_at", UTCDateTime, nullable=True),
+    sa.Column("job_id", Text(40), nullable=True),
+    sa.Index(None, "created_at"),
+)
+
+#: The file's records, ~1000 per row, each `[line number, [fields…]]`: any worker on any
+#: machine can run the import, and the job reads exactly the lines of its chunk.
+import_chunks = sa.Table(
+    "import_chunks",
+    metadata,
+    sa.Column("import_id", Text(40), sa.ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("first_line", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("last_line", sa.Integer, nullable=False),
+    sa.Column("records", sa.JSON, nullable=False),
+)
+
+#: Problems found while reading the file (a ragged line, an over-long field, a bad header):
+#: reported with the job's refusals in the error report, by the file's own line numbers.
+import_errors = sa.Table(
+    "import_errors",
+    metadata,
+    sa.Column("import_id", Text(40), sa.ForeignKey("imports.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("line", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("column", Text(200), primary_key=True),
+    sa.Column("value", Text(200), nullable=True),
+    sa.Column("reason", Text(40), nullable=False),
+)

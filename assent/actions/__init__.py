@@ -1,0 +1,1 @@
+"""Named actions: each state change, owning its transaction."""
