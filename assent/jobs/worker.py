@@ -40,7 +40,7 @@ ChunkHandler = Callable[[Database, Connection, Job, list[Target]], list[dict[str
 HANDLERS: dict[str, ChunkHandler] = {}
 
 #: Modules that `register` a kind of job when imported (a new kind of job adds its own).
-KIND_MODULES = ("assent.jobs.bulk",)
+KIND_MODULES = ("assent.jobs.bulk", "assent.jobs.workflows")
 
 #: Claims of a job (by any worker) after which a failing chunk fails the job for good.
 MAX_ATTEMPTS = 5
