@@ -29,7 +29,8 @@ from benchmarks import dataset, measure, reference
 from benchmarks.server import Server, api_key
 
 MEASUREMENTS = (
-    "audience", "audience_ndjson", "reference", "batch", "decision", "writes", "batch_writes", "bulk", "contacts"
+    "audience", "audience_ndjson", "reference", "batch", "decision", "writes", "batch_writes", "bulk", "contacts",
+    "hubspot",
 )
 
 
@@ -93,6 +94,7 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
             step("batch_writes", lambda: measure.batch_writes(server.url, key, data, 10))
             step("contacts", lambda: measure.contacts_index(server.url, key, data, 20))
             step("bulk", lambda: measure.bulk_update(server.url, key, data))
+            step("hubspot", lambda: measure.hubspot_batches(server.url, key, data, args.seconds))
     finally:
         if not args.keep:
             data.drop_copy(url)
@@ -156,6 +158,8 @@ ROWS: list[tuple[str, str, Cell]] = [
     ("  (POST /statuses/batch, 1,000 addresses × 5)", "≥ 10,000", _cell("batch_writes", "changes_per_second")),
     ("  changes/s in the bulk update job", "≥ 10,000", _cell("bulk", "changes_per_second")),
     ("bulk update 100,000 contacts × 3 types", "≤ 20 s", _cell("bulk", "seconds", unit=" s", digits=1)),
+    ("HubSpot v4 batch/read of 100, calls/s", "≥ 380", _cell("hubspot", "read", "calls_per_second")),
+    ("HubSpot v4 batch/write of 100, calls/s", "≥ 380", _cell("hubspot", "write", "calls_per_second")),
     (
         "contacts index, first page, {n} contacts",
         "≤ 200 ms",

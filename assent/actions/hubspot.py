@@ -30,7 +30,14 @@ from assent.services import links
 from assent.services.changes import ChangeResult, Writer
 from assent.services.errors import FieldError, Problem
 from assent.services.ledger import RequestContext
-from assent.services.state import Account, SubscriptionType, load_account, load_address_facts, load_statuses
+from assent.services.state import (
+    Account,
+    AddressFacts,
+    SubscriptionType,
+    load_account,
+    load_address_facts,
+    load_statuses,
+)
 from assent.storage import tables as t
 from assent.storage.db import Database
 
@@ -233,10 +240,13 @@ def set_statuses_batch(
                 continue
             valid.append((index, address, subscription, item))
 
+        # Whether an opt-in records its legal basis as the processing basis depends on what the
+        # address holds: lock the addresses of inputs with a legal basis, then read it.
         by_channel: dict[Channel, list[Address]] = {}
         for _, address, _, item in valid:
-            by_channel.setdefault(item.channel, []).append(address)
-        facts = {}
+            if item.legal_basis is not None:
+                by_channel.setdefault(item.channel, []).append(address)
+        facts: dict[Channel, dict[str, AddressFacts]] = {}
         for channel, addresses in by_channel.items():
             Writer(db, conn, account, actor, at=at).touch(channel, addresses)
             facts[channel] = load_address_facts(conn, channel, {a.key for a in addresses})
@@ -245,7 +255,7 @@ def set_statuses_batch(
             tuple[Channel, LegalBasis | None, str | None, bool], list[tuple[int, Address, SubscriptionType, Status]]
         ] = {}
         for index, address, subscription, item in valid:
-            fact = facts[item.channel].get(address.key)
+            fact = facts.get(item.channel, {}).get(address.key)
             record = item.legal_basis is not None and not (fact and fact.has_processing_basis)
             key = (item.channel, item.legal_basis, item.explanation, record)
             groups.setdefault(key, []).append((index, address, _state_type(subscription), item.target))
@@ -277,16 +287,13 @@ def set_statuses_batch(
 def _views_of(
     conn: Connection, pairs: Sequence[tuple[Address, int]], known: dict[int, views.TypeView]
 ) -> dict[tuple[Channel, str, int], views.StatusView]:
-    wanted: dict[Channel, tuple[set[str], set[int]]] = {}
+    by_channel: dict[Channel, list[tuple[str, views.TypeView]]] = {}
     for address, type_id in pairs:
-        keys, ids = wanted.setdefault(address.channel, (set(), set()))
-        keys.add(address.key)
-        ids.add(type_id)
+        by_channel.setdefault(address.channel, []).append((address.key, known[type_id]))
     answer: dict[tuple[Channel, str, int], views.StatusView] = {}
-    for channel, (keys, ids) in wanted.items():
-        for key, found in views.statuses(conn, channel, sorted(keys), [known[i] for i in sorted(ids)]).items():
-            for view in found:
-                answer[(channel, key, view.type.id)] = view
+    for channel, wanted in by_channel.items():
+        for (key, type_id), view in views.status_pairs(conn, channel, wanted).items():
+            answer[(channel, key, type_id)] = view
     return answer
 
 

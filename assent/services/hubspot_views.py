@@ -151,6 +151,40 @@ def statuses(
     return answer
 
 
+def status_pairs(
+    conn: Connection, channel: Channel, pairs: Sequence[tuple[str, TypeView]]
+) -> dict[tuple[str, int], StatusView]:
+    """The StatusView of each (address key, type) pair, and of no other pair."""
+    s = t.subscription_statuses
+    keys = sorted({key for key, _ in pairs})
+    type_ids = sorted({ty.id for _, ty in pairs})
+    wanted = {(key, ty.id): ty for key, ty in pairs}
+    answer = {pair: StatusView(ty, Status.NOT_SPECIFIED) for pair, ty in wanted.items()}
+    for start in range(0, len(keys), 1000):
+        rows = conn.execute(
+            sa.select(
+                s.c.address,
+                s.c.subscription_type_id,
+                s.c.status,
+                s.c.legal_basis,
+                s.c.legal_basis_explanation,
+                s.c.source,
+                s.c.updated_at,
+            ).where(
+                s.c.channel == channel.value,
+                s.c.address.in_(keys[start : start + 1000]),
+                s.c.subscription_type_id.in_(type_ids),
+            )
+        )
+        for r in rows:
+            ty = wanted.get((r.address, r.subscription_type_id))
+            if ty is not None:
+                answer[(r.address, ty.id)] = StatusView(
+                    ty, Status(r.status), r.legal_basis, r.legal_basis_explanation, r.source, r.updated_at
+                )
+    return answer
+
+
 def wide_opt_outs(
     conn: Connection, channel: Channel, keys: Sequence[str], business_unit_id: int | None = None
 ) -> dict[str, list[WideView]]:
