@@ -4,6 +4,7 @@
     python -m benchmarks.client batch URL KEY TYPE_ID FILE RUNS
     python -m benchmarks.client load URL KEY PATHS_FILE SECONDS PROCESSES
     python -m benchmarks.client writes URL KEY TYPE_IDS REQUESTS RUN
+    python -m benchmarks.client hubspot URL KEY read|write TYPE_IDS FILE SECONDS PROCESSES
 
 Each prints one JSON object on stdout.
 """
@@ -139,6 +140,74 @@ def load(url: str, key: str, paths_file: Path, seconds: float, processes: int) -
     }
 
 
+HUBSPOT_BATCH = 100  # HubSpot's batch size
+
+
+def _hubspot_worker(
+    url: str, key: str, mode: str, type_ids: list[int], addresses: list[str], seconds: float, seed: int, out: Any
+) -> None:
+    """One closed-loop client of HubSpot's v4 batch/read or batch/write, 100 inputs a call."""
+    rng = random.Random(seed)
+    latencies = []
+    errors = 0
+    path = "/communication-preferences/v4/statuses/batch/" + ("read?channel=EMAIL" if mode == "read" else "write")
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+        deadline = time.perf_counter() + seconds
+        while (now := time.perf_counter()) < deadline:
+            picked = rng.sample(addresses, HUBSPOT_BATCH)
+            if mode == "read":
+                body = json.dumps({"inputs": picked})
+            else:
+                # existing people, each set to a random status of a random type: a mix of
+                # changes, unchanged ones and (for opted-out ones) refused resubscribes
+                body = json.dumps(
+                    {
+                        "inputs": [
+                            {
+                                "subscriberIdString": address,
+                                "channel": "EMAIL",
+                                "subscriptionId": rng.choice(type_ids),
+                                "statusState": rng.choice(("SUBSCRIBED", "UNSUBSCRIBED")),
+                            }
+                            for address in picked
+                        ]
+                    }
+                )
+            response = client.post(path, content=body)
+            latencies.append(time.perf_counter() - now)
+            errors += response.status_code not in (200, 207)
+    out.put((latencies, errors))
+
+
+def hubspot(
+    url: str, key: str, mode: str, type_ids: list[int], path: Path, seconds: float, processes: int
+) -> dict[str, Any]:
+    """HubSpot v4 batch calls of 100 from `processes` clients for `seconds`: calls per second."""
+    lines = path.read_text().splitlines()[1:]
+    addresses = [line.strip() for line in lines if "@" in line and " " not in line.strip()]
+    queue: multiprocessing.Queue[tuple[list[float], int]] = multiprocessing.Queue()
+    workers = [
+        multiprocessing.Process(target=_hubspot_worker, args=(url, key, mode, type_ids, addresses, seconds, n, queue))
+        for n in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    results = [queue.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    latencies = sorted(latency for chunk, _ in results for latency in chunk)
+    return {
+        "calls": len(latencies),
+        "errors": sum(errors for _, errors in results),
+        "calls_per_second": len(latencies) / seconds,
+        "inputs_per_call": HUBSPOT_BATCH,
+        "clients": processes,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99)] * 1000,
+    }
+
+
 def main(argv: list[str]) -> None:
     kind, url, key, *rest = argv
     if kind == "audience":
@@ -147,6 +216,9 @@ def main(argv: list[str]) -> None:
         result = batch(url, key, int(rest[0]), Path(rest[1]), int(rest[2]))
     elif kind == "writes":
         result = writes(url, key, [int(t) for t in rest[0].split(",")], int(rest[1]), rest[2])
+    elif kind == "hubspot":
+        mode, types, file, seconds, processes = rest[:5]
+        result = hubspot(url, key, mode, [int(t) for t in types.split(",")], Path(file), float(seconds), int(processes))
     elif kind == "load":
         result = load(url, key, Path(rest[0]), float(rest[1]), int(rest[2]))
     else:

@@ -134,6 +134,22 @@ def batch_writes(url: str, key: str, data: Dataset, requests: int) -> dict[str, 
     return {**result, "changes_per_second": result["changes"] / result["seconds"]}
 
 
+#: HubSpot's whole-account limit: 190 calls per 10 s; the target is 20 times that (issue 10)
+HUBSPOT_TARGET_CALLS_PER_SECOND = 20 * 190 / 10
+
+
+def hubspot_batches(url: str, key: str, data: Dataset, seconds: int, clients: int = 4) -> dict[str, Any]:
+    """HubSpot's v4 `batch/read` and `batch/write` of 100 addresses each: calls per second."""
+    types = ",".join(map(str, data.type_ids))
+    found = {}
+    for mode in ("read", "write"):
+        result = _client("hubspot", url, key, mode, types, str(data.audience_csv), str(seconds), str(clients))
+        if result["errors"]:
+            raise RuntimeError(f"HubSpot batch/{mode}: {result['errors']} failed calls")
+        found[mode] = {**result, "target": HUBSPOT_TARGET_CALLS_PER_SECOND}
+    return found
+
+
 def bulk_update(url: str, key: str, data: Dataset, contacts: int = 100_000) -> dict[str, Any] | None:
     """POST /api/v1/bulk-updates for `contacts` contacts × 3 types; seconds until the job is done."""
     headers = {"Authorization": f"Bearer {key}"}

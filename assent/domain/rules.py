@@ -47,6 +47,12 @@ _RESUBSCRIBE_REFUSALS = {
 }
 
 
+def is_resubscribe(current: Status, target: Status) -> bool:
+    """R5: leaving UNSUBSCRIBED is a resubscribe, whether the target is SUBSCRIBED or
+    NOT_SPECIFIED (with data privacy off, NOT_SPECIFIED is sendable)."""
+    return current is Status.UNSUBSCRIBED and target is not Status.UNSUBSCRIBED
+
+
 def judge_status_change(
     *,
     current: Status,
@@ -67,8 +73,7 @@ def judge_status_change(
     is_contact = klass is ActorClass.CONTACT
     if erased and not is_contact:
         return refused(Reason.ERASED)  # R10
-    # R5: leaving UNSUBSCRIBED is a resubscribe, whatever the target.
-    resubscribe = current is Status.UNSUBSCRIBED
+    resubscribe = is_resubscribe(current, target)
     if resubscribe and klass in _RESUBSCRIBE_REFUSALS:
         return refused(_RESUBSCRIBE_REFUSALS[klass])
     opting_in = target is Status.SUBSCRIBED or resubscribe

@@ -23,6 +23,7 @@ from assent.domain.rules import (
     TypeFacts,
     decide,
     decision_table,
+    is_resubscribe,
     judge_status_change,
     judge_wide_opt_out_removal,
     judge_wide_opt_out_set,
@@ -444,3 +445,18 @@ def test_the_decision_table_is_decide_for_every_combination(type_: TypeFacts, po
 
 def test_every_source_has_an_actor_class() -> None:
     assert {source.actor_class for source in Source} == set(ActorClass)
+
+
+@pytest.mark.parametrize(
+    ("current", "target", "resubscribe"),
+    [
+        (Status.UNSUBSCRIBED, Status.SUBSCRIBED, True),
+        (Status.UNSUBSCRIBED, Status.NOT_SPECIFIED, True),  # NOT_SPECIFIED is sendable with data privacy off
+        (Status.UNSUBSCRIBED, Status.UNSUBSCRIBED, False),
+        (Status.NOT_SPECIFIED, Status.SUBSCRIBED, False),
+        (Status.SUBSCRIBED, Status.NOT_SPECIFIED, False),
+        (Status.SUBSCRIBED, Status.UNSUBSCRIBED, False),
+    ],
+)
+def test_leaving_unsubscribed_is_a_resubscribe(current: Status, target: Status, resubscribe: bool) -> None:
+    assert is_resubscribe(current, target) is resubscribe
