@@ -28,6 +28,17 @@ class Settings:
     #: contact links (preferences, unsubscribe, confirm) never expire unless this is set;
     #: when set it is at least 60 days (SPEC R13; CAN-SPAM asks for 30 after a send)
     link_max_age_days: int | None = None
+    # --- email feedback webhooks (/inbound/ses, sendgrid, postmark, mailgun; issue 13) ---
+    #: where SNS signing certificates and SubscribeURLs may be fetched from; empty means
+    #: HTTPS on an sns.<region>.amazonaws.com host
+    sns_cert_url_prefixes: tuple[str, ...] = ()
+    #: the `token` URL parameter that lets SNS raw message delivery in (it is unsigned)
+    ses_raw_token: str | None = None
+    #: the base64 verification key SendGrid shows for the Signed Event Webhook
+    sendgrid_public_key: str | None = None
+    postmark_webhook_user: str | None = None
+    postmark_webhook_password: str | None = None
+    mailgun_signing_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -43,6 +54,14 @@ class Settings:
             "twilio_auth_token": env.get("ASSENT_TWILIO_AUTH_TOKEN") or None,
             "default_phone_region": env.get("ASSENT_DEFAULT_PHONE_REGION") or None,
             "link_max_age_days": _link_max_age(env.get("ASSENT_LINK_MAX_AGE_DAYS")),
+            "sns_cert_url_prefixes": tuple(
+                p.strip() for p in env.get("ASSENT_SNS_CERT_URL_PREFIXES", "").split(",") if p.strip()
+            ),
+            "ses_raw_token": env.get("ASSENT_SES_RAW_TOKEN") or None,
+            "sendgrid_public_key": env.get("ASSENT_SENDGRID_PUBLIC_KEY") or None,
+            "postmark_webhook_user": env.get("ASSENT_POSTMARK_WEBHOOK_USER") or None,
+            "postmark_webhook_password": env.get("ASSENT_POSTMARK_WEBHOOK_PASSWORD") or None,
+            "mailgun_signing_key": env.get("ASSENT_MAILGUN_SIGNING_KEY") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
