@@ -104,7 +104,10 @@ class FeedbackWriter(Writer):
             rows,
         )
         events = [
-            self.event(b.address, kind="SOFT_BOUNCE", legal_basis_explanation=_clip(b.diagnostic)) for b in bounces
+            self.event(
+                b.address, kind="SOFT_BOUNCE", new_status="SOFT_BOUNCE", legal_basis_explanation=_clip(b.diagnostic)
+            )
+            for b in bounces
         ]
         ledger.append(self.db, self.conn, events, self.at)
 
@@ -132,6 +135,7 @@ def record_reports(writer: Writer, reports: Sequence[Report]) -> None:
         writer.event(
             r.address,
             kind="ESP_RESUBSCRIBE",
+            new_status="NOT_APPLIED",
             business_unit_id=r.business_unit_id,
             subscription_type_id=r.subscription_type_id,
             legal_basis_explanation=r.note,
