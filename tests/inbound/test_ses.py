@@ -195,3 +195,14 @@ def test_the_default_rule_admits_only_https_on_an_sns_host() -> None:
         assert not allowed_url(url, ()), url
     assert allowed_url("https://127.0.0.1:8443/cert.pem", ("https://127.0.0.1:8443",))
     assert not allowed_url("https://127.0.0.1:84431/cert.pem", ("https://127.0.0.1:8443",))
+
+
+def test_it_fetches_the_certificate_only_over_verified_tls(
+    feedback_settings: Settings, sns_server: SnsServer, db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)  # the test CA is not trusted here
+    message = sns_server.sign(sns_server.notification(complaint("victim@example.com")))
+    with TestClient(create_app(feedback_settings, db)) as client:
+        response = post(client, message)
+    assert response.status_code == 502
+    assert count_rows(db, "ledger_events") == 0
