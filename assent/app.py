@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from assent import admin, api, hubspot, ops, pages
+from assent import admin, api, hubspot, inbound, ops, pages
 from assent.api import problems
 from assent.api.consistency import ConsistencyMiddleware
 from assent.api.idempotency import IdempotencyMiddleware
@@ -48,4 +48,5 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     admin.mount(app)
     pages.mount(app)
     app.mount(hubspot.PREFIX, hubspot.create_app(settings, database))
+    app.mount("/inbound", inbound.create_app(settings, database))
     return app

@@ -35,6 +35,17 @@ class Settings:
     max_replica_lag_ms: int = 500
     #: the largest file an import (or another streamed upload) may be
     max_upload_bytes: int = 1 << 30
+    # --- email feedback webhooks (/inbound/ses, sendgrid, postmark, mailgun; issue 13) ---
+    #: where SNS signing certificates and SubscribeURLs may be fetched from; empty means
+    #: HTTPS on an sns.<region>.amazonaws.com host
+    sns_cert_url_prefixes: tuple[str, ...] = ()
+    #: the `token` URL parameter that lets SNS raw message delivery in (it is unsigned)
+    ses_raw_token: str | None = None
+    #: the base64 verification key SendGrid shows for the Signed Event Webhook
+    sendgrid_public_key: str | None = None
+    postmark_webhook_user: str | None = None
+    postmark_webhook_password: str | None = None
+    mailgun_signing_key: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -55,6 +66,14 @@ class Settings:
             ),
             "max_replica_lag_ms": _non_negative_int(env, "ASSENT_MAX_REPLICA_LAG_MS", 500),
             "max_upload_bytes": int(env.get("ASSENT_MAX_UPLOAD_BYTES") or 1 << 30),
+            "sns_cert_url_prefixes": tuple(
+                p.strip() for p in env.get("ASSENT_SNS_CERT_URL_PREFIXES", "").split(",") if p.strip()
+            ),
+            "ses_raw_token": env.get("ASSENT_SES_RAW_TOKEN") or None,
+            "sendgrid_public_key": env.get("ASSENT_SENDGRID_PUBLIC_KEY") or None,
+            "postmark_webhook_user": env.get("ASSENT_POSTMARK_WEBHOOK_USER") or None,
+            "postmark_webhook_password": env.get("ASSENT_POSTMARK_WEBHOOK_PASSWORD") or None,
+            "mailgun_signing_key": env.get("ASSENT_MAILGUN_SIGNING_KEY") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -65,6 +65,8 @@ EVENT_KIND = {
     "STATUS": "Subscription status",
     "WIDE_OPT_OUT": "Unsubscribed from all",
     "UNDELIVERABLE": "Deliverability",
+    "SOFT_BOUNCE": "Soft bounce",
+    "ESP_RESUBSCRIBE": "Resubscribe reported by the email provider (not applied)",
     "CONFIRMATION": "Double opt-in",
     "ERASURE": "Erasure",
 }
@@ -75,6 +77,8 @@ EVENT_STATE = {
     "UNDELIVERABLE": "Undeliverable",
     "PENDING": "Awaiting confirmation",
     "CONFIRMED": "Confirmed",
+    "SOFT_BOUNCE": "Soft bounce counted",
+    "NOT_APPLIED": "Not applied",
 }
 
 

@@ -112,6 +112,17 @@ class Translation(Strict):
     description: Annotated[str, Field(max_length=2000)] = ""
 
 
+SendGridGroup = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=2_147_483_647,
+        description="The SendGrid unsubscribe group (asm_group_id) that stands for this type: its "
+        "group_unsubscribe events opt out of this type (one type per group; null: none).",
+    ),
+]
+
+
 class SubscriptionTypeIn(Strict):
     name: Name
     channel: Channel
@@ -121,6 +132,7 @@ class SubscriptionTypeIn(Strict):
     is_active: bool = True
     position: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     translations: dict[Language, Translation] = Field(default_factory=dict)
+    sendgrid_group_id: SendGridGroup | None = None
 
 
 class SubscriptionTypePatch(Strict):
@@ -130,6 +142,7 @@ class SubscriptionTypePatch(Strict):
     is_active: bool | None = Field(None, description="false archives the type")
     position: Annotated[int, Field(ge=0, le=1_000_000)] | None = None
     translations: dict[Language, Translation] | None = None
+    sendgrid_group_id: SendGridGroup | None = None
 
     _not_null = not_null("name", "description", "is_active", "position", "translations")
 
@@ -144,6 +157,7 @@ class SubscriptionTypeOut(BaseModel):
     is_active: bool
     position: int
     translations: dict[str, dict[str, str]]
+    sendgrid_group_id: int | None
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -68,6 +68,11 @@ class LinksOut(BaseModel):
     list_unsubscribe: str | None = Field(description="The List-Unsubscribe header value (EMAIL only).")
     list_unsubscribe_post: str | None = Field(description="The List-Unsubscribe-Post header value (EMAIL only).")
     headers: dict[str, str] | None = Field(description="Both headers, ready to add to a message.")
+    esp_metadata: dict[str, Any] | None = Field(
+        None,
+        description="EMAIL: the type and unit, in each provider's metadata shape (SendGrid custom_args, Mailgun "
+        "variables, Postmark Metadata, SES tags), so bounces, complaints and unsubscribes map back (issue 13).",
+    )
 
 
 @router.post("/links", response_model=LinksOut, summary="Preference and one-click unsubscribe links for an address")
@@ -97,6 +102,7 @@ def create_links(request: Request, body: LinksIn, _: Principal = Depends(auth.wr
         "language": language,
         "subscription_type_id": body.subscription_type_id,
         **links.bundle(links.urls_for(request.app.state.settings), target, body.channel),
+        "esp_metadata": links.esp_metadata(body.channel, body.business_unit_id, body.subscription_type_id),
     }
 
 

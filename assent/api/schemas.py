@@ -168,14 +168,23 @@ class SubscriptionStatusOut(BaseModel):
     updated_at: dt.datetime | None
 
 
+class ComplaintOut(BaseModel):
+    business_unit_id: int
+    at: dt.datetime
+
+
 class SubscriberOut(BaseModel):
     address: str
     channel: str
     statuses: list[SubscriptionStatusOut]
     wide_opt_outs: list[WideOptOutOut]
     undeliverable: bool
-    undeliverable_reason: str | None
-    soft_bounces: int
+    undeliverable_reason: str | None = Field(description="The bounce's diagnostic, as the provider gave it.")
+    undeliverable_at: dt.datetime | None = Field(description="When the address bounced (hard).")
+    soft_bounces: int = Field(description="Soft (transient) bounces counted; they never suppress.")
+    last_soft_bounce_at: dt.datetime | None
+    last_soft_bounce_reason: str | None
+    complaints: list[ComplaintOut] = Field(description="Spam complaints in force, as wide opt-outs by unit.")
     confirmed: bool | None
     processing_legal_basis: str | None
     erased: bool

@@ -87,9 +87,26 @@ def _require_unique_name(conn: Connection, bu_id: int, channel: str, name: str, 
         raise Invalid("name", reason, "DUPLICATE_NAME")
 
 
+def _check_sendgrid_group(conn: Connection, channel: str, group: int | None, type_id: int | None = None) -> None:
+    """A SendGrid unsubscribe group stands for one EMAIL type (provider feedback maps it)."""
+    if group is None:
+        return
+    if channel != "EMAIL":
+        raise Invalid("sendgrid_group_id", "only an EMAIL type can stand for a SendGrid group", "EMAIL_ONLY")
+    st = t.subscription_types
+    query = sa.select(st.c.id).where(st.c.sendgrid_group_id == group)
+    if type_id is not None:
+        query = query.where(st.c.id != type_id)
+    clash = conn.execute(query).scalar()
+    if clash is not None:
+        reason = f"subscription type {clash} already has this group"
+        raise Invalid("sendgrid_group_id", reason, "DUPLICATE_SENDGRID_GROUP")
+
+
 def create_subscription_type(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
     require_business_unit(conn, values["business_unit_id"])
     _require_unique_name(conn, values["business_unit_id"], values["channel"], values["name"])
+    _check_sendgrid_group(conn, values["channel"], values.get("sendgrid_group_id"))
     st = t.subscription_types
     if values.get("position") is None:
         last = conn.execute(
@@ -112,6 +129,8 @@ def update_subscription_type(conn: Connection, type_id: int, values: dict[str, A
     values = {k: v for k, v in values.items() if k not in ("channel", "business_unit_id")}
     if "name" in values:
         _require_unique_name(conn, current["business_unit_id"], current["channel"], values["name"], type_id)
+    if values.get("sendgrid_group_id") is not None:
+        _check_sendgrid_group(conn, current["channel"], values["sendgrid_group_id"], type_id)
     if values:
         st = t.subscription_types
         conn.execute(sa.update(st).where(st.c.id == type_id).values(**values, updated_at=t.now()))

@@ -353,7 +353,12 @@ class Writer:
         self.conn.execute(
             sa.update(a)
             .where(a.c.address == address.key, a.c.channel == address.channel.value)
-            .values(undeliverable=undeliverable, undeliverable_reason=reason, updated_at=self.at)
+            .values(
+                undeliverable=undeliverable,
+                undeliverable_reason=reason,
+                undeliverable_at=self.at if undeliverable else None,
+                updated_at=self.at,
+            )
         )
         ledger.append(
             self.db,

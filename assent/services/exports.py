@@ -68,10 +68,12 @@ def suppression_rows(db: Database) -> Iterator[tuple[Any, ...]]:
         for channel, address, bu_id, source, by, at in _stream(conn, wides):
             kind = "SPAM_COMPLAINT" if source == Source.SPAM_COMPLAINT.value else "WIDE_OPT_OUT"
             yield channel, address, kind, bu_id, None, source, by, _iso(at)
-        # Only a bounce (a provider, or a user reporting one) marks an address undeliverable;
-        # the row's last update is when that happened, as near as this table knows.
+        # Only a bounce (a provider, or a user reporting one) marks an address undeliverable,
+        # at `undeliverable_at` (older rows: their last update, as near as they know).
         bounce = (Source.BOUNCE.value, ActorClass.PROVIDER.value)
-        bounced = sa.select(a.c.channel, a.c.address, a.c.updated_at).where(a.c.undeliverable.is_(True))
+        bounced = sa.select(a.c.channel, a.c.address, sa.func.coalesce(a.c.undeliverable_at, a.c.updated_at)).where(
+            a.c.undeliverable.is_(True)
+        )
         for channel, address, at in _stream(conn, bounced):
             yield channel, address, "UNDELIVERABLE", None, None, *bounce, _iso(at)
         erasure = (Source.ERASURE.value, ActorClass.SYSTEM.value)

@@ -32,6 +32,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.engine import Connection
 
 from assent.config import Settings
+from assent.domain import feedback
 from assent.domain.addresses import Address
 from assent.domain.model import Channel
 from assent.services.errors import Invalid
@@ -238,3 +239,11 @@ def bundle(urls: Urls, target: LinkTarget, channel: Channel) -> dict[str, Any]:
         "list_unsubscribe_post": headers["List-Unsubscribe-Post"] if headers else None,
         "headers": headers,
     }
+
+
+def esp_metadata(channel: Channel, business_unit_id: int, subscription_type_id: int | None) -> dict[str, Any] | None:
+    """What a sender attaches to an email so that its provider's feedback names the type and
+    unit (inbound webhooks, issue 13); None off EMAIL."""
+    if channel is not Channel.EMAIL:
+        return None
+    return feedback.metadata_for(business_unit_id, subscription_type_id)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.addresses import Address, InvalidAddress
-from assent.domain.model import Actor, Channel, ConfirmationState, Evidence, Outcome, Status
+from assent.domain.model import Actor, Channel, ConfirmationState, Evidence, Outcome, Source, Status
 from assent.domain.rules import EVIDENCE_REASONS
 from assent.services.changes import ChangeResult, WideResult, Writer
 from assent.services.errors import Collected, Invalid, Problem
@@ -233,7 +233,15 @@ def subscriber_view(conn: Connection, account: Account, address: Address) -> dic
         "wide_opt_outs": wide_list,
         "undeliverable": bool(row.undeliverable) if row is not None else False,
         "undeliverable_reason": row.undeliverable_reason if row is not None else None,
+        "undeliverable_at": row.undeliverable_at if row is not None else None,
         "soft_bounces": row.soft_bounces if row is not None else 0,
+        "last_soft_bounce_at": row.last_soft_bounce_at if row is not None else None,
+        "last_soft_bounce_reason": row.last_soft_bounce_reason if row is not None else None,
+        "complaints": [
+            {"business_unit_id": w["business_unit_id"], "at": w["at"]}
+            for w in wide_list
+            if w["source"] == Source.SPAM_COMPLAINT.value
+        ],
         "confirmed": confirmed,
         "processing_legal_basis": row.processing_legal_basis if row is not None else None,
         "erased": erased is not None,

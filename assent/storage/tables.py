@@ -104,7 +104,10 @@ subscription_types = sa.Table(
     sa.Column("translations", sa.JSON, nullable=False, default=dict),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # The SendGrid unsubscribe group (asm_group_id) that stands for this type (issue 13)
+    sa.Column("sendgrid_group_id", sa.Integer, nullable=True),
     sa.Index(None, "business_unit_id", "channel", "position"),
+    sa.Index(None, "sendgrid_group_id", unique=True),
 )
 
 addresses = sa.Table(
@@ -116,6 +119,9 @@ addresses = sa.Table(
     sa.Column("undeliverable", sa.Boolean, nullable=False, default=False),
     sa.Column("undeliverable_reason", Text(500), nullable=True),
     sa.Column("soft_bounces", sa.Integer, nullable=False, default=0),
+    sa.Column("undeliverable_at", UTCDateTime, nullable=True),
+    sa.Column("last_soft_bounce_at", UTCDateTime, nullable=True),
+    sa.Column("last_soft_bounce_reason", Text(500), nullable=True),  # the provider's diagnostic
     sa.Column("confirmation", Text(10), nullable=True),  # None, PENDING, CONFIRMED (R16)
     sa.Column("confirmation_at", UTCDateTime, nullable=True),
     sa.Column("processing_legal_basis", Text(40), nullable=True),
@@ -503,4 +509,30 @@ workflow_run_actions = sa.Table(
     sa.Column("outcome", Text(10), nullable=False),
     sa.Column("reason", Text(40), nullable=True),
     sa.Index(None, "workflow_id", "outcome"),
+# --- email feedback from the sending providers (issue 13) -----------------------------------
+
+# Every provider event that meant something, keyed by the provider's own id (SNS MessageId,
+# SendGrid sg_event_id, Postmark ID, Mailgun event-data.id), written in the transaction of
+# the change it made: a provider's retry finds it and writes nothing twice. The address is
+# named only by its keyed hash, so an erased address (R22) is never written again here.
+inbound_events = sa.Table(
+    "inbound_events",
+    metadata,
+    sa.Column("provider", Text(16), primary_key=True),
+    sa.Column("event_id", Text(200), primary_key=True),
+    sa.Column("address_hash", Text(64), nullable=True),
+    sa.Column("kind", Text(24), nullable=False),  # domain.feedback.FeedbackKind
+    sa.Column("effect", Text(24), nullable=False),  # domain.feedback.EffectKind
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
+# Webhook tokens already accepted (Mailgun signs timestamp + token, not the body: a token
+# seen twice is a replay). Kept a day, far past the five minutes a timestamp is fresh.
+inbound_tokens = sa.Table(
+    "inbound_tokens",
+    metadata,
+    sa.Column("provider", Text(16), primary_key=True),
+    sa.Column("token", Text(200), primary_key=True),
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+    sa.Index(None, "seen_at"),
 )

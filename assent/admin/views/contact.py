@@ -123,6 +123,15 @@ def record(
     )
 
 
+_BOUNCE_FIELDS = (
+    "undeliverable_reason",
+    "undeliverable_at",
+    "soft_bounces",
+    "last_soft_bounce_at",
+    "last_soft_bounce_reason",
+)
+
+
 def _channel_view(conn: Connection, account: Any, address: Address, business_unit_id: int) -> dict[str, Any]:
     view = subscribers.subscriber_view(conn, account, address)
     wide = next((w for w in view["wide_opt_outs"] if w["business_unit_id"] == business_unit_id), None)
@@ -132,6 +141,8 @@ def _channel_view(conn: Connection, account: Any, address: Address, business_uni
         "statuses": [s for s in view["statuses"] if s["business_unit_id"] == business_unit_id and s["is_active"]],
         "wide": wide,
         "undeliverable": view["undeliverable"],
+        "bounce": {k: view[k] for k in _BOUNCE_FIELDS},
+        "complaint": next((c for c in view["complaints"] if c["business_unit_id"] == business_unit_id), None),
         "erased": view["erased"],
         "processing_legal_basis": view["processing_legal_basis"],
     }
