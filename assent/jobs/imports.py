@@ -28,8 +28,10 @@ from assent.domain.imports import (
     parse_status,
 )
 from assent.domain.model import Actor, Channel, Evidence, LegalBasis, Outcome, Source, Status
+from assent.domain.workflows import ContactChange
 from assent.jobs.queue import Job
 from assent.jobs.worker import JobFailed, register
+from assent.services import workflows
 from assent.services.changes import Writer
 from assent.services.ledger import RequestContext
 from assent.services.state import Account, SubscriptionType, load_account, load_erased, load_types
@@ -331,6 +333,7 @@ def _upsert_contacts(
     if phones:
         for r in conn.execute(sa.select(c).where(c.c.phone.in_(phones)).order_by(c.c.id.desc())):
             existing.setdefault(("phone", r.phone), dict(r._mapping))
+    originals = {row["id"]: dict(row) for row in existing.values()}
     now = t.now()
     created: list[dict[str, Any]] = []
     dirty: dict[int, dict[str, Any]] = {}
@@ -372,11 +375,14 @@ def _upsert_contacts(
             dirty[contact["id"]] = contact
         rows.append(_row(p.line, 0, display, Outcome.CHANGED, None))
     if not dry_run:
+        triggered: list[ContactChange] = []
         if created:
             columns = ("email", "email_key", "phone", "first_name", "last_name", "company", "properties")
-            conn.execute(
-                c.insert(), [{**{k: r.get(k) for k in columns}, "created_at": now, "updated_at": now} for r in created]
-            )
+            inserted = conn.execute(
+                c.insert().returning(c.c.id, sort_by_parameter_order=True),
+                [{**{k: r.get(k) for k in columns}, "created_at": now, "updated_at": now} for r in created],
+            ).scalars()
+            triggered.extend(ContactChange(cid, None, row) for cid, row in zip(inserted, created, strict=True))
         for contact_id, contact in dirty.items():
             values = {k: contact.get(k) for k in ("email", "email_key", "phone", "first_name", "last_name", "company")}
             conn.execute(
@@ -384,6 +390,9 @@ def _upsert_contacts(
                 .where(c.c.id == contact_id)
                 .values(**values, properties=contact["properties"], updated_at=now)
             )
+            triggered.append(ContactChange(contact_id, originals.get(contact_id), contact))
+        # Workflows triggered by these contacts are enrolled in this same transaction (R23).
+        workflows.enroll_on_changes(conn, triggered)
     return rows
 
 

@@ -421,6 +421,34 @@ form_keys = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
 )
 
+# --- email feedback from the sending providers (issue 13) -----------------------------------
+
+# Every provider event that meant something, keyed by the provider's own id (SNS MessageId,
+# SendGrid sg_event_id, Postmark ID, Mailgun event-data.id), written in the transaction of
+# the change it made: a provider's retry finds it and writes nothing twice. The address is
+# named only by its keyed hash, so an erased address (R22) is never written again here.
+inbound_events = sa.Table(
+    "inbound_events",
+    metadata,
+    sa.Column("provider", Text(16), primary_key=True),
+    sa.Column("event_id", Text(200), primary_key=True),
+    sa.Column("address_hash", Text(64), nullable=True),
+    sa.Column("kind", Text(24), nullable=False),  # domain.feedback.FeedbackKind
+    sa.Column("effect", Text(24), nullable=False),  # domain.feedback.EffectKind
+    sa.Column("received_at", UTCDateTime, nullable=False),
+)
+
+# Webhook tokens already accepted (Mailgun signs timestamp + token, not the body: a token
+# seen twice is a replay). Kept a day, far past the five minutes a timestamp is fresh.
+inbound_tokens = sa.Table(
+    "inbound_tokens",
+    metadata,
+    sa.Column("provider", Text(16), primary_key=True),
+    sa.Column("token", Text(200), primary_key=True),
+    sa.Column("seen_at", UTCDateTime, nullable=False),
+    sa.Index(None, "seen_at"),
+)
+
 # --- imports (R21, R34) --------------------------------------------------------------------
 
 #: An uploaded CSV file: what was detected, what the user chose, and what a dry run predicts.
@@ -471,23 +499,32 @@ import_errors = sa.Table(
     sa.Column("column", Text(200), primary_key=True),
     sa.Column("value", Text(200), nullable=True),
     sa.Column("reason", Text(40), nullable=False),
+)
+
 # --- workflows (R23) ------------------------------------------------------------------------
+
 workflows = sa.Table(
     "workflows",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", Text(200), nullable=False),
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("reenroll", sa.Boolean, nullable=False),
     sa.Column("trigger", sa.JSON, nullable=False),
     sa.Column("actions", sa.JSON, nullable=False),
+    sa.Column("created_by", Text(100), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # a deleted workflow keeps its run log readable
     sa.Column("deleted_at", UTCDateTime, nullable=True),
+)
+
 #: One enrollment of a contact: its id is "<job id>:<seq>", so a chunk done again after a
 #: crash writes the same rows; `once_key` ("<workflow>:<contact>", null when the workflow
 #: re-enrolls) makes the database refuse a second enrollment however it was triggered.
 workflow_runs = sa.Table(
     "workflow_runs",
+    metadata,
     sa.Column("id", Text(60), primary_key=True),
     sa.Column("workflow_id", sa.Integer, nullable=False),
     sa.Column("contact_id", sa.BigInteger, nullable=False),
@@ -498,8 +535,11 @@ workflow_runs = sa.Table(
     sa.Column("enrolled_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.Index(None, "workflow_id", "id"),
+)
+
 workflow_run_actions = sa.Table(
     "workflow_run_actions",
+    metadata,
     sa.Column("run_id", Text(60), primary_key=True),
     sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("workflow_id", sa.Integer, nullable=False),
@@ -509,30 +549,4 @@ workflow_run_actions = sa.Table(
     sa.Column("outcome", Text(10), nullable=False),
     sa.Column("reason", Text(40), nullable=True),
     sa.Index(None, "workflow_id", "outcome"),
-# --- email feedback from the sending providers (issue 13) -----------------------------------
-
-# Every provider event that meant something, keyed by the provider's own id (SNS MessageId,
-# SendGrid sg_event_id, Postmark ID, Mailgun event-data.id), written in the transaction of
-# the change it made: a provider's retry finds it and writes nothing twice. The address is
-# named only by its keyed hash, so an erased address (R22) is never written again here.
-inbound_events = sa.Table(
-    "inbound_events",
-    metadata,
-    sa.Column("provider", Text(16), primary_key=True),
-    sa.Column("event_id", Text(200), primary_key=True),
-    sa.Column("address_hash", Text(64), nullable=True),
-    sa.Column("kind", Text(24), nullable=False),  # domain.feedback.FeedbackKind
-    sa.Column("effect", Text(24), nullable=False),  # domain.feedback.EffectKind
-    sa.Column("received_at", UTCDateTime, nullable=False),
-)
-
-# Webhook tokens already accepted (Mailgun signs timestamp + token, not the body: a token
-# seen twice is a replay). Kept a day, far past the five minutes a timestamp is fresh.
-inbound_tokens = sa.Table(
-    "inbound_tokens",
-    metadata,
-    sa.Column("provider", Text(16), primary_key=True),
-    sa.Column("token", Text(200), primary_key=True),
-    sa.Column("seen_at", UTCDateTime, nullable=False),
-    sa.Index(None, "seen_at"),
 )

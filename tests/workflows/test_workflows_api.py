@@ -228,3 +228,24 @@ def test_it_names_the_field_of_a_bad_action(client: TestClient, make: Catalog, w
     assert response.status_code == 422
     fields = [e["field"] for e in response.json()["errors"]]
     assert fields == ["actions[0].subscription_type_id", "actions[1].subscription_type_id"]
+
+
+def test_contacts_created_by_an_import_are_enrolled(
+    client: TestClient, db: Database, make: Catalog, write_headers: dict[str, str]
+) -> None:
+    newsletter = make.type()
+    made = workflow(client, write_headers, {"type": "CONTACT_CREATED"}, subscribe(newsletter))
+    content = b"email,first_name\nalice@example.com,Alice\nbob@example.com,Bob\n"
+    created = client.post(
+        "/api/v1/imports",
+        data={"kind": "CONTACTS"},
+        files={"file": ("contacts.csv", content, "text/csv")},
+        headers=write_headers,
+    ).json()
+    client.post(f"/api/v1/imports/{created['id']}/confirm", json={"row_count": 2}, headers=write_headers)
+    Worker(db).run_until_idle()
+    log = runs(client, write_headers, made["id"])
+    assert sorted((r["address"], r["trigger"], r["actions"][0]["outcome"]) for r in log) == [
+        ("alice@example.com", "CONTACT_CREATED", "CHANGED"),
+        ("bob@example.com", "CONTACT_CREATED", "CHANGED"),
+    ]

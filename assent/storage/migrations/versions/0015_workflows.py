@@ -1,7 +1,7 @@
 """Workflows, their enrollments (runs) and each action's outcome.
 
 Revision ID: 0015
-Revises: 0006
+Revises: 0014
 Create Date: 2026-12-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0006"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
