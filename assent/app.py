@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from assent import admin, api, ops, pages
+from assent import admin, api, inbound, ops, pages
 from assent.api import problems
 from assent.api.idempotency import IdempotencyMiddleware
 from assent.config import Settings
@@ -44,4 +44,5 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     # webhooks) adds one `<package>.mount(app)` line here.
     admin.mount(app)
     pages.mount(app)
+    app.mount("/inbound", inbound.create_app(settings, database))
     return app

@@ -158,6 +158,12 @@ def respond(kind: MessageKind, policy: RevocationPolicy) -> Response:
     return Response(Act.NOTHING, None)
 
 
+def is_marketing_purpose(purpose: str | None) -> bool:
+    """WhatsApp's "stop marketing messages" (error 131050, standards §7 WA-06) reaches the
+    types whose purpose is marketing: the word "marketing" in the type's purpose."""
+    return "MARKETING" in words(purpose or "")
+
+
 # --- a unit's extra keywords ----------------------------------------------------------------
 
 
