@@ -40,14 +40,15 @@ class Twilio:
     """Sends what Twilio sends: form-encoded parameters, signed with the auth token over the
     public URL and every parameter."""
 
-    def __init__(self, client: TestClient, token: str = TOKEN) -> None:
+    def __init__(self, client: TestClient, token: str = TOKEN, base_url: str = BASE_URL) -> None:
         self.client = client
         self.token = token
+        self.base_url = base_url
 
     def post(self, path: str, params: dict[str, str], *, signature: str | None = "sign", url: str | None = None) -> Any:
         headers = {}
         if signature == "sign":
-            signature = RequestValidator(self.token).compute_signature(url or BASE_URL + path, params)
+            signature = RequestValidator(self.token).compute_signature(url or self.base_url + path, params)
         if signature is not None:
             headers["X-Twilio-Signature"] = signature
         return self.client.post(path, data=params, headers=headers)
