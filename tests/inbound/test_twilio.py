@@ -391,3 +391,19 @@ def test_two_deliveries_of_one_message_at_once_apply_it_once(db: Any, client: Te
     assert {r.reply for r in results} == {OPT_OUT_REPLY}
     assert sorted(r.duplicate for r in results) == [False, True, True, True]
     assert count_rows(db, "ledger_events") == 1
+
+
+def test_erasure_blanks_what_the_person_texted_but_keeps_the_dedupe(
+    twilio: Twilio, client: TestClient, db: Any, admin_headers: dict[str, str]
+) -> None:
+    import sqlalchemy as sa
+
+    sid = new_sid()
+    one_message(twilio.text("please stop texting me", sid=sid))
+    response = client.post("/api/v1/erasures", json={"channel": "SMS", "address": CAROL}, headers=admin_headers)
+    assert response.status_code == 200, response.text
+    with db.read() as conn:
+        [row] = conn.execute(sa.text("SELECT address, body, reply FROM sms_messages")).all()
+    assert (row.address, row.body) == (None, None)
+    assert one_message(twilio.text("please stop texting me", sid=sid)) == OPT_OUT_REPLY  # a late retry: still once
+    assert count_rows(db, "sms_messages") == 1
