@@ -21,9 +21,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.admin import words
+from assent.services import sms
 from assent.storage import tables as t
 
 PAGE = 50
+TEXT_ACTOR = "twilio:"
 SCAN = 50_000
 #: how far ids and times may disagree (events of transactions that overlapped)
 _SKEW_IDS = 10_000
@@ -108,7 +110,7 @@ def page(conn: Connection, filters: Filters, before: int | None, limit: int = PA
     return Page(rows, older, walk_to if filters.scanning else None)
 
 
-def names(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, dict[Any, str]]:
+def names(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, dict[Any, Any]]:
     """Names for what events refer to by id: types, business units, users."""
     type_ids = {r["subscription_type_id"] for r in rows if r["subscription_type_id"]}
     st, bu, u = t.subscription_types, t.business_units, t.users
@@ -124,10 +126,14 @@ def names(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, dict[An
         if user_ids
         else {}
     )
-    return {"types": types, "units": units, "users": people}
+    # Changes made by a text message (actor "twilio:<MessageSid>"): the message, its keyword
+    # and the reply sent, from the inbound record (services/sms.py).
+    texts = {r["actor_id"].removeprefix(TEXT_ACTOR) for r in rows if (r["actor_id"] or "").startswith(TEXT_ACTOR)}
+    messages = sms.messages_for(conn, {r["address_hash"] for r in rows}, texts) if texts else {}
+    return {"types": types, "units": units, "users": people, "messages": messages}
 
 
-def describe(row: dict[str, Any], named: dict[str, dict[Any, str]]) -> dict[str, Any]:
+def describe(row: dict[str, Any], named: dict[str, dict[Any, Any]]) -> dict[str, Any]:
     """One event as the screens show it: what changed, by whom, how, on what basis."""
     channel = row["channel"]
     if row["kind"] == "WIDE_OPT_OUT":
@@ -139,7 +145,10 @@ def describe(row: dict[str, Any], named: dict[str, dict[Any, str]]) -> dict[str,
         what = words.EVENT_KIND.get(row["kind"], row["kind"])
     who = words.ACTOR.get(row["actor_kind"], row["actor_kind"])
     actor_id = row["actor_id"]
-    if actor_id:
+    text = named.get("messages", {}).get((actor_id or "").removeprefix(TEXT_ACTOR)) if actor_id else None
+    if text is not None:
+        who = f"{who} (by {words.CHANNEL.get(text['channel'], text['channel'])} text)"
+    elif actor_id:
         who = f"{who} ({named['users'].get(actor_id, actor_id)})"
     return {
         **row,
@@ -149,4 +158,5 @@ def describe(row: dict[str, Any], named: dict[str, dict[Any, str]]) -> dict[str,
         "basis": words.legal_basis(row["legal_basis"]),
         "processing_basis": words.legal_basis(row["processing_legal_basis"]),
         "channel_word": words.CHANNEL.get(channel, channel),
+        "text_message": text,
     }

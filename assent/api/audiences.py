@@ -42,7 +42,9 @@ _OUTPUT_DESCRIPTION = """The sendable addresses, normalized, in the order they c
 media type of the request unless `Accept` names the other one. With `include_blocked=true`,
 every line with its decision: CSV `address,allowed,reasons` (reasons joined with `|`), or
 NDJSON `{"address", "allowed", "reasons"}`. Lines that are not addresses are blocked with
-`INVALID_ADDRESS` and shown as sent."""
+`INVALID_ADDRESS` and shown as sent. For an SMS or WhatsApp type whose unit has quiet hours
+(R28), lines outside the sending window are blocked with `QUIET_HOURS` and carry `defer_until`
+(a fourth CSV column `defer_until`, an NDJSON field): when to send instead."""
 
 _OPENAPI: dict[str, Any] = {
     "requestBody": {
@@ -83,7 +85,7 @@ async def filter_audience(
     media_type = _media_type(request.headers.get("content-type"))
     output = _output(request.headers.get("accept"), media_type)
     db = db_of(request)
-    await run_in_threadpool(audiences.check_type, db, subscription_type_id)
+    quiet_hours = await run_in_threadpool(audiences.check_type, db, subscription_type_id)
     upload = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by the stream
     check = Utf8Check()
     try:
@@ -103,6 +105,7 @@ async def filter_audience(
         output=output,
         include_blocked=include_blocked,
         lines_expected=check.lines + 1,
+        quiet_hours=quiet_hours,
     )
     return StreamingResponse(body, media_type=output)
 

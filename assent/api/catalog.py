@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, field_validator
@@ -22,6 +22,42 @@ Language = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$", examples=["en
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+Keyword = Annotated[str, Field(min_length=1, max_length=40)]
+ReplyText = Annotated[str, Field(max_length=320)]
+TimeOfDay = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", examples=["08:00"])]
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class SmsKeywords(Strict):
+    """Extra keywords, beside the defaults (STOP… / START, YES, UNSTOP / HELP, INFO)."""
+
+    opt_out: list[Keyword] = Field(default_factory=list, max_length=20, examples=[["STOPP", "AVSLUTA", "ARRET"]])
+    opt_in: list[Keyword] = Field(default_factory=list, max_length=20)
+    help: list[Keyword] = Field(default_factory=list, max_length=20)
+
+
+class SmsReplies(Strict):
+    """The unit's own reply texts (`{company}` is replaced); unset → the default in the
+    unit's language."""
+
+    opt_out: ReplyText | None = None
+    opt_in: ReplyText | None = None
+    help: ReplyText | None = None
+
+
+class QuietWindow(Strict):
+    start: TimeOfDay
+    end: TimeOfDay
+    days: list[Day] = Field(default=["mon", "tue", "wed", "thu", "fri", "sat", "sun"], min_length=1)
+
+
+class QuietHours(Strict):
+    """Sending windows in the recipient's local time; unset → no quiet hours."""
+
+    SMS: QuietWindow | None = None
+    WHATSAPP: QuietWindow | None = None
+
+
 class _Branding(Strict):
     company_name: Annotated[str, Field(max_length=200)] | None = None
     postal_address: Annotated[str, Field(max_length=500)] | None = None
@@ -32,6 +68,9 @@ class _Branding(Strict):
     notice_text: Annotated[str, Field(max_length=4000)] | None = None
     notice_version: Annotated[str, Field(max_length=50)] | None = None
     double_opt_in: bool | None = Field(None, description="None follows the account setting")
+    sms_keywords: SmsKeywords | None = None
+    sms_replies: SmsReplies | None = None
+    quiet_hours: QuietHours | None = None
 
 
 class BusinessUnitIn(_Branding):
@@ -77,6 +116,9 @@ class BusinessUnitOut(BaseModel):
     notice_text: str | None
     notice_version: str | None
     double_opt_in: bool | None
+    sms_keywords: dict[str, list[str]] | None = None
+    sms_replies: dict[str, str | None] | None = None
+    quiet_hours: dict[str, dict[str, Any] | None] | None = None
     created_at: dt.datetime
     updated_at: dt.datetime
 

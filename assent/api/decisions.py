@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from json.encoder import encode_basestring_ascii as json_string
 from typing import Annotated
@@ -16,7 +17,7 @@ from assent.api.schemas import DecisionBatchOut, DecisionOut, Id, QueryId, Stric
 from assent.domain.addresses import normalize_many
 from assent.domain.model import Reason
 from assent.services.apikeys import Principal
-from assent.services.decisions import Decider
+from assent.services.decisions import Decider, Deferrals
 from assent.services.errors import Collected
 from assent.services.state import load_account, load_type
 
@@ -41,16 +42,23 @@ def decision(
             problems.add("channel", f"subscription type {type_.id} is a {type_.channel.value} type", "WRONG_CHANNEL")
             problems.raise_if_any()
         normalized = account.normalize(type_.channel, address)
-        [reasons] = Decider(conn, account, type_).reasons([normalized.key])
+        deferred: Deferrals = {}
+        [reasons] = Decider(conn, account, type_).reasons([normalized.key], deferred)
     # The hot path of a sender: the shape is DecisionOut, written without validating it again.
-    body = {
+    body: dict[str, object] = {
         "address": normalized.display,
         "channel": type_.channel.value,
         "subscription_type_id": type_.id,
         "allowed": not reasons,
         "reasons": [reason.value for reason in reasons],
     }
+    if deferred:
+        body["defer_until"] = _instant(deferred[0])
     return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+
+
+def _instant(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class BatchIn(Strict):
@@ -69,7 +77,8 @@ def decision_batch(request: Request, body: BatchIn, _: Principal = Depends(auth.
         type_ = load_type(conn, body.subscription_type_id)
         keys, displays = normalize_many(type_.channel, body.addresses, account.default_phone_region)
         decider = Decider(conn, account, type_)
-        exceptions = decider.exceptions(keys)
+        deferred: Deferrals = {}
+        exceptions = decider.exceptions(keys, deferred)
     # Ten thousand results: written straight to JSON (the shape is DecisionBatchOut, which
     # the OpenAPI schema shows), not built as dicts and validated again on the way out.
     head = f'"channel":"{type_.channel.value}","subscription_type_id":{type_.id},'
@@ -87,4 +96,7 @@ def decision_batch(request: Request, body: BatchIn, _: Principal = Depends(auth.
         + (invalid if key is None else verdict(exceptions[index]) if index in exceptions else default)
         for index, (key, display) in enumerate(zip(keys, displays, strict=True))
     ]
+    for index, until in deferred.items():  # quiet hours (R28): the same, with when to send
+        until_json = "null" if until is None else f'"{_instant(until)}"'
+        parts[index] = parts[index][:-1] + f',"defer_until":{until_json}}}'
     return Response(f'{{"results":[{",".join(parts)}]}}', media_type="application/json")

@@ -7,11 +7,12 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from assent.api import auth
 from assent.api.common import db_of, events_page
 from assent.api.schemas import EventPage, Strict, not_null
+from assent.domain.keywords import RevocationPolicy
 from assent.services import settings as settings_service
 from assent.services.apikeys import Principal
 
@@ -43,6 +44,7 @@ class SettingsOut(BaseModel):
     double_opt_in: bool
     default_phone_region: str | None
     sms_numbers: dict[str, int]
+    sms_revocation_policy: RevocationPolicy
     updated_at: dt.datetime
 
 
@@ -52,8 +54,15 @@ class SettingsPatch(Strict):
     double_opt_in: bool | None = None
     default_phone_region: str | None = None
     sms_numbers: dict[str, int] | None = None
+    sms_revocation_policy: RevocationPolicy | None = Field(
+        None,
+        description="What a text with a STOP-family word among other words does (FCC 47 CFR 64.1200(a)(10)):"
+        " OPT_OUT (default) opts the sender out at once; REVIEW queues it for a person to confirm or dismiss.",
+    )
 
-    _not_null = not_null("data_privacy_mode", "consent_required_to_send", "double_opt_in", "sms_numbers")
+    _not_null = not_null(
+        "data_privacy_mode", "consent_required_to_send", "double_opt_in", "sms_numbers", "sms_revocation_policy"
+    )
 
 
 @router.get("/settings", response_model=SettingsOut)

@@ -229,6 +229,11 @@ class DecisionOut(BaseModel):
     subscription_type_id: int
     allowed: bool
     reasons: list[Reason]
+    defer_until: dt.datetime | None = Field(
+        None,
+        description="Only with reason QUIET_HOURS (R28): the first moment the unit's sending window is open in"
+        " every time zone of the number — schedule the message for then. null when the window never opens.",
+    )
 
 
 class DecisionBatchOut(BaseModel):

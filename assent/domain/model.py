@@ -115,6 +115,9 @@ class Reason(StrEnum):
     UNSUBSCRIBED = "UNSUBSCRIBED"
     NO_CONSENT = "NO_CONSENT"
     UNCONFIRMED = "UNCONFIRMED"
+    #: outside the unit's sending window in the recipient's local time (R28); not a
+    #: refusal of the address, only of the moment: the decision carries `defer_until`
+    QUIET_HOURS = "QUIET_HOURS"
     INVALID_ADDRESS = "INVALID_ADDRESS"
 
 

@@ -10,6 +10,7 @@ header (`address`, `email` or `phone`) is dropped.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -19,9 +20,10 @@ from typing import IO
 
 from assent.domain.addresses import normalize_many
 from assent.domain.model import Reason
-from assent.services.decisions import Decider
+from assent.domain.quiet_hours import QUIET_HOURS_CHANNELS
+from assent.services.decisions import Decider, Deferrals
 from assent.services.errors import Invalid
-from assent.services.state import load_account, load_type
+from assent.services.state import load_account, load_quiet_window, load_type
 from assent.storage.db import Database
 
 CSV = "text/csv"
@@ -86,6 +88,7 @@ def filter_audience(
     output: str,
     include_blocked: bool,
     lines_expected: int,
+    quiet_hours: bool = False,
 ) -> Iterator[bytes]:
     """The response body, chunk by chunk. Closes `upload` when done.
 
@@ -94,17 +97,23 @@ def filter_audience(
     connection) meanwhile. State read once for the stream comes from one transaction at its
     start; lookups chunk by chunk each have their own, so every decision reflects every
     change committed before the request (R12).
+
+    With `quiet_hours` (the type's unit has a sending window, see `check_type`), blocked
+    lines carry `defer_until`: a fourth CSV column, an NDJSON field (R28).
     """
     try:
         if output == CSV:  # at once: the client sees the answer has begun
-            yield (b"address,allowed,reasons\n" if include_blocked else b"address\n")
+            if not include_blocked:
+                yield b"address\n"
+            else:
+                yield b"address,allowed,reasons,defer_until\n" if quiet_hours else b"address,allowed,reasons\n"
         with db.read_replica() as conn:
             account = load_account(conn)
             type_ = load_type(conn, type_id)
             decider = Decider(conn, account, type_)
             budget = min(PRELOAD_MAX_ROWS, PRELOAD_ROWS_PER_LINE * lines_expected)
             preloaded = lines_expected >= PRELOAD_MIN_LINES and decider.preload(budget)
-        render = _Renderer(output, include_blocked, decider.default)
+        render = _Renderer(output, include_blocked, decider.default, quiet_hours)
         first = True
         for lines in _chunks(upload):
             values, malformed = _values(lines, media_type)
@@ -114,12 +123,13 @@ def filter_audience(
             keys, displays = normalize_many(type_.channel, values, account.default_phone_region)
             for index in malformed:
                 keys[index] = None
+            deferred: Deferrals = {}
             if preloaded:
-                exceptions = decider.exceptions(keys)
+                exceptions = decider.exceptions(keys, deferred)
             else:
                 with db.read_replica() as conn:
-                    exceptions = Decider(conn, account, type_).exceptions(keys)
-            yield render(keys, displays, exceptions).encode()
+                    exceptions = Decider(conn, account, type_).exceptions(keys, deferred)
+            yield render(keys, displays, exceptions, deferred).encode()
     finally:
         upload.close()
 
@@ -196,16 +206,23 @@ def _ndjson_address(line: str) -> str | None:
 class _Renderer:
     """Output lines for one chunk, in the requested media type."""
 
-    def __init__(self, output: str, include_blocked: bool, default: tuple[Reason, ...]) -> None:
+    def __init__(self, output: str, include_blocked: bool, default: tuple[Reason, ...], quiet_hours: bool) -> None:
         self.csv = output == CSV
         self.include_blocked = include_blocked
+        self.quiet_hours = quiet_hours
         self.default = default
         self.invalid = (Reason.INVALID_ADDRESS,)
 
     def __call__(
-        self, keys: list[str | None], displays: list[str], exceptions: dict[int, tuple[Reason, ...]]
+        self,
+        keys: list[str | None],
+        displays: list[str],
+        exceptions: dict[int, tuple[Reason, ...]],
+        deferred: Deferrals | None = None,
     ) -> str:
         if self.include_blocked:
+            if self.quiet_hours or deferred:
+                return self._every_line_deferred(keys, displays, exceptions, deferred or {})
             return self._every_line(keys, displays, exceptions)
         if self.default:  # blocked unless stored state says otherwise: few lines to send
             allowed = [displays[i] for i, reasons in sorted(exceptions.items()) if not reasons]
@@ -240,6 +257,29 @@ class _Renderer:
                 out.append(f'{{"address":{json_string(display)},"allowed":{allowed},"reasons":[{codes}]}}\n')
         return "".join(out)
 
+    def _every_line_deferred(
+        self,
+        keys: list[str | None],
+        displays: list[str],
+        exceptions: dict[int, tuple[Reason, ...]],
+        deferred: Deferrals,
+    ) -> str:
+        """`_every_line` with each blocked line's `defer_until` (quiet hours, R28)."""
+        out: list[str] = []
+        for index, (key, display) in enumerate(zip(keys, displays, strict=True)):
+            reasons = self.invalid if key is None else exceptions.get(index, self.default)
+            until = deferred.get(index)
+            when = until.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if until else ""
+            if self.csv:
+                fields = [display, "false" if reasons else "true", REASONS_SEPARATOR.join(reasons)]
+                out.append(_csv_line([*fields, when] if self.quiet_hours else fields))
+            else:
+                codes = ",".join(f'"{reason.value}"' for reason in reasons)
+                extra = f',"defer_until":{json_string(when) if when else "null"}' if index in deferred else ""
+                allowed = "false" if reasons else "true"
+                out.append(f'{{"address":{json_string(display)},"allowed":{allowed},"reasons":[{codes}]{extra}}}\n')
+        return "".join(out)
+
 
 def _csv_line(fields: list[str]) -> str:
     return ",".join(_csv_field(field) for field in fields) + "\n"
@@ -251,7 +291,11 @@ def _csv_field(field: str) -> str:
     return field
 
 
-def check_type(db: Database, type_id: int) -> None:
-    """422 for an unknown type, before the upload is read."""
+def check_type(db: Database, type_id: int) -> bool:
+    """422 for an unknown type, before the upload is read. True when the type's unit has a
+    sending window for its channel (quiet hours, R28): blocked lines then carry `defer_until`."""
     with db.read_replica() as conn:
-        load_type(conn, type_id)
+        type_ = load_type(conn, type_id)
+        if type_.channel not in QUIET_HOURS_CHANNELS:
+            return False
+        return load_quiet_window(conn, type_.business_unit_id, type_.channel) is not None

@@ -7,7 +7,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assent.services.errors import Invalid, NotFound
+from assent.domain.keywords import check_extra_keywords
+from assent.domain.quiet_hours import parse_window, window_dict
+from assent.services.errors import Collected, Invalid, NotFound
 from assent.services.state import require_business_unit
 from assent.storage import tables as t
 
@@ -32,7 +34,7 @@ def get_business_unit(conn: Connection, bu_id: int) -> dict[str, Any]:
 
 def create_business_unit(conn: Connection, values: dict[str, Any]) -> dict[str, Any]:
     now = t.now()
-    values = {"default_language": "en", **values}
+    values = {"default_language": "en", **check_sms_fields(values)}
     bu_id = conn.execute(
         t.business_units.insert().values(**values, created_at=now, updated_at=now).returning(t.business_units.c.id)
     ).scalar_one()
@@ -41,10 +43,37 @@ def create_business_unit(conn: Connection, values: dict[str, Any]) -> dict[str, 
 
 def update_business_unit(conn: Connection, bu_id: int, values: dict[str, Any]) -> dict[str, Any]:
     get_business_unit(conn, bu_id)
+    values = check_sms_fields(values)
     if values:
         bu = t.business_units
         conn.execute(sa.update(bu).where(bu.c.id == bu_id).values(**values, updated_at=t.now()))
     return get_business_unit(conn, bu_id)
+
+
+def check_sms_fields(values: dict[str, Any]) -> dict[str, Any]:
+    """A unit's SMS keywords and quiet hours, checked by the domain (422 naming the field)."""
+    values = dict(values)
+    problems = Collected()
+    if values.get("sms_keywords") is not None:
+        cleaned, found = check_extra_keywords(values["sms_keywords"])
+        for name, reason in found.items():
+            problems.add(f"sms_keywords.{name}", reason, "INVALID_KEYWORD")
+        values["sms_keywords"] = cleaned
+    if values.get("sms_replies") is not None:
+        replies = {k: (v.strip() or None) if isinstance(v, str) else None for k, v in values["sms_replies"].items()}
+        values["sms_replies"] = replies
+    if values.get("quiet_hours") is not None:
+        windows: dict[str, Any] = {}
+        for channel, raw in values["quiet_hours"].items():
+            try:
+                window = parse_window(raw)
+            except ValueError as error:
+                problems.add(f"quiet_hours.{channel}", str(error), "INVALID_QUIET_HOURS")
+                continue
+            windows[channel] = window_dict(window) if window else None
+        values["quiet_hours"] = windows
+    problems.raise_if_any()
+    return values
 
 
 def list_subscription_types(

@@ -15,10 +15,16 @@ Two ways to read them, same answers (tests/decisions check both):
 
 Everything is read in the caller's transaction, so a decision reflects every change committed
 before it began (R12); nothing is cached between requests.
+
+Quiet hours (R28) are asked only for SMS and WhatsApp types whose unit set a sending window
+for that channel: the clock is read here, once per Decider, and the window rule
+(`domain.quiet_hours.check_window`) is asked once per distinct set of time zones. Every other
+type — all email — skips it with one comparison.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -32,8 +38,10 @@ from sqlalchemy.engine import Connection
 
 from assent.domain.addresses import Address
 from assent.domain.model import ConfirmationState, Reason, Status
+from assent.domain.quiet_hours import QUIET_HOURS_CHANNELS, QuietVerdict, QuietWindow, check_window, zone_names, zones
 from assent.domain.rules import FactsKey, TypeFacts, decision_table, policy_key
-from assent.services.state import Account, SubscriptionType
+from assent.services.state import Account, SubscriptionType, load_quiet_window
+from assent.storage import tables as t
 
 DEFAULT_FACTS: FactsKey = (Status.NOT_SPECIFIED, False, False, None, False)
 _STATUS, _WIDE, _UNDELIVERABLE, _CONFIRMATION, _ERASED = range(5)
@@ -41,6 +49,10 @@ _STATUS, _WIDE, _UNDELIVERABLE, _CONFIRMATION, _ERASED = range(5)
 LOOKUP_CHUNK = 20_000
 _LARGE_LOOKUP = 500
 _LOOKUP_WORK_MEM = "64MB"
+_QUIET = (Reason.QUIET_HOURS,)
+
+#: index → when sending may start (None: the window never opens for that number)
+Deferrals = dict[int, dt.datetime | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,9 +66,7 @@ class Relevance:
     erased: bool
 
 
-EVERYTHING = Relevance(
-    (Status.SUBSCRIBED, Status.UNSUBSCRIBED), True, True, tuple(ConfirmationState), True
-)
+EVERYTHING = Relevance((Status.SUBSCRIBED, Status.UNSUBSCRIBED), True, True, tuple(ConfirmationState), True)
 
 
 def relevance(table: dict[FactsKey, tuple[Reason, ...]]) -> Relevance:
@@ -95,6 +105,7 @@ class Decider:
         account: Account,
         type_: SubscriptionType,
         relevant: Relevance | None = None,
+        now: dt.datetime | None = None,
     ) -> None:
         self.conn = conn
         self.type_ = type_
@@ -107,6 +118,11 @@ class Decider:
         self._state: dict[str, FactsKey] | None = None
         self._tuned = False
         self._erased: set[bytes] = set()  # digests, not hex: compared in the hot loop
+        self.quiet: QuietWindow | None = None
+        if type_.channel in QUIET_HOURS_CHANNELS:
+            self.quiet = load_quiet_window(conn, type_.business_unit_id, type_.channel)
+            self.now = now or t.now()  # the clock is read here, never in the domain
+            self._quiet_verdicts: dict[tuple[str, ...], QuietVerdict] = {}
 
     def address_hash(self, key: str) -> str:
         """`Account.address_hash`, with the keyed prefix hashed once instead of per key."""
@@ -116,18 +132,54 @@ class Decider:
 
     # --- answers ------------------------------------------------------------------------
 
-    def reasons(self, keys: Sequence[str]) -> list[tuple[Reason, ...]]:
+    def reasons(self, keys: Sequence[str], deferred: Deferrals | None = None) -> list[tuple[Reason, ...]]:
+        """Every key's reasons; keys in quiet hours also go into `deferred` if given."""
         answers = [self.default] * len(keys)
         table = self.table
         for index, facts in self.facts(keys).items():
             answers[index] = table[facts]
+        if self.quiet is not None:
+            found = self.deferrals(keys)
+            for index in found:
+                answers[index] += _QUIET
+            if deferred is not None:
+                deferred.update(found)
         return answers
 
-    def exceptions(self, keys: Sequence[str | None]) -> dict[int, tuple[Reason, ...]]:
+    def exceptions(
+        self, keys: Sequence[str | None], deferred: Deferrals | None = None
+    ) -> dict[int, tuple[Reason, ...]]:
         """index → reasons for the keys whose answer may differ from `self.default`
-        (every other key, None excepted, gets `self.default`)."""
+        (every other key, None excepted, gets `self.default`). Keys in quiet hours are among
+        them, and go into `deferred` if given."""
         table = self.table
-        return {index: table[facts] for index, facts in self.facts(keys).items()}
+        answers = {index: table[facts] for index, facts in self.facts(keys).items()}
+        if self.quiet is not None:
+            found = self.deferrals(keys)
+            for index in found:
+                answers[index] = answers.get(index, self.default) + _QUIET
+            if deferred is not None:
+                deferred.update(found)
+        return answers
+
+    def deferrals(self, keys: Sequence[str | None]) -> Deferrals:
+        """index → `defer_until` for the keys outside the unit's sending window now (R28),
+        in every time zone of the number (the most restrictive wins)."""
+        window = self.quiet
+        if window is None:
+            return {}
+        verdicts = self._quiet_verdicts
+        found: Deferrals = {}
+        for index, key in enumerate(keys):
+            if key is None:
+                continue
+            names = zone_names(key)
+            verdict = verdicts.get(names)
+            if verdict is None:
+                verdict = verdicts[names] = check_window(window, [self.now.astimezone(z) for z in zones(names)])
+            if not verdict.allowed:
+                found[index] = verdict.defer_until
+        return found
 
     def facts(self, keys: Sequence[str | None]) -> dict[int, FactsKey]:
         """index → facts for the keys with relevant stored state; None keys are skipped."""
@@ -335,9 +387,7 @@ def _lookup_sql(relevant: Relevance, sqlite: bool, single: bool = False) -> sa.T
         columns.append("NULL")
     if not present:
         return sa.text("SELECT 0, NULL, NULL, NULL, NULL, NULL WHERE 1 = 0")
-    return sa.text(
-        f"SELECT {', '.join(columns)} FROM {keys} AS k {' '.join(joins)} WHERE {' OR '.join(present)}"
-    )
+    return sa.text(f"SELECT {', '.join(columns)} FROM {keys} AS k {' '.join(joins)} WHERE {' OR '.join(present)}")
 
 
 def _preload_queries(relevant: Relevance) -> list[tuple[int, str]]:

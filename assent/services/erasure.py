@@ -148,6 +148,12 @@ def _forget_elsewhere(conn: Connection, targets: Sequence[Address], hashes: list
     ls, jt, jo, mail = t.link_subjects, t.job_targets, t.job_outcomes, t.mail_outbox
     keys = sorted({a.key for a in targets})
     cleared = conn.execute(sa.delete(ls).where(ls.c.address_hash.in_(hashes))).rowcount
+    # Inbound texts keep their (hash-keyed) row, so a late Twilio retry is still a duplicate,
+    # but lose what the person wrote.
+    sms = t.sms_messages
+    cleared += conn.execute(
+        sa.update(sms).where(sms.c.address_hash.in_(hashes)).values(address=None, body=None, review_note=None)
+    ).rowcount
     erased = "ERASED: the address was erased (R22)"
     cleared += conn.execute(
         sa.update(jt).where(jt.c.address.in_(keys)).values(address=None, display=None, error=erased)

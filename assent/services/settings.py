@@ -8,10 +8,18 @@ import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assent.domain.keywords import RevocationPolicy
 from assent.services.errors import Collected
 from assent.storage import tables as t
 
-PUBLIC = ("data_privacy_mode", "consent_required_to_send", "double_opt_in", "default_phone_region", "sms_numbers")
+PUBLIC = (
+    "data_privacy_mode",
+    "consent_required_to_send",
+    "double_opt_in",
+    "default_phone_region",
+    "sms_numbers",
+    "sms_revocation_policy",
+)
 
 
 def get_settings(conn: Connection) -> dict[str, Any]:
@@ -45,6 +53,12 @@ def update_settings(conn: Connection, changes: dict[str, Any]) -> dict[str, Any]
                 continue
             numbers[phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)] = bu_id
         values["sms_numbers"] = numbers
+    policy = values.get("sms_revocation_policy")
+    if policy is not None:
+        choices = [p.value for p in RevocationPolicy]
+        if str(policy) not in choices:
+            problems.add("sms_revocation_policy", f"must be one of {', '.join(choices)}")
+        values["sms_revocation_policy"] = str(policy)
     problems.raise_if_any()
     if values:
         conn.execute(

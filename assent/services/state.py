@@ -10,7 +10,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.addresses import Address, InvalidAddress, normalize
+from assent.domain.keywords import RevocationPolicy
 from assent.domain.model import ActorClass, Channel, ConfirmationState, Policy, Source, Status, WideOptOut
+from assent.domain.quiet_hours import QuietWindow, parse_window
 from assent.domain.rules import TypeFacts
 from assent.services.errors import Invalid, NotFound
 from assent.storage import tables as t
@@ -24,6 +26,7 @@ class Account:
     hash_key: bytes
     default_phone_region: str | None
     sms_numbers: dict[str, int]
+    sms_revocation_policy: RevocationPolicy = RevocationPolicy.OPT_OUT
 
     def address_hash(self, channel: Channel | str, key: str) -> str:
         """A keyed hash naming an address without revealing it (ledger key, erasures)."""
@@ -57,7 +60,13 @@ def load_account(conn: Connection) -> Account:
         double_opt_in=row.double_opt_in,
         double_opt_in_by_business_unit=overrides,
     )
-    return Account(policy, bytes.fromhex(row.hash_key), row.default_phone_region, dict(row.sms_numbers))
+    return Account(
+        policy,
+        bytes.fromhex(row.hash_key),
+        row.default_phone_region,
+        dict(row.sms_numbers),
+        RevocationPolicy(row.sms_revocation_policy),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,13 @@ def load_type(conn: Connection, type_id: int, field: str = "subscription_type_id
     if found is None:
         raise Invalid(field, f"subscription type {type_id} does not exist", "UNKNOWN_SUBSCRIPTION_TYPE")
     return found
+
+
+def load_quiet_window(conn: Connection, bu_id: int, channel: Channel) -> QuietWindow | None:
+    """The unit's sending window for an SMS or WhatsApp channel, if it set one (R28)."""
+    bu = t.business_units
+    stored = conn.execute(sa.select(bu.c.quiet_hours).where(bu.c.id == bu_id)).scalar()
+    return parse_window((stored or {}).get(channel.value))
 
 
 def require_business_unit(conn: Connection, bu_id: int, field: str = "business_unit_id") -> None:

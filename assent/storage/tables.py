@@ -67,6 +67,8 @@ account_settings = sa.Table(
     # not in the signing keys, so that rotating those never forgets an erasure.
     sa.Column("hash_key", Text(64), nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # OPT_OUT or REVIEW: what a text with a STOP-family word among other words does (R27)
+    sa.Column("sms_revocation_policy", Text(10), nullable=False, server_default="OPT_OUT"),
 )
 
 business_units = sa.Table(
@@ -86,6 +88,12 @@ business_units = sa.Table(
     sa.Column("double_opt_in", sa.Boolean, nullable=True),  # None: the account setting
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    # SMS/WhatsApp (issue 12; why JSON: migration 0012): extra keywords {opt_out, opt_in,
+    # help: [..]}, reply texts {opt_out, opt_in, help}, and sending windows {SMS, WHATSAPP:
+    # {start, end, days} | null}. None everywhere means the defaults and no quiet hours.
+    sa.Column("sms_keywords", sa.JSON, nullable=True),
+    sa.Column("sms_replies", sa.JSON, nullable=True),
+    sa.Column("quiet_hours", sa.JSON, nullable=True),
 )
 
 subscription_types = sa.Table(
@@ -549,4 +557,31 @@ workflow_run_actions = sa.Table(
     sa.Column("outcome", Text(10), nullable=False),
     sa.Column("reason", Text(40), nullable=True),
     sa.Index(None, "workflow_id", "outcome"),
+)
+
+# --- SMS and WhatsApp keywords (issue 12) -------------------------------------------------
+
+# Every inbound Twilio message, and every status callback that changed state, once: the
+# primary key is the dedupe (a retry finds its row and gets the stored `reply`). A message
+# held for review (`review` = PENDING) is the review queue. See migration 0012.
+sms_messages = sa.Table(
+    "sms_messages",
+    metadata,
+    sa.Column("address_hash", Text(64), primary_key=True),
+    sa.Column("message_sid", Text(64), primary_key=True),
+    sa.Column("event", Text(20), primary_key=True),  # "received", or the callback's MessageStatus
+    sa.Column("channel", Text(10), nullable=False),
+    sa.Column("address", Text(320), nullable=True),  # personal: the addresses.address key
+    sa.Column("business_unit_id", sa.Integer, nullable=False),
+    sa.Column("body", Text(1600), nullable=True),  # personal: what the person wrote
+    sa.Column("kind", Text(12), nullable=True),  # domain.keywords.MessageKind
+    sa.Column("keyword", Text(60), nullable=True),
+    sa.Column("error_code", Text(10), nullable=True),
+    sa.Column("reply", Text(1600), nullable=True),  # the one reply sent, if any
+    sa.Column("review", Text(10), nullable=True),  # PENDING, CONFIRMED, DISMISSED
+    sa.Column("review_note", Text(2000), nullable=True),
+    sa.Column("reviewed_by", Text(100), nullable=True),
+    sa.Column("reviewed_at", UTCDateTime, nullable=True),
+    sa.Column("received_at", UTCDateTime, nullable=False),
+    sa.Index(None, "review", "received_at"),
 )

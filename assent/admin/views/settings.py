@@ -80,6 +80,8 @@ async def save(request: Request, me: SignedIn = Depends(admin)) -> Response:
         "default_phone_region": str(form.get("default_phone_region", "")).strip() or None,
         "sms_numbers": numbers,
     }
+    if form.get("sms_revocation_policy"):
+        values["sms_revocation_policy"] = str(form.get("sms_revocation_policy"))
     try:
         body = SettingsPatch.model_validate(values)
         with _db(request).write() as conn:

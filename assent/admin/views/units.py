@@ -14,6 +14,7 @@ from assent.admin.web import form_values, redirect, render, validation_words
 from assent.api.catalog import BusinessUnitIn, BusinessUnitPatch
 from assent.services import catalog
 from assent.services.catalog import LANGUAGES
+from assent.services.errors import Problem
 from assent.storage.db import Database
 
 router = APIRouter()
@@ -78,7 +79,24 @@ def _values(form: Any) -> dict[str, Any]:
             values[color] = None
     doi = form.get("double_opt_in")
     values["double_opt_in"] = None if doi in (None, "") else doi == "true"
+    values.update(_sms_values(form))
     return values
+
+
+def _sms_values(form: Any) -> dict[str, Any]:
+    """The SMS section (units/_sms.html): keywords as comma lists, replies, quiet hours."""
+    keywords = {
+        kind: [word.strip() for word in str(form.get(f"kw_{kind}", "")).split(",") if word.strip()]
+        for kind in ("opt_out", "opt_in", "help")
+    }
+    replies = {kind: str(form.get(f"reply_{kind}", "")).strip() or None for kind in ("opt_out", "opt_in", "help")}
+    quiet: dict[str, Any] = {}
+    for channel in ("SMS", "WHATSAPP"):
+        on = form.get(f"quiet_{channel}") == "on"
+        days = [str(day) for day in form.getlist(f"quiet_{channel}_days")]
+        window = {"start": form.get(f"quiet_{channel}_start"), "end": form.get(f"quiet_{channel}_end"), "days": days}
+        quiet[channel] = window if on else None
+    return {"sms_keywords": keywords, "sms_replies": replies, "quiet_hours": quiet}
 
 
 @router.post("/business-units")
@@ -88,8 +106,11 @@ async def create(request: Request, me: SignedIn = Depends(admin)) -> Response:
         body = BusinessUnitIn.model_validate({k: v for k, v in values.items() if v is not None})
     except ValidationError as error:
         return _form(request, me, values, validation_words(error), status=422)
-    with _db(request).write() as conn:
-        created = catalog.create_business_unit(conn, body.model_dump())
+    try:
+        with _db(request).write() as conn:
+            created = catalog.create_business_unit(conn, body.model_dump())
+    except Problem as problem:
+        return _form(request, me, values, {e.field: e.reason for e in problem.errors}, status=422)
     return redirect(request, "/business-units", f"Created the business unit “{created['name']}”.")
 
 
@@ -102,6 +123,9 @@ async def update(request: Request, unit_id: int, me: SignedIn = Depends(admin)) 
         body = BusinessUnitPatch.model_validate(values)
     except ValidationError as error:
         return _form(request, me, {**current, **values}, validation_words(error), status=422)
-    with _db(request).write() as conn:
-        saved = catalog.update_business_unit(conn, unit_id, body.model_dump(exclude_unset=True))
+    try:
+        with _db(request).write() as conn:
+            saved = catalog.update_business_unit(conn, unit_id, body.model_dump(exclude_unset=True))
+    except Problem as problem:
+        return _form(request, me, {**current, **values}, {e.field: e.reason for e in problem.errors}, status=422)
     return redirect(request, "/business-units", f"Saved “{saved['name']}”.")
