@@ -13,7 +13,6 @@ import importlib
 from fastapi import APIRouter, FastAPI
 
 from assent.config import Settings
-from assent.inbound import esp
 from assent.inbound.common import install_errors
 from assent.storage.db import Database
 
@@ -32,7 +31,6 @@ def create_app(settings: Settings, db: Database) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     install_errors(app)
-    esp.install(app)
     for name in PROVIDERS:
         router: APIRouter = importlib.import_module(f"assent.inbound.{name}").router
         app.include_router(router)

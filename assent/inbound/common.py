@@ -3,6 +3,7 @@ small problem responses."""
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -31,9 +32,8 @@ class Refused(Exception):
 
 
 def problem(status: int, detail: str, **extra: Any) -> JSONResponse:
-    return JSONResponse(
-        {"status": status, "detail": detail, **extra}, status_code=status, media_type="application/problem+json"
-    )
+    body = {"title": HTTPStatus(status).phrase, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
 def install_errors(app: FastAPI) -> None:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -23,6 +23,8 @@ from assent.actions.feedback import FeedbackResult, Rejected, ReplayedToken, app
 from assent.config import Settings
 from assent.domain.addresses import InvalidAddress, normalize_email
 from assent.domain.feedback import FeedbackEvent
+from assent.inbound.common import Refused as Refused
+from assent.inbound.common import read_body as _read_body
 from assent.storage.db import Database
 
 #: a SendGrid batch is at most a few MB; single events are small
@@ -33,36 +35,23 @@ FRESH_FOR = dt.timedelta(minutes=5)
 Parsed = Sequence[FeedbackEvent | Rejected]
 
 
-class Refused(Exception):
-    """Refuse the request: nothing is written."""
-
-    def __init__(self, status: int, title: str, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.title, self.detail = status, title, detail
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The request body, refused with 413 past `limit` bytes (read no further)."""
+    return await _read_body(request, limit)
 
 
 def unauthorized(detail: str) -> Refused:
-    return Refused(401, "Unauthorized", detail)
+    return Refused(401, title="Unauthorized", detail=detail)
 
 
 def bad_request(detail: str) -> Refused:
-    return Refused(400, "Bad request", detail)
+    return Refused(400, title="Bad request", detail=detail)
 
 
 def not_configured(variable: str, what: str) -> Refused:
-    return Refused(503, "Not configured", f"{what} is not set up here: set {variable} to accept these webhooks.")
-
-
-def problem(status: int, title: str, detail: str) -> JSONResponse:
-    return JSONResponse(
-        {"title": title, "status": status, "detail": detail}, status_code=status, media_type="application/problem+json"
+    return Refused(
+        503, title="Not configured", detail=f"{what} is not set up here: set {variable} to accept these webhooks."
     )
-
-
-def install(app: FastAPI) -> None:
-    @app.exception_handler(Refused)
-    async def _refused(_: Request, error: Refused) -> JSONResponse:
-        return problem(error.status, error.title, error.detail)
 
 
 def settings_of(request: Request) -> Settings:
@@ -73,20 +62,6 @@ def settings_of(request: Request) -> Settings:
 def db_of(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
-
-
-async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
-    """The request body, refused with 413 past `limit` bytes (read no further)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise Refused(413, "Payload too large", f"the body may be at most {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise Refused(413, "Payload too large", f"the body may be at most {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def parse_json(body: bytes) -> Any:
@@ -144,7 +119,7 @@ def recipient(value: object, field: str) -> str:
     try:
         normalize_email(value)
     except InvalidAddress as error:
-        raise Refused(422, "Unprocessable", f"{field}: {error.reason}") from None
+        raise Refused(422, title="Unprocessable", detail=f"{field}: {error.reason}") from None
     return value
 
 
@@ -162,7 +137,7 @@ async def apply(request: Request, provider: str, parsed: Parsed, token: str | No
         result: FeedbackResult = await run_in_threadpool(_apply, db, provider, parsed, token)
     except ReplayedToken:
         # 406: Mailgun does not retry it; the first delivery of this token was applied.
-        raise Refused(406, "Replayed", "this webhook token was accepted before; nothing written") from None
+        raise Refused(406, title="Replayed", detail="this webhook token was accepted before; nothing written") from None
     return JSONResponse(result.as_dict())
 
 

@@ -61,7 +61,9 @@ def verify(public_key: str, signature: str, timestamp: str, body: bytes) -> bool
     try:
         key = _public_key(public_key.strip())
     except (ValueError, binascii.Error):
-        raise esp.Refused(503, "Misconfigured", "ASSENT_SENDGRID_PUBLIC_KEY is not a base64 EC public key") from None
+        raise esp.Refused(
+            503, title="Misconfigured", detail="ASSENT_SENDGRID_PUBLIC_KEY is not a base64 EC public key"
+        ) from None
     try:
         key.verify(base64.b64decode(signature, validate=True), timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, binascii.Error, ValueError):
@@ -85,7 +87,7 @@ async def receive(request: Request) -> JSONResponse:
     if not isinstance(payload, list):
         raise esp.bad_request("the body must be a JSON array of events")
     if len(payload) > MAX_EVENTS:
-        raise esp.Refused(413, "Payload too large", f"at most {MAX_EVENTS} events per request")
+        raise esp.Refused(413, title="Payload too large", detail=f"at most {MAX_EVENTS} events per request")
     return await esp.apply(request, PROVIDER, [parse(i, item) for i, item in enumerate(payload)])
 
 

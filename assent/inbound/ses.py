@@ -68,7 +68,7 @@ async def receive(request: Request) -> JSONResponse:
     except sns.Untrusted as error:
         raise esp.unauthorized(str(error)) from None
     except sns.Unreachable as error:
-        raise esp.Refused(502, "Bad gateway", f"could not reach SNS: {error}") from None
+        raise esp.Refused(502, title="Bad gateway", detail=f"could not reach SNS: {error}") from None
     message = _message(payload.get("Message"))
     return await esp.apply(request, PROVIDER, parse(str(payload.get("MessageId")), message))
 
@@ -77,8 +77,8 @@ async def _raw(request: Request, settings: Settings, payload: dict[str, Any]) ->
     if not settings.ses_raw_token:
         raise esp.Refused(
             403,
-            "Forbidden",
-            "unsigned SNS message (raw message delivery?): turn raw delivery off, or set ASSENT_SES_RAW_TOKEN "
+            title="Forbidden",
+            detail="unsigned SNS message (raw message delivery?): turn raw delivery off, or set ASSENT_SES_RAW_TOKEN "
             "and add ?token=<it> to the subscription URL",
         )
     given = request.query_params.get("token", "")
