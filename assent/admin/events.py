@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.admin import words
+from assent.domain.model import EventKind
 from assent.storage import tables as t
 
 PAGE = 50
@@ -130,7 +131,7 @@ def names(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, dict[An
 def describe(row: dict[str, Any], named: dict[str, dict[Any, str]]) -> dict[str, Any]:
     """One event as the screens show it: what changed, by whom, how, on what basis."""
     channel = row["channel"]
-    if row["kind"] == "WIDE_OPT_OUT":
+    if row["kind"] == EventKind.WIDE_OPT_OUT:
         unit = named["units"].get(row["business_unit_id"], f"business unit {row['business_unit_id']}")
         what = f"All {words.CHANNEL_IN_TEXT.get(channel, channel)} ({unit})"
     elif row["subscription_type_id"]:

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assent.domain.model import ActorClass, Channel, LegalBasis, Outcome, Reason, Source, Status
+from assent.domain.model import (
+    ActorClass,
+    Channel,
+    ConfirmationState,
+    EventKind,
+    EventState,
+    JobStatus,
+    LegalBasis,
+    Outcome,
+    Reason,
+    Source,
+    Status,
+)
 
 STATUS = {
     Status.SUBSCRIBED.value: "Opted in",
@@ -62,19 +74,29 @@ ACTOR = {
 OUTCOME = {Outcome.CHANGED.value: "Changed", Outcome.UNCHANGED.value: "Already so", Outcome.REFUSED.value: "Refused"}
 
 EVENT_KIND = {
-    "STATUS": "Subscription status",
-    "WIDE_OPT_OUT": "Unsubscribed from all",
-    "UNDELIVERABLE": "Deliverability",
-    "CONFIRMATION": "Double opt-in",
-    "ERASURE": "Erasure",
+    EventKind.STATUS.value: "Subscription status",
+    EventKind.WIDE_OPT_OUT.value: "Unsubscribed from all",
+    EventKind.UNDELIVERABLE.value: "Deliverability",
+    EventKind.CONFIRMATION.value: "Double opt-in",
+    EventKind.ERASURE.value: "Erasure",
 }
+#: kinds whose old and new states are subscription statuses (shown as status badges)
+STATUS_KINDS = (EventKind.STATUS.value, EventKind.WIDE_OPT_OUT.value)
 
 #: the states of the other kinds of event
 EVENT_STATE = {
-    "DELIVERABLE": "Deliverable",
-    "UNDELIVERABLE": "Undeliverable",
-    "PENDING": "Awaiting confirmation",
-    "CONFIRMED": "Confirmed",
+    EventState.DELIVERABLE.value: "Deliverable",
+    EventState.UNDELIVERABLE.value: "Undeliverable",
+    EventState.ERASED.value: "Erased",
+    ConfirmationState.PENDING.value: "Awaiting confirmation",
+    ConfirmationState.CONFIRMED.value: "Confirmed",
+}
+
+JOB_STATUS = {
+    JobStatus.QUEUED.value: "Waiting for a worker…",
+    JobStatus.RUNNING.value: "Working…",
+    JobStatus.SUCCEEDED.value: "Done",
+    JobStatus.FAILED.value: "Failed",
 }
 
 

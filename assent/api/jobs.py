@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from assent.api import auth
 from assent.api.common import client_context, db_of
 from assent.api.schemas import Explanation, Id, Page, Strict
-from assent.domain.model import Channel, Evidence, LegalBasis, Outcome, Status
+from assent.domain.model import Channel, Evidence, JobStatus, LegalBasis, Outcome, Status
 from assent.jobs import bulk, reports
 from assent.jobs.selection import MAX_ROWS, ContactSearch, Selection
 from assent.services.apikeys import Principal
@@ -72,7 +72,7 @@ class Counts(BaseModel):
 class JobOut(BaseModel):
     id: str
     kind: str
-    status: Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"]
+    status: JobStatus
     progress: Progress
     counts: Counts
     params: dict[str, Any]
@@ -129,7 +129,7 @@ def list_jobs(
     request: Request,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    status: Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"] | None = None,
+    status: JobStatus | None = None,
     kind: Annotated[str, Query(max_length=40)] | None = None,
     _: Principal = Depends(auth.read),
 ) -> dict[str, Any]:

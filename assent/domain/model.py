@@ -118,6 +118,38 @@ class Reason(StrEnum):
     INVALID_ADDRESS = "INVALID_ADDRESS"
 
 
+class EventKind(StrEnum):
+    """What a ledger event records. Stable: webhooks and the hash chain serialize these."""
+
+    STATUS = "STATUS"  # one (address, type) status
+    WIDE_OPT_OUT = "WIDE_OPT_OUT"  # "unsubscribe from all" of a business unit
+    UNDELIVERABLE = "UNDELIVERABLE"  # a hard bounce, or a user clearing one
+    CONFIRMATION = "CONFIRMATION"  # double opt-in
+    ERASURE = "ERASURE"  # the person was erased (R22)
+
+
+class EventState(StrEnum):
+    """The `old_status` / `new_status` of events that are not about a subscription status
+    (those use `Status`, and confirmations `ConfirmationState`)."""
+
+    DELIVERABLE = "DELIVERABLE"
+    UNDELIVERABLE = "UNDELIVERABLE"
+    ERASED = "ERASED"
+
+
+class JobStatus(StrEnum):
+    """A durable job's life: QUEUED → RUNNING → SUCCEEDED | FAILED."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
+
+
 class ConfirmationState(StrEnum):
     """Double opt-in state of an address (R16). None in storage means never asked."""
 

@@ -23,6 +23,8 @@ from assent.domain.model import (
     ActorClass,
     Channel,
     ConfirmationState,
+    EventKind,
+    EventState,
     Evidence,
     LegalBasis,
     Outcome,
@@ -202,7 +204,7 @@ class Writer:
                 events.append(
                     self.event(
                         address,
-                        kind="STATUS",
+                        kind=EventKind.STATUS,
                         business_unit_id=st.business_unit_id,
                         subscription_type_id=st.id,
                         old_status=current.value,
@@ -259,10 +261,10 @@ class Writer:
             events.append(
                 self.event(
                     address,
-                    kind="WIDE_OPT_OUT",
+                    kind=EventKind.WIDE_OPT_OUT,
                     business_unit_id=business_unit_id,
-                    old_status="UNSUBSCRIBED" if existing else "NOT_SPECIFIED",
-                    new_status="UNSUBSCRIBED",
+                    old_status=Status.UNSUBSCRIBED if existing else Status.NOT_SPECIFIED,
+                    new_status=Status.UNSUBSCRIBED,
                     legal_basis=self.evidence.legal_basis.value if self.evidence.legal_basis else None,
                 )
             )
@@ -311,10 +313,10 @@ class Writer:
             events.append(
                 self.event(
                     address,
-                    kind="WIDE_OPT_OUT",
+                    kind=EventKind.WIDE_OPT_OUT,
                     business_unit_id=business_unit_id,
-                    old_status="UNSUBSCRIBED",
-                    new_status="NOT_SPECIFIED",
+                    old_status=Status.UNSUBSCRIBED,
+                    new_status=Status.NOT_SPECIFIED,
                     legal_basis=self.evidence.legal_basis.value if self.evidence.legal_basis else None,
                 )
             )
@@ -350,9 +352,9 @@ class Writer:
             [
                 self.event(
                     address,
-                    kind="UNDELIVERABLE",
-                    old_status="UNDELIVERABLE" if row.undeliverable else "DELIVERABLE",
-                    new_status="UNDELIVERABLE" if undeliverable else "DELIVERABLE",
+                    kind=EventKind.UNDELIVERABLE,
+                    old_status=_deliverability(bool(row.undeliverable)),
+                    new_status=_deliverability(undeliverable),
                     legal_basis_explanation=reason or self.evidence.legal_basis_explanation,
                 )
             ],
@@ -377,7 +379,7 @@ class Writer:
         ledger.append(
             self.db,
             self.conn,
-            [self.event(address, kind="CONFIRMATION", old_status=current, new_status=state.value)],
+            [self.event(address, kind=EventKind.CONFIRMATION, old_status=current, new_status=state.value)],
             self.at,
         )
         return Outcome.CHANGED
@@ -426,6 +428,10 @@ class Writer:
 def _result(type_id: int, current: Status, target: Status, verdict: Verdict) -> ChangeResult:
     new = target if verdict.applies else current
     return ChangeResult(type_id, current, new, verdict.outcome, verdict.reason)
+
+
+def _deliverability(undeliverable: bool) -> EventState:
+    return EventState.UNDELIVERABLE if undeliverable else EventState.DELIVERABLE
 
 
 def _wide(business_unit_id: int, actor: Actor) -> WideOptOut:

@@ -19,7 +19,7 @@ from assent.admin.security import SignedIn, editor, viewer
 from assent.admin.views.contacts import Search
 from assent.admin.web import is_htmx, problem_words, redirect, render
 from assent.api.common import client_context
-from assent.domain.model import Channel, Evidence, LegalBasis, Status
+from assent.domain.model import Channel, Evidence, JobStatus, LegalBasis, Status
 from assent.jobs import bulk, reports
 from assent.jobs.selection import ContactSearch, Selection
 from assent.services import catalog
@@ -173,7 +173,8 @@ def _job_context(conn: Any, job: dict[str, Any]) -> dict[str, Any]:
     params = job["params"]
     channel = params["channel"]
     type_names = {ty["id"]: ty["name"] for ty in catalog.list_subscription_types(conn, include_inactive=True)}
-    done = job["status"] in ("SUCCEEDED", "FAILED")
+    status = JobStatus(job["status"])
+    done = status.finished
     return {
         "job": job,
         "params": params,
@@ -181,6 +182,7 @@ def _job_context(conn: Any, job: dict[str, Any]) -> dict[str, Any]:
         "type_names": type_names,
         "type_list": ", ".join(type_names.get(i, str(i)) for i in params.get("subscription_type_ids") or ()),
         "done": done,
+        "failed": status is JobStatus.FAILED,
         "refusals": _refusal_sentences(conn, job) if done else [],
         "percent": int(100 * job["progress"]["done"] / job["progress"]["total"]) if job["progress"]["total"] else 100,
     }
