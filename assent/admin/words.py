@@ -143,6 +143,11 @@ REFUSALS: dict[str, Refusal] = {
         "{n} {contacts} {were} unsubscribed from all {channel} by a complaint, a provider or the "
         "system; a user cannot remove that.",
     ),
+    Reason.SOURCE_CANNOT_REMOVE_WIDE_OPT_OUT: Refusal(
+        "A form, a link click or a complaint never lifts an unsubscribe from all; only the person can, "
+        "on their preference page.",
+        "{n} {contacts} stayed unsubscribed from all {channel}: only the person can lift that.",
+    ),
     Reason.WORKFLOW_CANNOT_RESUBSCRIBE: Refusal(
         "This person opted out; a workflow cannot resubscribe them.",
         "{n} {contacts} had opted out; a workflow cannot resubscribe them.",

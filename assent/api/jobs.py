@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from assent.api import auth
 from assent.api.common import client_context, db_of
-from assent.api.schemas import Explanation, Id, Page, Strict
+from assent.api.schemas import BulkSource, Explanation, Id, Page, Strict
 from assent.domain.model import Channel, Evidence, JobStatus, LegalBasis, Outcome, Status
 from assent.jobs import bulk, reports
 from assent.jobs.selection import MAX_ROWS, ContactSearch, Selection
@@ -50,7 +50,7 @@ class BulkUpdateIn(Strict):
     legal_basis: LegalBasis | None = None
     legal_basis_explanation: Explanation | None = None
     processing_legal_basis: LegalBasis | None = None
-    source: Literal["API", "MANUAL", "BULK", "WORKFLOW", "IMPORT"] = Field(
+    source: BulkSource = Field(
         "API",
         description="API, MANUAL and BULK act as a user (source BULK); WORKFLOW and IMPORT get their "
         "own, stricter rules (they never resubscribe, R5).",

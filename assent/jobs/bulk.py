@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from assent.domain.addresses import Address
 from assent.domain.model import (
+    BULK_SOURCES,
     Actor,
     ActorClass,
     Channel,
@@ -52,15 +53,8 @@ class Operation(StrEnum):
     REMOVE_WIDE_OPT_OUTS = "REMOVE_WIDE_OPT_OUTS"
 
 
-#: What a caller may name as the source. A bulk update is a user's act (BULK) unless the
-#: caller is a workflow or an import acting through the API, whose stricter rules then apply.
-SOURCES = {
-    "API": Source.BULK,
-    "MANUAL": Source.BULK,
-    "BULK": Source.BULK,
-    "WORKFLOW": Source.WORKFLOW,
-    "IMPORT": Source.IMPORT,
-}
+#: What a caller may name as the source, and the source the changes carry (the domain's).
+SOURCES = BULK_SOURCES
 
 
 @dataclass(frozen=True)
