@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from assent.actions import bulk_updates
 from assent.api import auth
 from assent.api.common import client_context, db_of
 from assent.api.schemas import BulkSource, Explanation, Id, Page, Strict
@@ -118,7 +119,7 @@ def create_bulk_update(
         source=body.source,
     )
     db = db_of(request)
-    job_id = bulk.create(db, update, actor_id=principal.id, context=client_context(request))
+    job_id = bulk_updates.start_bulk_update(db, update, actor_id=principal.id, context=client_context(request))
     response.headers["Location"] = f"/api/v1/jobs/{job_id}"
     with db.read() as conn:
         return reports.get_job(conn, job_id)

@@ -211,7 +211,7 @@ def evidence_to_lift_wide_opt_out(policy: Policy, *, has_processing_basis: bool 
 
 
 def starts_double_opt_in(
-    *, source: Source, channel: Channel, verdict: Verdict, target: Status, business_unit_id: int, policy: Policy
+    *, source: Source, channel: Channel, outcome: Outcome, target: Status, business_unit_id: int, policy: Policy
 ) -> bool:
     """R16: a form's opt-in to an email type of a unit with double opt-in on leaves the
     address waiting for the person to confirm it."""
@@ -219,7 +219,7 @@ def starts_double_opt_in(
         source is Source.FORM
         and channel is Channel.EMAIL
         and target is Status.SUBSCRIBED
-        and verdict.outcome is Outcome.CHANGED
+        and outcome is Outcome.CHANGED
         and policy.double_opt_in_for(business_unit_id)
     )
 
@@ -228,6 +228,14 @@ def lifts_erasure(actor: Actor, target: Status) -> bool:
     """R22: an erased address stays suppressed until the person opts in themself; an opt-in
     the rules let through for an erased address (only the contact's) lifts the erasure."""
     return target is Status.SUBSCRIBED and actor.klass is ActorClass.CONTACT
+
+
+def shows_ticked(status: Status, type_: TypeFacts, policy: Policy) -> bool:
+    """R13: a preference box is ticked when this type's own status lets mail flow —
+    SUBSCRIBED, or NOT_SPECIFIED where no consent is needed (email outside data privacy
+    mode). The rule is the decision's (R11): a wide opt-out or a bounce is shown apart, not
+    as unticked boxes."""
+    return not {Reason.UNSUBSCRIBED, Reason.NO_CONSENT} & set(decide(type_, SendFacts(status), policy))
 
 
 def recorded_legal_basis(actor: Actor, target: Status, evidence: Evidence) -> LegalBasis | None:

@@ -12,6 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+#: What the database driver raises when the database cannot be reached (down, wrong host or
+#: name, a broken connection, SQLite's file locked for too long): every interface answers it
+#: with 503 and this Retry-After, in its own error shape.
+UNAVAILABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError)
+RETRY_AFTER_SECONDS = 5
+
 
 class Database:
     """A database and the two kinds of transaction Assent runs on it."""

@@ -10,7 +10,6 @@ import pytest
 from assent.domain.model import (
     API_KEY_SOURCES,
     CHANGED,
-    UNCHANGED,
     Actor,
     ActorClass,
     Channel,
@@ -139,11 +138,11 @@ def test_evidence_to_lift_is_exactly_what_the_wide_rule_asks(policy: Policy, has
 
 def test_double_opt_in_starts_only_for_a_forms_email_opt_in_where_it_is_on() -> None:
     on = Policy(double_opt_in_by_business_unit={3: True})
-    args = {"channel": Channel.EMAIL, "verdict": CHANGED, "target": Status.SUBSCRIBED, "business_unit_id": 3}
+    args = {"channel": Channel.EMAIL, "outcome": Outcome.CHANGED, "target": Status.SUBSCRIBED, "business_unit_id": 3}
     assert starts_double_opt_in(source=Source.FORM, policy=on, **args)
     assert not starts_double_opt_in(source=Source.FORM, policy=Policy(), **args)
     assert not starts_double_opt_in(source=Source.API, policy=on, **args)
-    assert not starts_double_opt_in(source=Source.FORM, policy=on, **{**args, "verdict": UNCHANGED})
+    assert not starts_double_opt_in(source=Source.FORM, policy=on, **{**args, "outcome": Outcome.UNCHANGED})
     assert not starts_double_opt_in(source=Source.FORM, policy=on, **{**args, "channel": Channel.SMS})
 
 
