@@ -1,15 +1,20 @@
-"""The app factory: settings in, a FastAPI app out. Nothing is built at import time."""
+"""The app factory: settings in, a FastAPI app out. Nothing is built at import time.
+
+Each interface is its own sub-app with its own error shape, mounted here: the native API at
+`/api/v1` (RFC 9457), the admin UI at `/admin` (its own pages), the public pages at the root
+(localized HTML pages, also for unknown paths). The root app itself serves the operations
+endpoints (plain answers) and the API's OpenAPI document and Swagger UI.
+"""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from assent import admin, api, hubspot, inbound, ops, pages
-from assent.api import problems
-from assent.api.consistency import ConsistencyMiddleware
 from assent.api.idempotency import IdempotencyMiddleware
 from assent.config import Settings
 from assent.jobs.worker import in_process_worker
+from assent.mail import mailer_for
 from assent.storage.db import Database, open_database
 
 DESCRIPTION = """
@@ -24,11 +29,12 @@ Writes accept an `Idempotency-Key` header: a retry returns the first answer.
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     database = db or open_database(settings)
+    mailer = mailer_for(settings, database)
     app = FastAPI(
         title="Assent",
         version="0.1.0",
         description=DESCRIPTION,
-        docs_url=None,  # served below from vendored files: no CDN for a self-hosted service
+        docs_url=None,  # served by api.mount_docs from vendored files: no CDN for a self-hosted service
         redoc_url=None,
         openapi_url="/openapi.json",
         # `assent serve` runs one job worker thread beside the web server (not in tests).
@@ -36,17 +42,14 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
-    problems.install(app)
+    app.state.mailer = mailer
     app.add_middleware(IdempotencyMiddleware, db=database)
-    # outermost: the position a write committed is known once the idempotent request ran
-    app.add_middleware(ConsistencyMiddleware)
-    app.include_router(api.router)
-    api.mount_docs(app)
-    app.include_router(ops.router)
-    # Each further interface (public pages, admin UI, HubSpot-compatible API, inbound
-    # webhooks) adds one `<package>.mount(app)` line here.
-    admin.mount(app)
-    pages.mount(app)
+    ops.install(app)
+    api.mount(app, settings, database, mailer)
+    # Each further interface mounts its own `<package>.create_app(settings, db)` here,
+    # before the pages' catch-all.
     app.mount(hubspot.PREFIX, hubspot.create_app(settings, database))
     app.mount("/inbound", inbound.create_app(settings, database))
+    app.mount("/admin", admin.create_admin(settings, database, mailer))
+    pages.mount(app, settings, database, mailer)  # last: it answers every other path
     return app

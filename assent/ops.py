@@ -1,15 +1,27 @@
-"""Operations endpoints: liveness, readiness, Prometheus metrics."""
+"""Operations endpoints: liveness, readiness, Prometheus metrics — on the root app, with
+plain answers (a monitor reads status codes, not documents)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from assent.storage import tables as t
-from assent.storage.db import Database
+from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE, Database
 
 router = APIRouter(include_in_schema=False)
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router)
+
+    def _unavailable(_request: Request, _exc: Exception) -> Response:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return PlainTextResponse("database unavailable\n", status_code=503, headers=headers)
+
+    for error in UNAVAILABLE:
+        app.add_exception_handler(error, _unavailable)
 
 
 @router.get("/healthz")
@@ -24,7 +36,8 @@ def readyz(request: Request) -> JSONResponse:
         with db.read() as conn:
             conn.execute(sa.select(t.ledger_counter.c.last_id)).scalar_one()
     except Exception as error:
-        return JSONResponse({"status": "unavailable", "error": type(error).__name__}, status_code=503)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return JSONResponse({"status": "unavailable", "error": type(error).__name__}, status_code=503, headers=headers)
     body: dict[str, object] = {"status": "ok"}
     if db.replicas:
         # A replica that is down or behind is skipped by reads, so it never makes the

@@ -75,3 +75,33 @@ def test_foreign_keys_are_enforced(db: Database) -> None:
                 updated_at=at,
             )
         )
+
+
+def test_enum_columns_refuse_values_outside_their_enum(db: Database) -> None:
+    at = t.now()
+    row = {"address": "a@example.com", "display": "a@example.com", "undeliverable": False, "soft_bounces": 0,
+           "created_at": at, "updated_at": at}
+    with db.write() as conn:
+        conn.execute(t.addresses.insert().values(channel="EMAIL", **row))
+    with pytest.raises(sa.exc.IntegrityError), db.write() as conn:
+        conn.execute(t.addresses.insert().values(channel="PIGEON", **{**row, "address": "b@example.com"}))
+    with pytest.raises(sa.exc.IntegrityError), db.write() as conn:
+        conn.execute(sa.update(t.addresses).values(confirmation="MAYBE"))
+    with pytest.raises(sa.exc.IntegrityError), db.write() as conn:
+        conn.execute(t.jobs.insert().values(id="job_x", kind="BULK_UPDATE", status="PAUSED", params={}, counts={},
+                                            created_at=at))
+    with db.read() as conn:
+        assert conn.execute(sa.select(t.addresses.c.channel, t.addresses.c.confirmation)).all() == [("EMAIL", None)]
+
+
+def test_migration_0007_lists_exactly_the_enums_values_tables_checks() -> None:
+    """The migration freezes the values; `tables.py` derives them from the enums. When an
+    enum grows, this fails until a migration adds the value to the database's CHECK."""
+    import importlib
+
+    frozen = importlib.import_module("assent.storage.migrations.versions.0007_enum_checks").CHECKS
+    built = {
+        table.name: sorted((c.name, str(c.sqltext)) for c in table.constraints if isinstance(c, sa.CheckConstraint))
+        for table in t.metadata.sorted_tables
+    }
+    assert {name: sorted(checks) for name, checks in frozen.items()} == {k: v for k, v in built.items() if v}

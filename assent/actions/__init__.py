@@ -1,1 +1,1 @@
-"""Named actions: each state change, owning its transaction."""
+"""Named actions: each state change opens its write transaction, writes, and returns."""

@@ -36,10 +36,10 @@ from assent.jobs import queue
 from assent.jobs.imports import KIND, Line, Plan, apply_records, plan_of
 from assent.services import imports as reading
 from assent.services.errors import Collected, Conflict, Invalid
+from assent.services.evidence import evidence_problem
 from assent.services.import_files import FileRefused, LineProblem, Record, Scan, records, scan
 from assent.services.ledger import RequestContext
 from assent.services.state import Account, SubscriptionType, load_account, load_types, require_business_unit
-from assent.services.subscribers import evidence_problem
 from assent.storage import tables as t
 from assent.storage.db import Database
 

@@ -23,8 +23,8 @@ from assent.services import contact_search
 from assent.services import workflows as reading
 from assent.services.contact_search import ContactFilter
 from assent.services.errors import Collected, Conflict, Problem
+from assent.services.evidence import evidence_problem
 from assent.services.state import Account, load_account, load_types
-from assent.services.subscribers import evidence_problem
 from assent.storage import tables as t
 from assent.storage.db import Database
 

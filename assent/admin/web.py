@@ -20,6 +20,7 @@ from assent.admin import words
 from assent.admin.security import SESSION_COOKIE, BadCsrf, NotAllowed, SignedIn, SignInRequired
 from assent.config import Settings
 from assent.services.errors import Problem
+from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE
 
 TEMPLATES = Path(__file__).parent / "templates"
 FLASH_COOKIE = "assent_flash"
@@ -166,6 +167,15 @@ def install_error_pages(app: FastAPI) -> None:
     def _invalid(request: Request, exc: RequestValidationError) -> Response:
         fields = ", ".join(str(e.get("loc", ("?",))[-1]) for e in exc.errors())
         return _error(request, 422, "Check the form", f"These fields are missing or invalid: {fields}.")
+
+    def _unavailable(request: Request, _exc: Exception) -> Response:
+        response = _error(request, 503, "Unavailable", "The database cannot be reached; nothing was changed. "
+                          "Try again in a moment.")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for error in UNAVAILABLE:
+        app.add_exception_handler(error, _unavailable)
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> Response:

@@ -8,7 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from assent.domain.model import ActorClass, Channel, LegalBasis, Outcome, Reason, Source, Status
+from assent.domain.model import (
+    ActorClass,
+    Channel,
+    ConfirmationState,
+    EventKind,
+    EventState,
+    JobStatus,
+    LegalBasis,
+    Outcome,
+    Reason,
+    Source,
+    Status,
+)
 
 STATUS = {
     Status.SUBSCRIBED.value: "Opted in",
@@ -62,23 +74,33 @@ ACTOR = {
 OUTCOME = {Outcome.CHANGED.value: "Changed", Outcome.UNCHANGED.value: "Already so", Outcome.REFUSED.value: "Refused"}
 
 EVENT_KIND = {
-    "STATUS": "Subscription status",
-    "WIDE_OPT_OUT": "Unsubscribed from all",
-    "UNDELIVERABLE": "Deliverability",
-    "SOFT_BOUNCE": "Soft bounce",
-    "ESP_RESUBSCRIBE": "Resubscribe reported by the email provider (not applied)",
-    "CONFIRMATION": "Double opt-in",
-    "ERASURE": "Erasure",
+    EventKind.STATUS.value: "Subscription status",
+    EventKind.WIDE_OPT_OUT.value: "Unsubscribed from all",
+    EventKind.UNDELIVERABLE.value: "Deliverability",
+    EventKind.CONFIRMATION.value: "Double opt-in",
+    EventKind.ERASURE.value: "Erasure",
+    EventKind.SOFT_BOUNCE.value: "Soft bounce",
+    EventKind.ESP_RESUBSCRIBE.value: "Resubscribe reported by the email provider (not applied)",
 }
+#: kinds whose old and new states are subscription statuses (shown as status badges)
+STATUS_KINDS = (EventKind.STATUS.value, EventKind.WIDE_OPT_OUT.value)
 
 #: the states of the other kinds of event
 EVENT_STATE = {
-    "DELIVERABLE": "Deliverable",
-    "UNDELIVERABLE": "Undeliverable",
-    "PENDING": "Awaiting confirmation",
-    "CONFIRMED": "Confirmed",
-    "SOFT_BOUNCE": "Soft bounce counted",
-    "NOT_APPLIED": "Not applied",
+    EventState.DELIVERABLE.value: "Deliverable",
+    EventState.UNDELIVERABLE.value: "Undeliverable",
+    EventState.ERASED.value: "Erased",
+    EventState.SOFT_BOUNCE.value: "Soft bounce counted",
+    EventState.NOT_APPLIED.value: "Not applied",
+    ConfirmationState.PENDING.value: "Awaiting confirmation",
+    ConfirmationState.CONFIRMED.value: "Confirmed",
+}
+
+JOB_STATUS = {
+    JobStatus.QUEUED.value: "Waiting for a worker…",
+    JobStatus.RUNNING.value: "Working…",
+    JobStatus.SUCCEEDED.value: "Done",
+    JobStatus.FAILED.value: "Failed",
 }
 
 
@@ -124,6 +146,11 @@ REFUSALS: dict[str, Refusal] = {
         "This unsubscribe from all was not set by a user or an import, so a user cannot remove it.",
         "{n} {contacts} {were} unsubscribed from all {channel} by a complaint, a provider or the "
         "system; a user cannot remove that.",
+    ),
+    Reason.SOURCE_CANNOT_REMOVE_WIDE_OPT_OUT: Refusal(
+        "A form, a link click or a complaint never lifts an unsubscribe from all; only the person can, "
+        "on their preference page.",
+        "{n} {contacts} stayed unsubscribed from all {channel}: only the person can lift that.",
     ),
     Reason.WORKFLOW_CANNOT_RESUBSCRIBE: Refusal(
         "This person opted out; a workflow cannot resubscribe them.",

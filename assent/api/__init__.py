@@ -1,11 +1,14 @@
-"""The native REST API, `/api/v1` (SPEC §3)."""
+"""The native REST API, `/api/v1` (SPEC §3): its own sub-app, answering RFC 9457 problem
+documents (`problems.install`). The root app serves its OpenAPI document and Swagger UI."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -20,11 +23,16 @@ from assent.api import (
     jobs,
     ledger,
     links,
+    problems,
     subscribers,
     workflows,
 )
+from assent.api.consistency import ConsistencyMiddleware
 
-router = APIRouter(prefix="/api/v1")
+PREFIX = "/api/v1"
+
+#: every route of the API, without the prefix the sub-app is mounted at
+router = APIRouter()
 router.include_router(subscribers.batch_router)
 for module in (
     catalog,
@@ -44,6 +52,41 @@ for module in (
 
 
 STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: object, db: object, mailer: object) -> FastAPI:
+    """The API as an ASGI app to mount at `PREFIX`."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.mailer = mailer
+    problems.install(app)
+    # read-your-writes across replicas (R12): the position a write committed, sent back
+    app.add_middleware(ConsistencyMiddleware)
+    app.include_router(router)
+    return app
+
+
+def openapi_document(root: FastAPI) -> dict[str, Any]:
+    """The API's OpenAPI document with its full paths (`/api/v1/…`), as the root app serves
+    it at /openapi.json."""
+    if root.openapi_schema is None:
+        prefixed = APIRouter(prefix=PREFIX)
+        prefixed.include_router(router)
+        root.openapi_schema = get_openapi(
+            title=root.title,
+            version=root.version,
+            openapi_version=root.openapi_version,
+            description=root.description,
+            routes=prefixed.routes,
+        )
+    return root.openapi_schema
+
+
+def mount(root: FastAPI, settings: object, db: object, mailer: object) -> None:
+    root.mount(PREFIX, create_app(settings, db, mailer))
+    root.openapi = lambda: openapi_document(root)  # type: ignore[method-assign]
+    mount_docs(root)
 
 
 def mount_docs(app: FastAPI) -> None:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import sqlalchemy as sa
 from fastapi import Request
-from sqlalchemy.engine import Connection
 
 from assent.domain.model import API_KEY_SOURCES, Actor, Source
 from assent.services.apikeys import Principal
 from assent.services.errors import Invalid
+from assent.services.events import parse_cursor
 from assent.services.ledger import RequestContext
-from assent.storage import tables as t
 from assent.storage.db import Database
 
 
@@ -42,32 +38,4 @@ def client_context(request: Request, job_id: str | None = None) -> RequestContex
     return RequestContext(context.ip, context.user_agent, job_id)
 
 
-def parse_cursor(cursor: str | None, field: str = "cursor") -> int | None:
-    if cursor is None or cursor == "":
-        return None
-    if not cursor.isdigit() or len(cursor) > 18:
-        raise Invalid(field, "not a cursor this API returned")
-    return int(cursor)
-
-
-def event_dict(row: Any) -> dict[str, Any]:
-    event = {c.name: getattr(row, c.name) for c in t.ledger_events.columns if c.name != "address_hash"}
-    # A workflow's events name it as their actor ("workflow:<id>", jobs/workflows.py).
-    actor = event.get("actor_id") or ""
-    workflow = actor.removeprefix("workflow:")
-    event["workflow_id"] = int(workflow) if event.get("source") == "WORKFLOW" and workflow.isdigit() else None
-    return event
-
-
-def events_page(conn: Connection, where: Any, cursor: str | None, limit: int, *, newest_first: bool) -> dict[str, Any]:
-    e = t.ledger_events
-    position = parse_cursor(cursor)
-    query = sa.select(e).where(where)
-    if position is not None:
-        query = query.where(e.c.id < position if newest_first else e.c.id > position)
-    query = query.order_by(e.c.id.desc() if newest_first else e.c.id).limit(limit + 1)
-    rows = conn.execute(query).all()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    following = str(rows[-1].id) if rows and (more or not newest_first) else (cursor if not newest_first else None)
-    return {"results": [event_dict(r) for r in rows], "next": following}
+__all__ = ["actor_for", "client_context", "db_of", "parse_cursor"]

@@ -9,15 +9,15 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from assent.api import auth
-from assent.api.common import db_of, events_page, parse_cursor
+from assent.api.common import db_of, parse_cursor
 from assent.api.schemas import EventPage, Page, PathId, QueryId, Strict, SubscriberOut
 from assent.domain.model import Status
 from assent.services import contacts
+from assent.services import events as ledger_reads
 from assent.services.apikeys import Principal
 from assent.services.contact_search import ContactFilter
 from assent.services.state import load_account, require_business_unit
 from assent.services.subscribers import subscriber_view
-from assent.storage import tables as t
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 
@@ -162,4 +162,4 @@ def contact_history(
         account = load_account(conn)
         row = contacts.contact_row(conn, contact_id)
         hashes = [account.address_hash(a.channel, a.key) for a in contacts.contact_addresses(row)]
-        return events_page(conn, t.ledger_events.c.address_hash.in_(hashes), cursor, limit, newest_first=True)
+        return ledger_reads.history_page(conn, hashes, cursor, limit)

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from assent.actions import erasure
 from assent.api import auth
 from assent.api.common import client_context, db_of, parse_cursor
 from assent.api.schemas import Id, Strict
 from assent.domain.model import Channel
-from assent.services import erasure, exports
+from assent.services import exports
 from assent.services.apikeys import Principal
 from assent.services.errors import Collected
-from assent.services.state import load_account
 
 router = APIRouter(tags=["erasure and exports"])
 
@@ -59,17 +59,14 @@ def create_erasure(request: Request, body: ErasureIn, principal: Principal = Dep
     elif by_address and not body.address:
         problems.add("address", "required with channel")
     problems.raise_if_any()
-    db = db_of(request)
-    context = client_context(request)
-    with db.write() as conn:
-        account = load_account(conn)
-        if body.contact_id is not None:
-            erased = erasure.erase_contact(db, conn, account, body.contact_id, actor_id=principal.id, context=context)
-        else:
-            assert body.channel is not None
-            assert body.address is not None
-            address = account.normalize(body.channel, body.address)
-            erased = erasure.erase(db, conn, account, [address], actor_id=principal.id, context=context)
+    erased = erasure.erase(
+        db_of(request),
+        channel=body.channel,
+        raw_address=body.address,
+        contact_id=body.contact_id,
+        actor_id=principal.id,
+        context=client_context(request),
+    )
     return erased.as_dict()
 
 

@@ -10,7 +10,6 @@ submission was accepted, never what state the address was in.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from typing import Annotated, Any
 
@@ -19,14 +18,14 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from assent.actions import signups as signup_actions
+from assent.actions.links import TooManyRequests
 from assent.api import auth
 from assent.api.common import client_context, db_of
-from assent.api.links import TooManyRequests
 from assent.api.problems import problem_response
 from assent.api.schemas import ChangeResultOut, Strict
 from assent.domain.model import Channel
-from assent.mail import Mailer, compose, deliver
-from assent.pages.branding import load_brand
+from assent.mail import Mailer, deliver
 from assent.services import links, ratelimit, signups
 from assent.services.apikeys import Principal
 from assent.services.errors import Invalid, Problem
@@ -133,9 +132,10 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
         if exceeded is not None:
             retry = exceeded.retry_after
             raise TooManyRequests("RATE_LIMITED", "Too many signups; try again later.", extra={"retry_after": retry})
-    outcome = signups.submit(
+    outcome = signup_actions.submit_form(
         db,
-        signups.Signup(
+        request.app.state.settings,
+        signup_actions.Signup(
             body.business_unit_id,
             body.channel,
             body.address,
@@ -147,15 +147,9 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
         client_context(request),
         actor_id=f"form-key:{body.business_unit_id}" if public else principal.id if principal else None,
     )
-    if outcome.follow_up:
-        with db.read() as conn:
-            brand = load_brand(conn, body.business_unit_id)
-        assert brand is not None
+    if outcome.mail is not None:
         mailer: Mailer = request.app.state.mailer
-        message = compose.follow_up(
-            request.app.state.settings, brand, outcome.follow_up, outcome.address.display, outcome.target
-        )
-        background.add_task(deliver, mailer, message)
+        background.add_task(deliver, mailer, outcome.mail)
     if public:
         return accepted
     return {
@@ -167,16 +161,14 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
     }
 
 
-def _hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
+_hash = signups.form_key_hash
 
 
 def _check_form_key(request: Request, body: FormSubmissionIn) -> None:
     if not body.form_key:
         raise Unauthorized("UNAUTHENTICATED", "Send the business unit's form_key (or an API key).")
-    fk = t.form_keys
     with db_of(request).read() as conn:
-        owner = conn.execute(sa.select(fk.c.business_unit_id).where(fk.c.key_hash == _hash(body.form_key))).scalar()
+        owner = signups.form_key_owner(conn, body.form_key)
     if owner is None:
         raise Unauthorized("UNAUTHENTICATED", "This form key is unknown or was replaced.")
     if owner != body.business_unit_id:

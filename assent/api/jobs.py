@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
+from assent.actions import bulk_updates
 from assent.api import auth
 from assent.api.common import client_context, db_of
-from assent.api.schemas import Explanation, Id, Page, Strict
-from assent.domain.model import Channel, Evidence, LegalBasis, Outcome, Status
+from assent.api.schemas import BulkSource, Explanation, Id, Page, Strict
+from assent.domain.model import Channel, Evidence, JobStatus, LegalBasis, Outcome, Status
 from assent.jobs import bulk, reports
 from assent.jobs.selection import MAX_ROWS, ContactSearch, Selection
 from assent.services.apikeys import Principal
@@ -50,7 +51,7 @@ class BulkUpdateIn(Strict):
     legal_basis: LegalBasis | None = None
     legal_basis_explanation: Explanation | None = None
     processing_legal_basis: LegalBasis | None = None
-    source: Literal["API", "MANUAL", "BULK", "WORKFLOW", "IMPORT"] = Field(
+    source: BulkSource = Field(
         "API",
         description="API, MANUAL and BULK act as a user (source BULK); WORKFLOW and IMPORT get their "
         "own, stricter rules (they never resubscribe, R5).",
@@ -72,7 +73,7 @@ class Counts(BaseModel):
 class JobOut(BaseModel):
     id: str
     kind: str
-    status: Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"]
+    status: JobStatus
     progress: Progress
     counts: Counts
     params: dict[str, Any]
@@ -118,7 +119,7 @@ def create_bulk_update(
         source=body.source,
     )
     db = db_of(request)
-    job_id = bulk.create(db, update, actor_id=principal.id, context=client_context(request))
+    job_id = bulk_updates.start_bulk_update(db, update, actor_id=principal.id, context=client_context(request))
     response.headers["Location"] = f"/api/v1/jobs/{job_id}"
     with db.read() as conn:
         return reports.get_job(conn, job_id)
@@ -129,7 +130,7 @@ def list_jobs(
     request: Request,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    status: Literal["QUEUED", "RUNNING", "SUCCEEDED", "FAILED"] | None = None,
+    status: JobStatus | None = None,
     kind: Annotated[str, Query(max_length=40)] | None = None,
     _: Principal = Depends(auth.read),
 ) -> dict[str, Any]:

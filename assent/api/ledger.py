@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from assent.api import auth
-from assent.api.common import db_of, events_page
+from assent.api.common import db_of
 from assent.api.schemas import EventPage, Strict, not_null
 from assent.domain.keywords import RevocationPolicy
+from assent.services import events as ledger_reads
 from assent.services import settings as settings_service
 from assent.services.apikeys import Principal
 
@@ -33,9 +33,7 @@ def events(
     _: Principal = Depends(auth.read),
 ) -> dict[str, Any]:
     with db_of(request).read_replica() as conn:
-        page = events_page(conn, sa.true(), after, limit, newest_first=False)
-    page["next"] = page["next"] or after or "0"
-    return page
+        return ledger_reads.feed_page(conn, after, limit)
 
 
 class SettingsOut(BaseModel):

@@ -7,36 +7,25 @@ the address linkable (`link_subjects`).
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
+from assent.actions import links as link_actions
+from assent.actions.links import TooManyRequests
 from assent.api import auth
 from assent.api.common import db_of
 from assent.api.schemas import Strict
 from assent.domain.model import Channel
-from assent.mail import Mailer, compose, deliver
-from assent.pages.branding import load_brand
-from assent.services import links, ratelimit
+from assent.mail import Mailer, deliver
+from assent.services import links
 from assent.services.apikeys import Principal
-from assent.services.errors import Conflict, Invalid, Problem
-from assent.services.links import LinkTarget
-from assent.services.ratelimit import Limit
-from assent.services.state import load_account, load_type, require_business_unit
-from assent.storage import tables as t
+from assent.services.errors import Invalid, Problem
+
+__all__ = ["TooManyRequests", "router"]
 
 router = APIRouter(tags=["links"])
-
-#: a person who unsubscribed from everything hears about it at most this often
-RESUBSCRIBE_EMAILS = Limit("resubscribe-email", 1, dt.timedelta(days=7))
-
-class TooManyRequests(Problem):
-    status = 429
-    title = "Too many requests"
-
 
 class MailNotSent(Problem):
     status = 502
@@ -77,39 +66,24 @@ class LinksOut(BaseModel):
 
 @router.post("/links", response_model=LinksOut, summary="Preference and one-click unsubscribe links for an address")
 def create_links(request: Request, body: LinksIn, _: Principal = Depends(auth.write)) -> dict[str, Any]:
-    language = links.normalize_language(body.language)
-    with db_of(request).write() as conn:
-        account = load_account(conn)
-        address = account.normalize(body.channel, body.address)
-        require_business_unit(conn, body.business_unit_id)
-        if body.subscription_type_id is not None:
-            found = load_type(conn, body.subscription_type_id)
-            if found.channel is not body.channel or found.business_unit_id != body.business_unit_id:
-                raise Invalid(
-                    "subscription_type_id",
-                    f"subscription type {found.id} is not a {body.channel.value} type of business unit "
-                    f"{body.business_unit_id}",
-                    "WRONG_SUBSCRIPTION_TYPE",
-                )
-        language = language or _default_language(conn, body.business_unit_id)
-        target = LinkTarget(
-            links.remember(conn, account, address), body.business_unit_id, language, body.subscription_type_id
-        )
+    made = link_actions.create_links(
+        db_of(request),
+        request.app.state.settings,
+        channel=body.channel,
+        raw_address=body.address,
+        business_unit_id=body.business_unit_id,
+        language=links.normalize_language(body.language),
+        subscription_type_id=body.subscription_type_id,
+    )
     return {
-        "address": address.display,
+        "address": made.address.display,
         "channel": body.channel,
         "business_unit_id": body.business_unit_id,
-        "language": language,
+        "language": made.language,
         "subscription_type_id": body.subscription_type_id,
-        **links.bundle(links.urls_for(request.app.state.settings), target, body.channel),
+        **made.urls,
         "esp_metadata": links.esp_metadata(body.channel, body.business_unit_id, body.subscription_type_id),
     }
-
-
-def _default_language(conn: sa.Connection, business_unit_id: int) -> str:
-    bu = t.business_units
-    found = conn.execute(sa.select(bu.c.default_language).where(bu.c.id == business_unit_id)).scalar()
-    return str(found or "en")
 
 
 class ResubscribeIn(Strict):
@@ -144,42 +118,21 @@ def resubscribe_email(
     body = body or ResubscribeIn()
     if channel is not Channel.EMAIL:
         raise Invalid("channel", "a resubscribe email needs an EMAIL address", "EMAIL_ONLY")
-    language = links.normalize_language(body.language)
     db = db_of(request)
-    with db.read() as conn:
-        account = load_account(conn)
-        normalized = account.normalize(channel, address)
-        require_business_unit(conn, body.business_unit_id)
-        w = t.wide_opt_outs
-        wide = conn.execute(
-            sa.select(w.c.set_by).where(
-                w.c.address == normalized.key,
-                w.c.channel == channel.value,
-                w.c.business_unit_id == body.business_unit_id,
-            )
-        ).first()
-    if wide is None:
-        raise Conflict(
-            "NOT_UNSUBSCRIBED_FROM_ALL",
-            f"{normalized.display} is not unsubscribed from all email of business unit {body.business_unit_id}.",
-        )
-    limit_key = f"{normalized.key}:{body.business_unit_id}"
-    exceeded = ratelimit.first_exceeded(db, [(RESUBSCRIBE_EMAILS, limit_key)])
-    if exceeded is not None:
-        raise TooManyRequests(
-            "RATE_LIMITED",
-            "A resubscribe email went to this address in the last 7 days.",
-            extra={"retry_after": exceeded.retry_after},
-        )
-    with db.write() as conn:
-        brand = load_brand(conn, body.business_unit_id)
-        assert brand is not None
-        target = LinkTarget(
-            links.remember(conn, account, normalized), body.business_unit_id, language or brand.default_language
-        )
+    invitation = link_actions.invite_to_resubscribe(
+        db,
+        request.app.state.settings,
+        raw_address=address,
+        business_unit_id=body.business_unit_id,
+        language=links.normalize_language(body.language),
+    )
     mailer: Mailer = request.app.state.mailer
-    message = compose.resubscribe(request.app.state.settings, brand, target.language, normalized.display, target)
-    if not deliver(mailer, message):
-        ratelimit.release(db, RESUBSCRIBE_EMAILS, limit_key)  # nothing went out: allow a retry
+    if not deliver(mailer, invitation.mail):
+        link_actions.invitation_not_sent(db, invitation)  # nothing went out: allow a retry
         raise MailNotSent("MAIL_NOT_SENT", "The mail server did not take the message; try again later.")
-    return {"address": normalized.display, "channel": channel, "business_unit_id": body.business_unit_id, "sent": True}
+    return {
+        "address": invitation.address.display,
+        "channel": channel,
+        "business_unit_id": body.business_unit_id,
+        "sent": True,
+    }

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from assent.domain.model import Channel, LegalBasis, Outcome, Reason, Status
+from assent.domain.model import API_KEY_SOURCE_ORDER, BULK_SOURCES, Channel, LegalBasis, Outcome, Reason, Status
 
 #: Database ids: 32-bit in the schema, so that nobody can send one no column can hold.
 MAX_ID = 2_147_483_647
@@ -16,7 +16,14 @@ Id = Annotated[int, Field(ge=0, le=MAX_ID)]
 PathId = Annotated[int, Path(ge=0, le=MAX_ID)]
 QueryId = Annotated[int, Query(ge=0, le=MAX_ID)]
 Explanation = Annotated[str, Field(max_length=4000)]
-ApiSource = Literal["API", "MANUAL", "FORM", "WORKFLOW", "IMPORT"]
+if TYPE_CHECKING:
+    ApiSource = str
+    BulkSource = str
+else:
+    #: the sources an API key may claim: the domain's list (model.API_KEY_SOURCE_ORDER)
+    ApiSource = Literal[tuple(source.value for source in API_KEY_SOURCE_ORDER)]
+    #: what a bulk update may name as its source (model.BULK_SOURCES)
+    BulkSource = Literal[tuple(BULK_SOURCES)]
 
 
 class Strict(BaseModel):

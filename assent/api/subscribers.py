@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
+from assent.actions import subscriptions
 from assent.api import auth
-from assent.api.common import actor_for, client_context, db_of, events_page
+from assent.api.common import actor_for, client_context, db_of
 from assent.api.schemas import (
     MAX_BATCH_ADDRESSES,
     EventPage,
@@ -21,13 +22,13 @@ from assent.api.schemas import (
     SubscriberOut,
     WideChangeOut,
 )
-from assent.domain.model import Channel, ConfirmationState, Evidence, Outcome, Source
+from assent.domain.model import Channel, Evidence, Outcome, Source
+from assent.services import events as ledger_reads
 from assent.services import subscribers
 from assent.services.apikeys import Principal
-from assent.services.changes import Writer
 from assent.services.errors import Invalid
+from assent.services.evidence import parse_evidence
 from assent.services.state import load_account
-from assent.storage import tables as t
 
 router = APIRouter(prefix="/subscribers/{channel}/{address}", tags=["subscribers"])
 batch_router = APIRouter(tags=["subscribers"])
@@ -46,12 +47,12 @@ def change_statuses_batch(
 ) -> dict[str, Any]:
     if body.source == "FORM":
         raise Invalid("source", "a form submission is one person's act: send it alone, or use /form-submissions")
-    results = subscribers.change_statuses_batch(
+    results = subscriptions.change_statuses_batch(
         db_of(request),
         channel=body.channel,
         items=[
-            subscribers.BatchItem(
-                item.address, [subscribers.RequestedChange(c.subscription_type_id, c.status) for c in item.changes]
+            subscriptions.BatchItem(
+                item.address, [subscriptions.RequestedChange(c.subscription_type_id, c.status) for c in item.changes]
             )
             for item in body.items
         ],
@@ -71,13 +72,7 @@ def change_statuses_batch(
 
 
 def _evidence(body: EvidenceIn) -> Evidence:
-    return Evidence(
-        legal_basis=body.legal_basis,
-        legal_basis_explanation=body.legal_basis_explanation,
-        processing_legal_basis=body.processing_legal_basis,
-        notice_text=body.notice_text,
-        notice_version=body.notice_version,
-    )
+    return parse_evidence(body.model_dump())
 
 
 @router.get("", response_model=SubscriberOut, summary="Every type's status, wide opt-outs, delivery state")
@@ -97,16 +92,20 @@ def change_statuses(
     body: StatusChangesIn,
     principal: Principal = Depends(auth.write),
 ) -> dict[str, Any]:
-    normalized, results = subscribers.change_statuses(
+    change = subscriptions.change_statuses(
         db_of(request),
         channel=channel,
         raw_address=address,
-        changes=[subscribers.RequestedChange(c.subscription_type_id, c.status) for c in body.changes],
+        changes=[subscriptions.RequestedChange(c.subscription_type_id, c.status) for c in body.changes],
         actor=actor_for(principal, body.source),
         evidence=_evidence(body),
         context=client_context(request),
     )
-    return {"address": normalized.display, "channel": channel.value, "results": [r.as_dict() for r in results]}
+    return {
+        "address": change.address.display,
+        "channel": channel.value,
+        "results": [r.as_dict() for r in change.results],
+    }
 
 
 def _wide(
@@ -119,7 +118,8 @@ def _wide(
     remove: bool,
 ) -> dict[str, Any]:
     body = body or EvidenceIn()
-    normalized, result = subscribers.set_wide_opt_out(
+    action = subscriptions.lift_unsubscribe_all if remove else subscriptions.set_unsubscribe_all
+    normalized, result = action(
         db_of(request),
         channel=channel,
         raw_address=address,
@@ -127,7 +127,6 @@ def _wide(
         actor=actor_for(principal, body.source),
         evidence=_evidence(body),
         context=client_context(request),
-        remove=remove,
     )
     return {
         "address": normalized.display,
@@ -180,7 +179,7 @@ def history(
         account = load_account(conn)
         normalized = account.normalize(channel, address)
         hashes = [account.address_hash(channel, normalized.key)]
-        return events_page(conn, t.ledger_events.c.address_hash.in_(hashes), cursor, limit, newest_first=True)
+        return ledger_reads.history_page(conn, hashes, cursor, limit)
 
 
 @router.put("/undeliverable", summary="Mark undeliverable (a hard bounce your ESP reported)")
@@ -208,20 +207,21 @@ def delete_undeliverable(
 def _delivery(
     request: Request, channel: Channel, address: str, body: ExplanationIn, principal: Principal, undeliverable: bool
 ) -> dict[str, Any]:
-    db = db_of(request)
-    with db.write() as conn:
-        account = load_account(conn)
-        normalized = account.normalize(channel, address)
-        source = Source.BOUNCE if undeliverable else Source.API
-        writer = Writer(
-            db,
-            conn,
-            account,
-            actor_for(principal, source),
-            Evidence(legal_basis_explanation=body.legal_basis_explanation),
-            client_context(request),
+    context = client_context(request)
+    reason = body.legal_basis_explanation
+    if undeliverable:
+        normalized, outcome = subscriptions.mark_undeliverable(
+            db_of(request), channel=channel, raw_address=address, actor_id=principal.id, reason=reason, context=context
         )
-        outcome = writer.set_undeliverable(normalized, undeliverable, body.legal_basis_explanation)
+    else:
+        normalized, outcome = subscriptions.clear_undeliverable(
+            db_of(request),
+            channel=channel,
+            raw_address=address,
+            actor=actor_for(principal, Source.API),
+            reason=reason,
+            context=context,
+        )
     return {"address": normalized.display, "channel": channel.value, "undeliverable": undeliverable, "outcome": outcome}
 
 
@@ -229,10 +229,11 @@ def _delivery(
 def confirm(
     request: Request, channel: Channel, address: str, principal: Principal = Depends(auth.write)
 ) -> dict[str, Any]:
-    db = db_of(request)
-    with db.write() as conn:
-        account = load_account(conn)
-        normalized = account.normalize(channel, address)
-        writer = Writer(db, conn, account, actor_for(principal, "API"), context=client_context(request))
-        outcome = writer.set_confirmation(normalized, ConfirmationState.CONFIRMED)
+    normalized, outcome = subscriptions.mark_confirmed(
+        db_of(request),
+        channel=channel,
+        raw_address=address,
+        actor=actor_for(principal, Source.API),
+        context=client_context(request),
+    )
     return {"address": normalized.display, "channel": channel.value, "confirmed": True, "outcome": Outcome(outcome)}

@@ -12,7 +12,7 @@ from assent.cli.main import cli
 from assent.config import Settings
 from assent.services.apikeys import create_api_key, list_api_keys, revoke_api_key
 from assent.services.users import ensure_demo_admin
-from assent.storage.db import open_database
+from assent.storage.db import UNAVAILABLE, open_database
 from assent.storage.migrate import migrate
 
 console = Console(stderr=True, soft_wrap=True)
@@ -32,7 +32,13 @@ def serve(host: str, port: int, workers: int, demo: bool, no_worker: bool) -> No
     os.environ.setdefault("ASSENT_BASE_URL", url)
     settings = Settings.from_env()
     db = open_database(settings)
-    migrate(db)
+    try:
+        migrate(db)
+    except UNAVAILABLE as error:
+        # One clear line, not a driver traceback: the usual cause is a wrong URL or a server down.
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        where = db.url.render_as_string(hide_password=True)
+        raise click.ClickException(f"cannot reach the database at {where}: {reason}") from None
     if demo:
         from assent.services.demo import seed_if_empty
 

@@ -81,10 +81,29 @@ _ACTOR_OF_SOURCE: dict[Source, ActorClass] = {
     Source.SYSTEM: ActorClass.SYSTEM,
 }
 
-#: Sources an API key may claim. The contact-only ones (preference center, one-click,
-#: keywords, double opt-in, complaints) are only ever set by our own pages and webhooks,
-#: because claiming them would let a caller borrow the contact's powers (R5, R8).
-API_KEY_SOURCES = frozenset({Source.API, Source.MANUAL, Source.FORM, Source.WORKFLOW, Source.IMPORT})
+#: Sources an API key may claim, in the order the API documents them. The contact-only ones
+#: (preference center, one-click, keywords, double opt-in, complaints) are only ever set by
+#: our own pages and webhooks, because claiming them would let a caller borrow the contact's
+#: powers (R5, R8). FORM is a contact act, but one that never lifts a wide opt-out (R8).
+API_KEY_SOURCE_ORDER = (Source.API, Source.MANUAL, Source.FORM, Source.WORKFLOW, Source.IMPORT)
+API_KEY_SOURCES = frozenset(API_KEY_SOURCE_ORDER)
+
+#: What a bulk update's caller may name as its source, and the source the changes then carry:
+#: a bulk update is a user's act (BULK) unless a workflow or an import runs it, whose stricter
+#: rules then apply (R20).
+BULK_SOURCES = {
+    "API": Source.BULK,
+    "MANUAL": Source.BULK,
+    "BULK": Source.BULK,
+    "WORKFLOW": Source.WORKFLOW,
+    "IMPORT": Source.IMPORT,
+}
+
+#: R8: the contact's own explicit acts that lift an "unsubscribe from all": Save in the
+#: preference center (where a resubscribe email's link leads, with a second confirmation),
+#: and START by SMS or WhatsApp. A form, a double opt-in click, a one-click link, a complaint
+#: or an unsubscribe at the provider is the contact's act too, but never lifts one.
+WIDE_OPT_OUT_LIFTING_SOURCES = frozenset({Source.PREFERENCE_CENTER, Source.SMS_KEYWORD, Source.WHATSAPP_KEYWORD})
 
 
 class Outcome(StrEnum):
@@ -107,6 +126,8 @@ class Reason(StrEnum):
     WIDE_OPT_OUT_IN_FORCE = "WIDE_OPT_OUT_IN_FORCE"
     WIDE_OPT_OUT_SET_BY_CONTACT = "WIDE_OPT_OUT_SET_BY_CONTACT"
     ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT = "ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT"
+    #: the contact's act, but not one that lifts a wide opt-out (a form, a click; R8)
+    SOURCE_CANNOT_REMOVE_WIDE_OPT_OUT = "SOURCE_CANNOT_REMOVE_WIDE_OPT_OUT"
     ERASED = "ERASED"
     # decisions (R11)
     TYPE_INACTIVE = "TYPE_INACTIVE"
@@ -119,6 +140,42 @@ class Reason(StrEnum):
     #: refusal of the address, only of the moment: the decision carries `defer_until`
     QUIET_HOURS = "QUIET_HOURS"
     INVALID_ADDRESS = "INVALID_ADDRESS"
+
+
+class EventKind(StrEnum):
+    """What a ledger event records. Stable: webhooks and the hash chain serialize these."""
+
+    STATUS = "STATUS"  # one (address, type) status
+    WIDE_OPT_OUT = "WIDE_OPT_OUT"  # "unsubscribe from all" of a business unit
+    UNDELIVERABLE = "UNDELIVERABLE"  # a hard bounce, or a user clearing one
+    CONFIRMATION = "CONFIRMATION"  # double opt-in
+    ERASURE = "ERASURE"  # the person was erased (R22)
+    SOFT_BOUNCE = "SOFT_BOUNCE"  # a transient bounce, counted, never suppressing (R19)
+    ESP_RESUBSCRIBE = "ESP_RESUBSCRIBE"  # a provider-reported resubscribe: evidence only (R5)
+
+
+class EventState(StrEnum):
+    """The `old_status` / `new_status` of events that are not about a subscription status
+    (those use `Status`, and confirmations `ConfirmationState`)."""
+
+    DELIVERABLE = "DELIVERABLE"
+    UNDELIVERABLE = "UNDELIVERABLE"
+    ERASED = "ERASED"
+    SOFT_BOUNCE = "SOFT_BOUNCE"
+    NOT_APPLIED = "NOT_APPLIED"
+
+
+class JobStatus(StrEnum):
+    """A durable job's life: QUEUED → RUNNING → SUCCEEDED | FAILED."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+    @property
+    def finished(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
 class ConfirmationState(StrEnum):

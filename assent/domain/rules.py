@@ -14,13 +14,17 @@ from functools import lru_cache
 from assent.domain.model import (
     CHANGED,
     UNCHANGED,
+    WIDE_OPT_OUT_LIFTING_SOURCES,
     Actor,
     ActorClass,
     Channel,
     ConfirmationState,
     Evidence,
+    LegalBasis,
+    Outcome,
     Policy,
     Reason,
+    Source,
     Status,
     Verdict,
     WideOptOut,
@@ -45,12 +49,6 @@ _RESUBSCRIBE_REFUSALS = {
     ActorClass.PROVIDER: Reason.ACTOR_CANNOT_RESUBSCRIBE,
     ActorClass.SYSTEM: Reason.ACTOR_CANNOT_RESUBSCRIBE,
 }
-
-
-def is_resubscribe(current: Status, target: Status) -> bool:
-    """R5: leaving UNSUBSCRIBED is a resubscribe, whether the target is SUBSCRIBED or
-    NOT_SPECIFIED (with data privacy off, NOT_SPECIFIED is sendable)."""
-    return current is Status.UNSUBSCRIBED and target is not Status.UNSUBSCRIBED
 
 
 def judge_status_change(
@@ -126,23 +124,125 @@ def judge_wide_opt_out_removal(
     """R8: who may lift an "unsubscribed from all"."""
     if current is None:
         return UNCHANGED
-    klass = actor.klass
-    if klass is ActorClass.CONTACT:
-        return CHANGED
-    if erased:
+    if actor.source in WIDE_OPT_OUT_LIFTING_SOURCES:
+        return CHANGED  # the contact's own explicit act, erased or not
+    if erased and actor.klass is not ActorClass.CONTACT:
         return refused(Reason.ERASED)  # R10
-    if klass is not ActorClass.USER:
-        return refused(Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT)
-    if current.set_by is ActorClass.CONTACT:
-        return refused(Reason.WIDE_OPT_OUT_SET_BY_CONTACT)
-    if current.set_by not in (ActorClass.USER, ActorClass.IMPORT):
-        return refused(Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT)
+    allowed = may_lift_wide_opt_out(current, actor)
+    if not allowed.applies:
+        return allowed
     # Lifting a wide opt-out lets mail flow again: it is a resubscribe of the channel (R5).
     if not evidence.has_explanation:
         return refused(Reason.EXPLANATION_REQUIRED)
     if policy.data_privacy_mode:
         return _privacy_mode_evidence(evidence, has_processing_basis)
     return CHANGED
+
+
+def may_lift_wide_opt_out(current: WideOptOut, actor: Actor) -> Verdict:
+    """R8, before any evidence: may `actor` lift this wide opt-out at all? CHANGED means
+    yes (a user still needs the evidence `evidence_to_lift_wide_opt_out` names); a refusal
+    gives the reason a screen shows ("only they can undo it")."""
+    if actor.source in WIDE_OPT_OUT_LIFTING_SOURCES:
+        return CHANGED
+    if actor.klass is ActorClass.CONTACT:
+        return refused(Reason.SOURCE_CANNOT_REMOVE_WIDE_OPT_OUT)  # a form or a click never does
+    if actor.klass is not ActorClass.USER:
+        return refused(Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT)
+    if current.set_by is ActorClass.CONTACT:
+        return refused(Reason.WIDE_OPT_OUT_SET_BY_CONTACT)
+    if current.set_by not in (ActorClass.USER, ActorClass.IMPORT):
+        return refused(Reason.ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT)
+    return CHANGED
+
+
+# --- questions the interfaces ask (what to show, what to ask for, what follows) ---------
+
+
+def is_resubscribe(current: Status, target: Status = Status.SUBSCRIBED) -> bool:
+    """R5: leaving UNSUBSCRIBED is a resubscribe, whether the target is SUBSCRIBED or
+    NOT_SPECIFIED (with data privacy off, NOT_SPECIFIED is sendable)."""
+    return current is Status.UNSUBSCRIBED and target is not Status.UNSUBSCRIBED
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceNeeded:
+    """What an actor must offer for a change (R5, R6): the fields a form marks required."""
+
+    legal_basis: bool = False
+    explanation: bool = False
+    processing_legal_basis: bool = False
+    notice: bool = False
+
+    @property
+    def any(self) -> bool:
+        return self.legal_basis or self.explanation or self.processing_legal_basis or self.notice
+
+
+NOTHING_NEEDED = EvidenceNeeded()
+
+
+def evidence_for_status_change(
+    *, actor: Actor, current: Status, target: Status, policy: Policy, has_processing_basis: bool = False
+) -> EvidenceNeeded:
+    """The evidence `judge_status_change` asks of `actor` for this change under `policy`
+    (a property test keeps the two in agreement)."""
+    if target is current or target is Status.UNSUBSCRIBED:
+        return NOTHING_NEEDED
+    klass = actor.klass
+    if klass is ActorClass.CONTACT:
+        return EvidenceNeeded(notice=target is Status.SUBSCRIBED)
+    resubscribe = is_resubscribe(current, target)
+    opting_in = target is Status.SUBSCRIBED or resubscribe
+    privacy = opting_in and policy.data_privacy_mode
+    return EvidenceNeeded(
+        legal_basis=privacy,
+        explanation=privacy or (resubscribe and klass is ActorClass.USER),
+        processing_legal_basis=privacy and not has_processing_basis,
+    )
+
+
+def evidence_to_lift_wide_opt_out(policy: Policy, *, has_processing_basis: bool = False) -> EvidenceNeeded:
+    """What a user must offer to lift a wide opt-out a user or an import set (R8, R5)."""
+    privacy = policy.data_privacy_mode
+    return EvidenceNeeded(
+        legal_basis=privacy, explanation=True, processing_legal_basis=privacy and not has_processing_basis
+    )
+
+
+def starts_double_opt_in(
+    *, source: Source, channel: Channel, outcome: Outcome, target: Status, business_unit_id: int, policy: Policy
+) -> bool:
+    """R16: a form's opt-in to an email type of a unit with double opt-in on leaves the
+    address waiting for the person to confirm it."""
+    return (
+        source is Source.FORM
+        and channel is Channel.EMAIL
+        and target is Status.SUBSCRIBED
+        and outcome is Outcome.CHANGED
+        and policy.double_opt_in_for(business_unit_id)
+    )
+
+
+def lifts_erasure(actor: Actor, target: Status) -> bool:
+    """R22: an erased address stays suppressed until the person opts in themself; an opt-in
+    the rules let through for an erased address (only the contact's) lifts the erasure."""
+    return target is Status.SUBSCRIBED and actor.klass is ActorClass.CONTACT
+
+
+def shows_ticked(status: Status, type_: TypeFacts, policy: Policy) -> bool:
+    """R13: a preference box is ticked when this type's own status lets mail flow —
+    SUBSCRIBED, or NOT_SPECIFIED where no consent is needed (email outside data privacy
+    mode). The rule is the decision's (R11): a wide opt-out or a bounce is shown apart, not
+    as unticked boxes."""
+    return not {Reason.UNSUBSCRIBED, Reason.NO_CONSENT} & set(decide(type_, SendFacts(status), policy))
+
+
+def recorded_legal_basis(actor: Actor, target: Status, evidence: Evidence) -> LegalBasis | None:
+    """R6: the legal basis a status records — a person's own opt-in is consent with notice."""
+    if target is Status.SUBSCRIBED and actor.klass is ActorClass.CONTACT:
+        return LegalBasis.CONSENT_WITH_NOTICE
+    return evidence.legal_basis
 
 
 # --- deciding whether a message may be sent (R11) -------------------------------------

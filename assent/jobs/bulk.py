@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from assent.domain.addresses import Address
 from assent.domain.model import (
+    BULK_SOURCES,
     Actor,
     ActorClass,
     Channel,
@@ -37,9 +38,10 @@ from assent.jobs.selection import Selection
 from assent.jobs.worker import JobFailed, register
 from assent.services.changes import Writer
 from assent.services.errors import Collected, Invalid
+from assent.services.evidence import evidence_problem
 from assent.services.ledger import RequestContext
 from assent.services.state import Account, load_account, load_types, require_business_unit
-from assent.services.subscribers import evidence_problem
+from assent.services.types import check_types
 from assent.storage import tables as t
 from assent.storage.db import Database
 
@@ -52,15 +54,8 @@ class Operation(StrEnum):
     REMOVE_WIDE_OPT_OUTS = "REMOVE_WIDE_OPT_OUTS"
 
 
-#: What a caller may name as the source. A bulk update is a user's act (BULK) unless the
-#: caller is a workflow or an import acting through the API, whose stricter rules then apply.
-SOURCES = {
-    "API": Source.BULK,
-    "MANUAL": Source.BULK,
-    "BULK": Source.BULK,
-    "WORKFLOW": Source.WORKFLOW,
-    "IMPORT": Source.IMPORT,
-}
+#: What a caller may name as the source, and the source the changes carry (the domain's).
+SOURCES = BULK_SOURCES
 
 
 @dataclass(frozen=True)
@@ -103,7 +98,14 @@ def _validate(conn: Connection, account: Account, request: BulkUpdate) -> None:
             problems.add("subscription_type_ids", "name at least one subscription type", "REQUIRED")
         if request.business_unit_id is not None:
             problems.add("business_unit_id", "only wide opt-out operations take a business unit")
-        _check_types(conn, request, problems)
+        check_types(
+            conn,
+            list(request.subscription_type_ids),
+            lambda i: f"subscription_type_ids[{i}]",
+            request.channel,
+            unique=True,
+            problems=problems,
+        )
     else:
         if request.business_unit_id is None:
             problems.add("business_unit_id", f"{request.operation.value} needs a business unit", "REQUIRED")
@@ -117,25 +119,6 @@ def _validate(conn: Connection, account: Account, request: BulkUpdate) -> None:
     verdict = _probe(account, request)
     if verdict is not None and verdict.reason in EVIDENCE_REASONS:
         raise evidence_problem(verdict.reason.value)
-
-
-def _check_types(conn: Connection, request: BulkUpdate, problems: Collected) -> None:
-    known = load_types(conn, set(request.subscription_type_ids))
-    seen: set[int] = set()
-    for index, type_id in enumerate(request.subscription_type_ids):
-        where = f"subscription_type_ids[{index}]"
-        found = known.get(type_id)
-        if found is None:
-            problems.add(where, f"subscription type {type_id} does not exist", "UNKNOWN_SUBSCRIPTION_TYPE")
-        elif found.channel is not request.channel:
-            problems.add(
-                where,
-                f"subscription type {type_id} is a {found.channel.value} type, not {request.channel.value}",
-                "WRONG_CHANNEL",
-            )
-        elif type_id in seen:
-            problems.add(where, f"subscription type {type_id} is named twice", "DUPLICATE")
-        seen.add(type_id)
 
 
 def _probe(account: Account, request: BulkUpdate) -> Verdict | None:

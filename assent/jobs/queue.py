@@ -26,11 +26,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assent.domain.model import JobStatus, Outcome
 from assent.storage import tables as t
 from assent.storage.db import Database
 
-QUEUED, RUNNING, SUCCEEDED, FAILED = "QUEUED", "RUNNING", "SUCCEEDED", "FAILED"
-OUTCOMES = ("CHANGED", "UNCHANGED", "REFUSED")
+QUEUED, RUNNING, SUCCEEDED, FAILED = JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED
+OUTCOMES = tuple(Outcome)
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assent.domain.model import Channel, Outcome, Reason
 from assent.jobs import queue
 from assent.jobs.selection import split_error
 from assent.services.errors import Invalid, NotFound
+from assent.services.state import load_account, load_types, load_wide_opt_outs
 from assent.storage import tables as t
 from assent.storage.db import Database
 
@@ -121,3 +123,48 @@ def as_ndjson(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
             lines = []
     if lines:
         yield "\n".join(lines) + "\n"
+
+
+def refusal_counts(conn: Connection, job: dict[str, Any]) -> list[tuple[str, str | None, int]]:
+    """A finished job's refusals as (reason, who set the wide opt-out behind a
+    WIDE_OPT_OUT_IN_FORCE, number of contacts), most frequent first: who set it decides who
+    may lift it, so a summary says so."""
+    o, g, st, w = t.job_outcomes, t.job_targets, t.subscription_types, t.wide_opt_outs
+    channel = job["params"]["channel"]
+    contacts = sa.func.count(sa.distinct(o.c.seq))
+    query = (
+        sa.select(o.c.reason, w.c.set_by, contacts)
+        .select_from(
+            o.outerjoin(g, sa.and_(g.c.job_id == o.c.job_id, g.c.seq == o.c.seq))
+            .outerjoin(st, st.c.id == o.c.subscription_type_id)
+            .outerjoin(
+                w,
+                sa.and_(
+                    o.c.reason == Reason.WIDE_OPT_OUT_IN_FORCE.value,
+                    w.c.address == g.c.address,
+                    w.c.channel == channel,
+                    w.c.business_unit_id == st.c.business_unit_id,
+                ),
+            )
+        )
+        .where(o.c.job_id == job["id"], o.c.outcome == Outcome.REFUSED.value)
+        .group_by(o.c.reason, w.c.set_by)
+        .order_by(contacts.desc())
+    )
+    return [(reason, set_by, n) for reason, set_by, n in conn.execute(query)]
+
+
+def add_wide_set_by(conn: Connection, channel: Channel, outcomes: list[dict[str, Any]]) -> None:
+    """Who set the "unsubscribe from all" behind each WIDE_OPT_OUT_IN_FORCE outcome shown
+    (`set_by` on the row), with the one "who set this wide opt-out" query."""
+    account = load_account(conn)
+    units = {ty.id: ty.business_unit_id for ty in load_types(conn).values()}
+    keys: dict[str, str] = {}
+    for o in outcomes:
+        if o["reason"] == Reason.WIDE_OPT_OUT_IN_FORCE and o["address"]:
+            keys[o["address"]] = account.normalize_raw(channel, o["address"]).key
+    found = load_wide_opt_outs(conn, channel, set(keys.values()))
+    for o in outcomes:
+        if o["address"] in keys:
+            wide = found.get((keys[o["address"]], units.get(o["subscription_type_id"], -1)))
+            o["set_by"] = wide.set_by.value if wide else None

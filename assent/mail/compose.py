@@ -17,8 +17,8 @@ from typing import Any
 
 from assent.config import Settings
 from assent.pages import i18n
-from assent.pages.branding import Brand
 from assent.pages.i18n import N_
+from assent.services.branding import Brand
 from assent.services.links import LinkTarget, urls_for
 
 SUBJECTS = {

@@ -12,13 +12,17 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from assent.mail import mailer_for
 from assent.pages import preferences, request_link, signup, unsubscribe, web
 
 STATIC = Path(__file__).parent / "static"
 
 
-def mount(app: FastAPI) -> None:
+def create_app(settings: object, db: object, mailer: object) -> FastAPI:
+    """The pages as an ASGI app; errors render as localized HTML pages (`web.install`)."""
+    app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.db = db
+    app.state.mailer = mailer
     router = APIRouter(include_in_schema=False)
     # `/preferences` (get my link) before `/preferences/{token}`: both are plain paths.
     for module in (request_link, preferences, unsubscribe, signup):
@@ -26,5 +30,9 @@ def mount(app: FastAPI) -> None:
     app.include_router(router)
     app.mount("/static/pages", StaticFiles(directory=STATIC), name="pages-static")
     web.install(app)
-    if getattr(app.state, "mailer", None) is None:
-        app.state.mailer = mailer_for(app.state.settings, app.state.db)
+    return app
+
+
+def mount(root: FastAPI, settings: object, db: object, mailer: object) -> None:
+    """At the root, after every other interface: the pages answer every other path."""
+    root.mount("", create_app(settings, db, mailer))

@@ -10,9 +10,9 @@ from starlette.datastructures import FormData
 from starlette.requests import ClientDisconnect
 
 from assent.domain.addresses import Address
-from assent.pages.branding import Brand, load_brand
 from assent.pages.web import PageError, language_for, signer_of
 from assent.services import links
+from assent.services.branding import Brand, load_brand
 from assent.services.links import BadLink, ExpiredLink, LinkTarget, Purpose
 
 

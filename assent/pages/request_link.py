@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 
-import sqlalchemy as sa
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from assent.actions import links
 from assent.config import Settings
 from assent.domain.addresses import InvalidAddress, normalize_email
-from assent.domain.model import Channel
-from assent.mail import Mailer, compose, deliver
-from assent.pages.branding import Brand, load_brand
+from assent.mail import Mailer, deliver
 from assent.pages.links import read_form
 from assent.pages.web import (
     PageError,
@@ -34,11 +32,9 @@ from assent.pages.web import (
     render,
     settings_of,
 )
-from assent.services import links, ratelimit
-from assent.services.links import LinkTarget
+from assent.services import ratelimit
+from assent.services.branding import Brand, load_brand
 from assent.services.ratelimit import Limit
-from assent.services.state import load_account
-from assent.storage import tables as t
 from assent.storage.db import Database
 
 router = APIRouter(include_in_schema=False)
@@ -113,14 +109,4 @@ def _request(request: Request, form: FormData, background: BackgroundTasks) -> H
 
 def send_link(db: Database, settings: Settings, mailer: Mailer, key: str, brand: Brand, language: str) -> None:
     """After the response: email a fresh link if the address is known."""
-    with db.write() as conn:
-        a, c = t.addresses, t.contacts
-        known = conn.execute(
-            sa.select(a.c.display).where(a.c.address == key, a.c.channel == Channel.EMAIL.value)
-        ).first() or conn.execute(sa.select(c.c.email.label("display")).where(c.c.email_key == key).limit(1)).first()
-        if known is None:
-            return
-        account = load_account(conn)
-        address = normalize_email(known.display)
-        target = LinkTarget(links.remember(conn, account, address), brand.id, language)
-    deliver(mailer, compose.preference_link(settings, brand, language, address.display, target))
+    deliver(mailer, links.email_preference_link(db, settings, key=key, brand=brand, language=language))

@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from assent.domain.model import Actor, Channel, ConfirmationState, Source
-from assent.mail import compose, deliver
+from assent.actions import contact_pages, signups
+from assent.domain.model import Channel
+from assent.mail import deliver
 from assent.pages import i18n
-from assent.pages.branding import Brand, load_brand
 from assent.pages.i18n import N_
 from assent.pages.links import open_link, read_form
 from assent.pages.web import (
@@ -33,11 +33,11 @@ from assent.pages.web import (
     render,
     settings_of,
 )
-from assent.services import catalog, ratelimit, signups
-from assent.services.changes import Writer
+from assent.services import catalog, ratelimit
+from assent.services.branding import Brand, load_brand
 from assent.services.errors import Problem
 from assent.services.links import Purpose
-from assent.services.state import load_account
+from assent.services.signups import PER_ADDRESS, PER_CLIENT
 
 router = APIRouter(include_in_schema=False)
 
@@ -123,7 +123,7 @@ def _subscribe(request: Request, business_unit_id: int, form: FormData, backgrou
         errors["consent"] = "required"
     exceeded = ratelimit.first_exceeded(
         db_of(request),
-        [(signups.PER_CLIENT, client_id(request)), (signups.PER_ADDRESS, email.lower())],
+        [(PER_CLIENT, client_id(request)), (PER_ADDRESS, email.lower())],
     )
     if exceeded is not None:
         retry = str(exceeded.retry_after)
@@ -131,8 +131,9 @@ def _subscribe(request: Request, business_unit_id: int, form: FormData, backgrou
     notice_text, notice_version = _notice(brand, language)
     if not errors:
         try:
-            outcome = signups.submit(
+            outcome = signups.submit_form(
                 db_of(request),
+                settings_of(request),
                 signups.Signup(brand.id, Channel.EMAIL, email, chosen, notice_text, notice_version, language),
                 evidence_context(request),
                 actor_id=f"signup-page:{brand.id}",
@@ -141,10 +142,7 @@ def _subscribe(request: Request, business_unit_id: int, form: FormData, backgrou
             field = problem.errors[0].field if problem.errors else ""
             errors["email" if field == "address" else "types"] = "invalid" if field == "address" else "choose"
         else:
-            message = compose.follow_up(
-                settings_of(request), brand, outcome.follow_up, outcome.address.display, outcome.target
-            )
-            background.add_task(deliver, mailer_of(request), message)
+            background.add_task(deliver, mailer_of(request), outcome.mail)
             return render(
                 request, "subscribed.html", language=language, brand=brand, confirm=outcome.double_opt_in
             )
@@ -177,13 +175,11 @@ async def confirm(request: Request, token: str) -> Response:
 
 
 def _confirm(request: Request, token: str, form: FormData) -> HTMLResponse:
-    db = db_of(request)
-    with db.write() as conn:
+    with db_of(request).read() as conn:
         opened = open_link(request, conn, token, Purpose.CONFIRM)
-        back = f"/confirm/{token}?lang={opened.language}"
-        check_form(request, form, token, language=opened.language, brand=opened.brand, back=back)
-        writer = Writer(db, conn, load_account(conn), Actor(Source.DOUBLE_OPT_IN), context=evidence_context(request))
-        writer.set_confirmation(opened.address, ConfirmationState.CONFIRMED)
+    back = f"/confirm/{token}?lang={opened.language}"
+    check_form(request, form, token, language=opened.language, brand=opened.brand, back=back)
+    contact_pages.confirm(db_of(request), address=opened.address, context=evidence_context(request))
     return render(
         request, "confirm.html", language=opened.language, brand=opened.brand, address=opened.address.display, done=True
     )

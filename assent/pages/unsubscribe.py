@@ -17,14 +17,14 @@ from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from assent.domain.model import Actor, Source, Status
+from assent.actions import contact_pages
 from assent.pages import i18n
 from assent.pages.links import Opened, open_link, read_form
 from assent.pages.web import PageError, db_of, evidence_context, paths, render
 from assent.services import catalog
-from assent.services.changes import Writer
 from assent.services.links import Purpose
-from assent.services.state import SubscriptionType, load_account, load_types
+from assent.services.state import SubscriptionType, load_types
+from assent.services.types import type_problem
 
 router = APIRouter(include_in_schema=False)
 
@@ -37,7 +37,7 @@ def _type_of(conn: Connection, opened: Opened) -> tuple[SubscriptionType | None,
     if opened.purpose is Purpose.UNSUBSCRIBE_ALL or type_id is None:
         return None, None
     found = load_types(conn, [type_id]).get(type_id)
-    if found is None or found.channel is not opened.address.channel or found.business_unit_id != opened.brand.id:
+    if found is None or type_problem(found, type_id, opened.address.channel, opened.brand.id) is not None:
         raise PageError(404, "bad_link", language=opened.language, brand=opened.brand)
     name, _ = i18n.localized_type(catalog.get_subscription_type(conn, type_id), opened.language)
     return found, name
@@ -74,16 +74,13 @@ async def one_click(request: Request, token: str) -> Response:
 
 def _unsubscribe(request: Request, token: str, form: FormData) -> HTMLResponse:
     db = db_of(request)
-    with db.write() as conn:
+    with db.read() as conn:
         opened = open_link(request, conn, token, *_PURPOSES)
         value = form.get("List-Unsubscribe")
         if not isinstance(value, str) or value.strip().lower() != "one-click":
             raise PageError(400, "not_one_click", language=opened.language, brand=opened.brand)
         type_, type_name = _type_of(conn, opened)
-        writer = Writer(db, conn, load_account(conn), Actor(Source.ONE_CLICK), context=evidence_context(request))
-        channel = opened.address.channel
-        if type_ is None:
-            writer.set_wide_opt_out(channel, [opened.address], opened.brand.id)
-        else:
-            writer.change_statuses(channel, [(opened.address, [(type_, Status.UNSUBSCRIBED)])])
+    contact_pages.one_click(
+        db, address=opened.address, business_unit_id=opened.brand.id, type_=type_, context=evidence_context(request)
+    )
     return _render(request, opened, type_name, done=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from assent.domain.addresses import Address
-from assent.domain.model import Outcome
+from assent.domain.model import EventKind, EventState, Outcome
 from assent.services import ledger
 from assent.services.changes import Writer
 from assent.storage import tables as t
@@ -105,7 +105,10 @@ class FeedbackWriter(Writer):
         )
         events = [
             self.event(
-                b.address, kind="SOFT_BOUNCE", new_status="SOFT_BOUNCE", legal_basis_explanation=_clip(b.diagnostic)
+                b.address,
+                kind=EventKind.SOFT_BOUNCE.value,
+                new_status=EventState.SOFT_BOUNCE.value,
+                legal_basis_explanation=_clip(b.diagnostic),
             )
             for b in bounces
         ]
@@ -134,8 +137,8 @@ def record_reports(writer: Writer, reports: Sequence[Report]) -> None:
     events = [
         writer.event(
             r.address,
-            kind="ESP_RESUBSCRIBE",
-            new_status="NOT_APPLIED",
+            kind=EventKind.ESP_RESUBSCRIBE.value,
+            new_status=EventState.NOT_APPLIED.value,
             business_unit_id=r.business_unit_id,
             subscription_type_id=r.subscription_type_id,
             legal_basis_explanation=r.note,

@@ -1,5 +1,10 @@
-"""The state-changing actions. Each writes new state, ledger events and outbox rows in the
-caller's one transaction (STYLE §2), for one address or thousands at once.
+"""`Writer`: every per-address state change, written in the caller's one transaction
+(STYLE §2), for one address or thousands at once: new state, ledger events, outbox rows.
+Only the actions (`assent/actions/`) and jobs build one; interfaces call the actions.
+
+Evidence is the writer's (one for every change, the common case) unless a call passes one
+per address row (`evidence=[…]`): imports, HubSpot batch writes and workflows carry a legal
+basis per row.
 
 Every action first "touches" the addresses it will change (an upsert of their `addresses`
 row). On PostgreSQL that locks the rows until commit, on SQLite the write transaction is
@@ -20,9 +25,10 @@ from sqlalchemy.engine import Connection
 from assent.domain.addresses import Address
 from assent.domain.model import (
     Actor,
-    ActorClass,
     Channel,
     ConfirmationState,
+    EventKind,
+    EventState,
     Evidence,
     LegalBasis,
     Outcome,
@@ -35,6 +41,8 @@ from assent.domain.rules import (
     judge_status_change,
     judge_wide_opt_out_removal,
     judge_wide_opt_out_set,
+    lifts_erasure,
+    recorded_legal_basis,
 )
 from assent.services import ledger
 from assent.services.ledger import RequestContext
@@ -114,8 +122,8 @@ class Writer:
         ]
         upsert(self.conn, t.addresses, rows, keys=("address", "channel"))
 
-    def event(self, address: Address, **fields: Any) -> dict[str, Any]:
-        evidence = self.evidence
+    def event(self, address: Address, evidence: Evidence | None = None, **fields: Any) -> dict[str, Any]:
+        evidence = evidence or self.evidence
         return {
             "address_hash": self._hash(address),
             "channel": address.channel.value,
@@ -135,10 +143,13 @@ class Writer:
             **fields,
         }
 
-    def recorded_legal_basis(self, target: Status) -> str | None:
-        if self.actor.klass is ActorClass.CONTACT and target is Status.SUBSCRIBED:
-            return LegalBasis.CONSENT_WITH_NOTICE.value  # R6
-        return self.evidence.legal_basis.value if self.evidence.legal_basis else None
+    def _evidence_of(self, evidence: Sequence[Evidence | None] | None, count: int) -> list[Evidence]:
+        """The evidence of each address row: its own, else the writer's."""
+        if evidence is None:
+            return [self.evidence] * count
+        if len(evidence) != count:
+            raise ValueError(f"{len(evidence)} evidence rows for {count} addresses")
+        return [found or self.evidence for found in evidence]
 
     def _hash(self, address: Address) -> str:
         # One address has several events in a bulk run; hash it once.
@@ -155,8 +166,12 @@ class Writer:
         self,
         channel: Channel,
         requests: Sequence[tuple[Address, Sequence[tuple[SubscriptionType, Status]]]],
+        evidence: Sequence[Evidence | None] | None = None,
     ) -> list[list[ChangeResult]]:
-        """Judge and apply status changes for many addresses of one channel (R3–R10)."""
+        """Judge and apply status changes for many addresses of one channel (R3–R10).
+        `evidence`, when given, is each address row's own (None: the writer's)."""
+        row_evidence = self._evidence_of(evidence, len(requests))
+        actor = self.actor
         addresses = [address for address, _ in requests]
         self.touch(channel, addresses)
         keys = {a.key for a in addresses}
@@ -170,9 +185,9 @@ class Writer:
         results: list[list[ChangeResult]] = []
         status_rows: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
-        basis_for: set[str] = set()
+        basis_for: dict[str, Evidence] = {}
         lifted_erasures: set[str] = set()
-        for address, changes in requests:
+        for (address, changes), proof in zip(requests, row_evidence, strict=True):
             fact = facts.get(address.key)
             row_results = []
             for st, target in changes:
@@ -180,8 +195,8 @@ class Writer:
                 verdict = judge_status_change(
                     current=current,
                     target=target,
-                    actor=self.actor,
-                    evidence=self.evidence,
+                    actor=actor,
+                    evidence=proof,
                     policy=self.account.policy,
                     wide_opt_out=wides.get((address.key, st.business_unit_id)),
                     erased=address.key in erased,
@@ -191,7 +206,8 @@ class Writer:
                 if not verdict.applies:
                     continue
                 statuses[(address.key, st.id)] = target  # a later change in one request sees it
-                legal_basis = self.recorded_legal_basis(target)
+                basis = recorded_legal_basis(actor, target, proof)
+                legal_basis = basis.value if basis else None
                 status_rows.append(
                     {
                         "address": address.key,
@@ -199,15 +215,16 @@ class Writer:
                         "channel": channel.value,
                         "status": target.value,
                         "legal_basis": legal_basis,
-                        "legal_basis_explanation": self.evidence.legal_basis_explanation,
-                        "source": self.actor.source.value,
+                        "legal_basis_explanation": proof.legal_basis_explanation,
+                        "source": actor.source.value,
                         "updated_at": self.at,
                     }
                 )
                 events.append(
                     self.event(
                         address,
-                        kind="STATUS",
+                        proof,
+                        kind=EventKind.STATUS,
                         business_unit_id=st.business_unit_id,
                         subscription_type_id=st.id,
                         old_status=current.value,
@@ -215,9 +232,9 @@ class Writer:
                         legal_basis=legal_basis,
                     )
                 )
-                if target is Status.SUBSCRIBED and self.evidence.processing_legal_basis:
-                    basis_for.add(address.key)
-                if target is Status.SUBSCRIBED and address.key in erased:
+                if target is Status.SUBSCRIBED and proof.processing_legal_basis:
+                    basis_for[address.key] = proof
+                if address.key in erased and lifts_erasure(actor, target):
                     lifted_erasures.add(address.key)  # the person opted in themself (R22)
             results.append(row_results)
         if self.dry_run:
@@ -240,13 +257,18 @@ class Writer:
         return results
 
     def set_wide_opt_out(
-        self, channel: Channel, addresses: Sequence[Address], business_unit_id: int
+        self,
+        channel: Channel,
+        addresses: Sequence[Address],
+        business_unit_id: int,
+        evidence: Sequence[Evidence | None] | None = None,
     ) -> list[WideResult]:
         """R8: "unsubscribe from all" for (address, channel, BU). Always allowed."""
+        row_evidence = self._evidence_of(evidence, len(addresses))
         self.touch(channel, addresses)
         current = load_wide_opt_outs(self.conn, channel, {a.key for a in addresses}, [business_unit_id])
         rows, events, results = [], [], []
-        for address in addresses:
+        for address, proof in zip(addresses, row_evidence, strict=True):
             existing = current.get((address.key, business_unit_id))
             verdict = judge_wide_opt_out_set(existing, self.actor)
             results.append(WideResult(business_unit_id, verdict.outcome, verdict.reason, True))
@@ -266,11 +288,12 @@ class Writer:
             events.append(
                 self.event(
                     address,
-                    kind="WIDE_OPT_OUT",
+                    proof,
+                    kind=EventKind.WIDE_OPT_OUT,
                     business_unit_id=business_unit_id,
-                    old_status="UNSUBSCRIBED" if existing else "NOT_SPECIFIED",
-                    new_status="UNSUBSCRIBED",
-                    legal_basis=self.evidence.legal_basis.value if self.evidence.legal_basis else None,
+                    old_status=Status.UNSUBSCRIBED if existing else Status.NOT_SPECIFIED,
+                    new_status=Status.UNSUBSCRIBED,
+                    legal_basis=proof.legal_basis.value if proof.legal_basis else None,
                 )
             )
         if self.dry_run:
@@ -286,10 +309,15 @@ class Writer:
         return results
 
     def remove_wide_opt_out(
-        self, channel: Channel, addresses: Sequence[Address], business_unit_id: int
+        self,
+        channel: Channel,
+        addresses: Sequence[Address],
+        business_unit_id: int,
+        evidence: Sequence[Evidence | None] | None = None,
     ) -> list[WideResult]:
-        """R8: lift an "unsubscribe from all" — the contact always, a user only one that a
-        user or an import set, a workflow or an import never."""
+        """R8: lift an "unsubscribe from all" — the contact's own explicit act always, a user
+        only one that a user or an import set, a workflow or an import never."""
+        row_evidence = self._evidence_of(evidence, len(addresses))
         self.touch(channel, addresses)
         keys = {a.key for a in addresses}
         current = load_wide_opt_outs(self.conn, channel, keys, [business_unit_id])
@@ -297,13 +325,13 @@ class Writer:
         erased = load_erased(self.conn, self.account, channel, keys)
         w = t.wide_opt_outs
         events, results, removed = [], [], []
-        for address in addresses:
+        for address, proof in zip(addresses, row_evidence, strict=True):
             existing = current.get((address.key, business_unit_id))
             fact = facts.get(address.key)
             verdict = judge_wide_opt_out_removal(
                 current=existing,
                 actor=self.actor,
-                evidence=self.evidence,
+                evidence=proof,
                 policy=self.account.policy,
                 erased=address.key in erased,
                 has_processing_basis=bool(fact and fact.has_processing_basis),
@@ -320,11 +348,12 @@ class Writer:
             events.append(
                 self.event(
                     address,
-                    kind="WIDE_OPT_OUT",
+                    proof,
+                    kind=EventKind.WIDE_OPT_OUT,
                     business_unit_id=business_unit_id,
-                    old_status="UNSUBSCRIBED",
-                    new_status="NOT_SPECIFIED",
-                    legal_basis=self.evidence.legal_basis.value if self.evidence.legal_basis else None,
+                    old_status=Status.UNSUBSCRIBED,
+                    new_status=Status.NOT_SPECIFIED,
+                    legal_basis=proof.legal_basis.value if proof.legal_basis else None,
                 )
             )
         if self.dry_run:
@@ -366,9 +395,9 @@ class Writer:
             [
                 self.event(
                     address,
-                    kind="UNDELIVERABLE",
-                    old_status="UNDELIVERABLE" if row.undeliverable else "DELIVERABLE",
-                    new_status="UNDELIVERABLE" if undeliverable else "DELIVERABLE",
+                    kind=EventKind.UNDELIVERABLE,
+                    old_status=_deliverability(bool(row.undeliverable)),
+                    new_status=_deliverability(undeliverable),
                     legal_basis_explanation=reason or self.evidence.legal_basis_explanation,
                 )
             ],
@@ -393,25 +422,29 @@ class Writer:
         ledger.append(
             self.db,
             self.conn,
-            [self.event(address, kind="CONFIRMATION", old_status=current, new_status=state.value)],
+            [self.event(address, kind=EventKind.CONFIRMATION, old_status=current, new_status=state.value)],
             self.at,
         )
         return Outcome.CHANGED
 
-    def _store_processing_basis(self, channel: Channel, keys: set[str]) -> None:
-        basis = self.evidence.processing_legal_basis
-        if not keys or basis is None:
-            return
+    def _store_processing_basis(self, channel: Channel, evidence_of: dict[str, Evidence]) -> None:
+        """Each opted-in address keeps its evidence's legal basis to process: one UPDATE
+        per distinct (basis, explanation) — one in the common case."""
+        groups: dict[tuple[LegalBasis, str | None], list[str]] = {}
+        for key, proof in evidence_of.items():
+            assert proof.processing_legal_basis is not None
+            groups.setdefault((proof.processing_legal_basis, proof.legal_basis_explanation), []).append(key)
         a = t.addresses
-        self.conn.execute(
-            sa.update(a)
-            .where(a.c.channel == channel.value, a.c.address.in_(sorted(keys)))
-            .values(
-                processing_legal_basis=basis.value,
-                processing_legal_basis_explanation=self.evidence.legal_basis_explanation,
-                updated_at=self.at,
+        for (basis, explanation), keys in groups.items():
+            self.conn.execute(
+                sa.update(a)
+                .where(a.c.channel == channel.value, a.c.address.in_(sorted(keys)))
+                .values(
+                    processing_legal_basis=basis.value,
+                    processing_legal_basis_explanation=explanation,
+                    updated_at=self.at,
+                )
             )
-        )
 
     def _forget_erased(self, channel: Channel, keys: set[str]) -> None:
         """`touch` wrote the address to lock it; for an erased address whose change was
@@ -442,6 +475,10 @@ class Writer:
 def _result(type_id: int, current: Status, target: Status, verdict: Verdict) -> ChangeResult:
     new = target if verdict.applies else current
     return ChangeResult(type_id, current, new, verdict.outcome, verdict.reason)
+
+
+def _deliverability(undeliverable: bool) -> EventState:
+    return EventState.UNDELIVERABLE if undeliverable else EventState.DELIVERABLE
 
 
 def _wide(business_unit_id: int, actor: Actor) -> WideOptOut:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.addresses import Address
-from assent.domain.model import Actor, Channel, Source
+from assent.domain.model import Actor, Channel, EventKind, EventState, Source
 from assent.services import ledger
 from assent.services.changes import Writer
 from assent.services.contacts import PHONE_CHANNELS, contact_addresses
@@ -100,7 +100,7 @@ def erase(
     # An erasure that finds nothing left to erase writes no second event.
     changed = statuses or wides or redacted or contacts or elsewhere
     events = [
-        {**writer.event(a, kind="ERASURE", new_status="ERASED"), "address": None}
+        {**writer.event(a, kind=EventKind.ERASURE, new_status=EventState.ERASED), "address": None}
         for a in targets
         if changed or hashes[(a.channel, a.key)] not in already
     ]
@@ -177,6 +177,6 @@ def _redact(conn: Connection, hashes: list[str]) -> int:
     blank = dict.fromkeys(t.LEDGER_PERSONAL_COLUMNS)
     return conn.execute(
         sa.update(e)
-        .where(e.c.address_hash.in_(hashes), e.c.redacted.is_(False), e.c.kind != "ERASURE")
+        .where(e.c.address_hash.in_(hashes), e.c.redacted.is_(False), e.c.kind != EventKind.ERASURE)
         .values(**blank, redacted=True)
     ).rowcount

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assent.domain.model import ActorClass, Source, Status
+from assent.domain.model import ActorClass, EventKind, EventState, Source, Status
 from assent.storage import tables as t
 from assent.storage.db import Database, chunked
 
@@ -63,10 +63,12 @@ def suppression_rows(db: Database) -> Iterator[tuple[Any, ...]]:
             s.c.status == Status.UNSUBSCRIBED.value
         )
         for channel, address, type_id, source, at in _stream(conn, statuses):
-            yield channel, address, "UNSUBSCRIBED", unit_of.get(type_id), type_id, source, set_by.get(source), _iso(at)
+            by = set_by.get(source)
+            yield channel, address, Status.UNSUBSCRIBED.value, unit_of.get(type_id), type_id, source, by, _iso(at)
         wides = sa.select(w.c.channel, w.c.address, w.c.business_unit_id, w.c.source, w.c.set_by, w.c.at)
         for channel, address, bu_id, source, by, at in _stream(conn, wides):
-            kind = "SPAM_COMPLAINT" if source == Source.SPAM_COMPLAINT.value else "WIDE_OPT_OUT"
+            complaint = source == Source.SPAM_COMPLAINT.value
+            kind = Source.SPAM_COMPLAINT.value if complaint else EventKind.WIDE_OPT_OUT.value
             yield channel, address, kind, bu_id, None, source, by, _iso(at)
         # Only a bounce (a provider, or a user reporting one) marks an address undeliverable,
         # at `undeliverable_at` (older rows: their last update, as near as they know).
@@ -75,10 +77,10 @@ def suppression_rows(db: Database) -> Iterator[tuple[Any, ...]]:
             a.c.undeliverable.is_(True)
         )
         for channel, address, at in _stream(conn, bounced):
-            yield channel, address, "UNDELIVERABLE", None, None, *bounce, _iso(at)
+            yield channel, address, EventKind.UNDELIVERABLE.value, None, None, *bounce, _iso(at)
         erasure = (Source.ERASURE.value, ActorClass.SYSTEM.value)
         for channel, address_hash, at in _stream(conn, sa.select(e.c.channel, e.c.address_hash, e.c.at)):
-            yield channel, address_hash, "ERASED", None, None, *erasure, _iso(at)
+            yield channel, address_hash, EventState.ERASED.value, None, None, *erasure, _iso(at)
 
 
 def history_rows(db: Database, after: int = 0) -> Iterator[tuple[Any, ...]]:

@@ -1,181 +1,19 @@
-"""One address: what it agreed to, and changing that. Shared by every interface."""
+"""One address: what it agreed to (the `subscriber` shape). Changing it is
+`assent.actions.subscriptions`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assent.domain.addresses import Address, InvalidAddress
-from assent.domain.model import Actor, Channel, ConfirmationState, Evidence, Outcome, Source, Status
-from assent.domain.rules import EVIDENCE_REASONS
-from assent.services.changes import ChangeResult, WideResult, Writer
-from assent.services.errors import Collected, Invalid, Problem
-from assent.services.ledger import RequestContext
-from assent.services.state import Account, SubscriptionType, load_account, load_types, require_business_unit
+from assent.domain.addresses import Address
+from assent.domain.model import Channel, ConfirmationState, Source, Status
+from assent.services.state import Account
 from assent.storage import tables as t
-from assent.storage.db import Database
 
 CHANNEL_WORD = {Channel.EMAIL: "email", Channel.SMS: "SMS", Channel.WHATSAPP: "WhatsApp"}
-
-
-@dataclass(frozen=True)
-class RequestedChange:
-    subscription_type_id: int
-    status: Status
-
-
-def resolve_types(
-    conn: Connection, channel: Channel, ids: Sequence[int], field: str = "changes"
-) -> list[SubscriptionType]:
-    """The named types, each checked to exist and to belong to `channel` (422 otherwise)."""
-    known = load_types(conn, set(ids))
-    problems = Collected()
-    for index, type_id in enumerate(ids):
-        _check_type(problems, known, channel, type_id, f"{field}[{index}]")
-    problems.raise_if_any()
-    return [known[type_id] for type_id in ids]
-
-
-def _check_type(
-    problems: Collected, known: dict[int, SubscriptionType], channel: Channel, type_id: int, where: str
-) -> None:
-    found = known.get(type_id)
-    field = f"{where}.subscription_type_id"
-    if found is None:
-        problems.add(field, f"subscription type {type_id} does not exist", "UNKNOWN_SUBSCRIPTION_TYPE")
-    elif found.channel is not channel:
-        reason = f"subscription type {type_id} is a {found.channel.value} type, not {channel.value}"
-        problems.add(field, reason, "WRONG_CHANNEL")
-
-
-def change_statuses(
-    db: Database,
-    *,
-    channel: Channel,
-    raw_address: str,
-    changes: Sequence[RequestedChange],
-    actor: Actor,
-    evidence: Evidence,
-    context: RequestContext,
-) -> tuple[Address, list[ChangeResult]]:
-    """Apply a request about one address. A change that lacks evidence (R5, R6) fails the
-    whole request with a 422 naming the field, and nothing is written."""
-    with db.write() as conn:
-        account = load_account(conn)
-        address = account.normalize(channel, raw_address)
-        types = resolve_types(conn, channel, [c.subscription_type_id for c in changes])
-        writer = Writer(db, conn, account, actor, evidence, context)
-        [results] = writer.change_statuses(
-            channel, [(address, [(st, c.status) for st, c in zip(types, changes, strict=True)])]
-        )
-        missing = [r for r in results if r.reason in EVIDENCE_REASONS]
-        if missing:
-            raise evidence_problem(missing[0].reason.value if missing[0].reason else "")
-        if (
-            actor.source.value == "FORM"
-            and channel is Channel.EMAIL
-            and any(r.new_status is Status.SUBSCRIBED and r.outcome is Outcome.CHANGED for r in results)
-            and any(account.policy.double_opt_in_for(st.business_unit_id) for st in types)
-        ):
-            # R16: a form opt-in waits for the person to confirm their address.
-            writer.set_confirmation(address, ConfirmationState.PENDING)
-        return address, results
-
-
-@dataclass(frozen=True)
-class BatchItem:
-    raw_address: str
-    changes: Sequence[RequestedChange]
-
-
-@dataclass(frozen=True)
-class BatchResult:
-    address: str
-    results: list[ChangeResult] | None = None
-    error: str | None = None
-
-
-def change_statuses_batch(
-    db: Database,
-    *,
-    channel: Channel,
-    items: Sequence[BatchItem],
-    actor: Actor,
-    evidence: Evidence,
-    context: RequestContext,
-) -> list[BatchResult]:
-    """Many addresses in one transaction and one `Writer` call. Unlike the one-address
-    request, every refusal — a missing explanation included — is reported per change (R9),
-    and an address that is not one is reported, not a 422: one bad row in a sender's batch
-    should not hold up the rest. Unknown or wrong-channel types are still a 422."""
-    with db.write() as conn:
-        account = load_account(conn)
-        known = load_types(conn, {c.subscription_type_id for item in items for c in item.changes})
-        problems = Collected()
-        for i, item in enumerate(items):
-            for j, change in enumerate(item.changes):
-                _check_type(problems, known, channel, change.subscription_type_id, f"items[{i}].changes[{j}]")
-        problems.raise_if_any()
-        requests: list[tuple[Address, list[tuple[SubscriptionType, Status]]]] = []
-        answers: list[BatchResult | int] = []
-        for item in items:
-            try:
-                address = account.normalize_raw(channel, item.raw_address)
-            except InvalidAddress as error:
-                answers.append(BatchResult(item.raw_address, error=error.reason))
-                continue
-            answers.append(len(requests))
-            requests.append((address, [(known[c.subscription_type_id], c.status) for c in item.changes]))
-        results = Writer(db, conn, account, actor, evidence, context).change_statuses(channel, requests)
-    return [
-        answer if isinstance(answer, BatchResult) else BatchResult(requests[answer][0].display, results[answer])
-        for answer in answers
-    ]
-
-
-_EVIDENCE_FIELDS = {
-    "EXPLANATION_REQUIRED": ("legal_basis_explanation", "an explanation is required to opt this person in again"),
-    "LEGAL_BASIS_REQUIRED": ("legal_basis", "data privacy mode is on: a legal basis to communicate is required"),
-    "PROCESSING_LEGAL_BASIS_REQUIRED": (
-        "processing_legal_basis",
-        "data privacy mode is on: a legal basis to process this person's data is required",
-    ),
-    "NOTICE_REQUIRED": ("notice_text", "a person's own opt-in needs the consent notice text they saw"),
-}
-
-
-def evidence_problem(reason: str) -> Problem:
-    field, text = _EVIDENCE_FIELDS[reason]
-    return Invalid(field, text, reason)
-
-
-def set_wide_opt_out(
-    db: Database,
-    *,
-    channel: Channel,
-    raw_address: str,
-    business_unit_id: int,
-    actor: Actor,
-    evidence: Evidence,
-    context: RequestContext,
-    remove: bool = False,
-) -> tuple[Address, WideResult]:
-    with db.write() as conn:
-        account = load_account(conn)
-        address = account.normalize(channel, raw_address)
-        require_business_unit(conn, business_unit_id)
-        writer = Writer(db, conn, account, actor, evidence, context)
-        if remove:
-            [result] = writer.remove_wide_opt_out(channel, [address], business_unit_id)
-        else:
-            [result] = writer.set_wide_opt_out(channel, [address], business_unit_id)
-        if result.reason in EVIDENCE_REASONS:
-            raise evidence_problem(result.reason.value if result.reason else "")
-        return address, result
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -272,3 +110,13 @@ def opted_out_properties(
     for bu_id in sorted(bu_names):
         props[f"Unsubscribed from all {word}{brand(bu_id)}"] = bu_id in opted
     return props
+
+
+def known_email(conn: Connection, key: str) -> str | None:
+    """The display form of an email address Assent knows — one with state, or one a contact
+    holds — or None."""
+    a, c = t.addresses, t.contacts
+    found = conn.execute(
+        sa.select(a.c.display).where(a.c.address == key, a.c.channel == Channel.EMAIL.value)
+    ).scalar() or conn.execute(sa.select(c.c.email).where(c.c.email_key == key).limit(1)).scalar()
+    return str(found) if found else None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assent.domain.model import Status
+from assent.domain.model import EventKind, EventState, Status
 from assent.services.state import load_account
 from assent.storage import tables as t
 from assent.storage.db import Database
@@ -94,27 +94,27 @@ def _replay(conn: Connection, report: Report) -> tuple[dict[str, Replayed], set[
         h = ev.address_hash
         if ev.address:
             names[h] = ev.address
-        if ev.kind == "ERASURE":
+        if ev.kind == EventKind.ERASURE:
             state.pop(h, None)
             erased.add(h)
             continue
         now = state.setdefault(h, Replayed())
         before: str | None
-        if ev.kind == "STATUS":
+        if ev.kind == EventKind.STATUS:
             before = now.statuses.get(ev.subscription_type_id, NOT_SPECIFIED)
             now.statuses[ev.subscription_type_id] = ev.new_status
             if ev.new_status == Status.SUBSCRIBED.value:
                 erased.discard(h)  # only the person can opt in an erased address, and that lifts it
-        elif ev.kind == "WIDE_OPT_OUT":
-            before = "UNSUBSCRIBED" if ev.business_unit_id in now.wides else NOT_SPECIFIED
-            if ev.new_status == "UNSUBSCRIBED":
+        elif ev.kind == EventKind.WIDE_OPT_OUT:
+            before = Status.UNSUBSCRIBED if ev.business_unit_id in now.wides else NOT_SPECIFIED
+            if ev.new_status == Status.UNSUBSCRIBED:
                 now.wides.add(ev.business_unit_id)
             else:
                 now.wides.discard(ev.business_unit_id)
-        elif ev.kind == "UNDELIVERABLE":
-            before = "UNDELIVERABLE" if now.undeliverable else "DELIVERABLE"
-            now.undeliverable = ev.new_status == "UNDELIVERABLE"
-        elif ev.kind == "CONFIRMATION":
+        elif ev.kind == EventKind.UNDELIVERABLE:
+            before = EventState.UNDELIVERABLE if now.undeliverable else EventState.DELIVERABLE
+            now.undeliverable = ev.new_status == EventState.UNDELIVERABLE
+        elif ev.kind == EventKind.CONFIRMATION:
             before, now.confirmation = now.confirmation, ev.new_status
         else:
             continue  # a kind that changes no state this check knows

@@ -73,6 +73,11 @@ class Replica:
     #: after a failed connection the replica is skipped until this monotonic time
     down_until: float = 0.0
     last_error: str | None = field(default=None)
+#: What the database driver raises when the database cannot be reached (down, wrong host or
+#: name, a broken connection, SQLite's file locked for too long): every interface answers it
+#: with 503 and this Retry-After, in its own error shape.
+UNAVAILABLE: tuple[type[Exception], ...] = (sa.exc.OperationalError, sa.exc.InterfaceError)
+RETRY_AFTER_SECONDS = 5
 
 
 class Database:

@@ -22,6 +22,21 @@ def alembic_config(db: Database) -> Config:
 def migrate(db: Database) -> None:
     config = alembic_config(db)
     with db.engine.connect() as conn:
-        config.attributes["connection"] = conn
-        command.upgrade(config, "head")
-        conn.commit()
+        raw = conn.connection.driver_connection if db.is_sqlite else None
+        if raw is not None:
+            # SQLite alters a table by copying it (batch mode); dropping the old copy of a
+            # parent table would trip its children's foreign keys. SQLite's own procedure:
+            # foreign keys off outside the transaction, checked before commit, on again.
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+            if raw is not None:
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").first()
+                if broken is not None:
+                    raise RuntimeError(f"a migration left a broken foreign key: {tuple(broken)}")
+            conn.commit()
+        finally:
+            if raw is not None:
+                conn.rollback()
+                raw.execute("PRAGMA foreign_keys=ON")

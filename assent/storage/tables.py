@@ -8,11 +8,25 @@ PostgreSQL (Citus) without changing a query (SPEC §4).
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
+
+from assent.domain.model import (
+    ActorClass,
+    Channel,
+    ConfirmationState,
+    EventKind,
+    EventState,
+    JobStatus,
+    LegalBasis,
+    Outcome,
+    Source,
+    Status,
+)
 
 metadata = sa.MetaData(
     naming_convention={
@@ -46,6 +60,14 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
             value = dt.datetime.fromisoformat(value)
         assert isinstance(value, dt.datetime)
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def one_of(column: str, *enums: type[StrEnum]) -> sa.CheckConstraint:
+    """A CHECK that an enum-valued text column holds one of the enum's values (migration
+    0007 adds the same constraints; NULL passes where the column allows it)."""
+    values = sorted({member.value for enum in enums for member in enum})
+    listed = ", ".join(f"'{value}'" for value in values)
+    return sa.CheckConstraint(f"{column} IN ({listed})", name=f"{column}_valid")
 
 
 def now() -> dt.datetime:
@@ -116,6 +138,7 @@ subscription_types = sa.Table(
     sa.Column("sendgrid_group_id", sa.Integer, nullable=True),
     sa.Index(None, "business_unit_id", "channel", "position"),
     sa.Index(None, "sendgrid_group_id", unique=True),
+    one_of("channel", Channel),
 )
 
 addresses = sa.Table(
@@ -136,6 +159,9 @@ addresses = sa.Table(
     sa.Column("processing_legal_basis_explanation", Text(4000), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
+    one_of("channel", Channel),
+    one_of("confirmation", ConfirmationState),
+    one_of("processing_legal_basis", LegalBasis),
     # Long audience filters read a channel's few flagged addresses at once
     # (services/decisions.py): partial indexes make that a short scan, not a pass over all.
     sa.Index(
@@ -172,6 +198,10 @@ subscription_statuses = sa.Table(
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # With the address in it, decisions read "who opted out of type T" from the index alone.
     sa.Index(None, "subscription_type_id", "status", "address"),
+    one_of("channel", Channel),
+    one_of("status", Status),
+    one_of("legal_basis", LegalBasis),
+    one_of("source", Source),
 )
 
 wide_opt_outs = sa.Table(
@@ -185,6 +215,9 @@ wide_opt_outs = sa.Table(
     sa.Column("at", UTCDateTime, nullable=False),
     # "who is unsubscribed from all of this unit's email", from the index alone (decisions)
     sa.Index(None, "channel", "business_unit_id", "address"),
+    one_of("channel", Channel),
+    one_of("set_by", ActorClass),
+    one_of("source", Source),
 )
 
 erasures = sa.Table(
@@ -193,6 +226,7 @@ erasures = sa.Table(
     sa.Column("address_hash", Text(64), primary_key=True),
     sa.Column("channel", Text(10), primary_key=True),
     sa.Column("at", UTCDateTime, nullable=False),
+    one_of("channel", Channel),
 )
 
 ledger_events = sa.Table(
@@ -222,6 +256,14 @@ ledger_events = sa.Table(
     sa.Column("redacted", sa.Boolean, nullable=False, default=False),
     # The feed (events?after=) reads in id order; ids are handed out in commit order.
     sa.Index(None, "id", unique=True),
+    one_of("kind", EventKind),
+    one_of("channel", Channel),
+    one_of("old_status", Status, EventState, ConfirmationState),
+    one_of("new_status", Status, EventState, ConfirmationState),
+    one_of("legal_basis", LegalBasis),
+    one_of("processing_legal_basis", LegalBasis),
+    one_of("source", Source),
+    one_of("actor_kind", ActorClass),
 )
 
 #: Columns erasure may blank out; the database refuses every other UPDATE (R24).
@@ -297,7 +339,7 @@ jobs = sa.Table(
     metadata,
     sa.Column("id", Text(40), primary_key=True),
     sa.Column("kind", Text(40), nullable=False),
-    sa.Column("status", Text(16), nullable=False),  # QUEUED RUNNING SUCCEEDED FAILED
+    sa.Column("status", Text(16), nullable=False),  # JobStatus
     sa.Column("params", sa.JSON, nullable=False),
     sa.Column("total", sa.Integer, nullable=False, default=0),
     sa.Column("done", sa.Integer, nullable=False, default=0),
@@ -311,6 +353,7 @@ jobs = sa.Table(
     sa.Column("started_at", UTCDateTime, nullable=True),
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.Index(None, "status", "created_at"),
+    one_of("status", JobStatus),
 )
 
 job_targets = sa.Table(
@@ -334,6 +377,7 @@ job_outcomes = sa.Table(
     sa.Column("address", Text(320), nullable=True),
     sa.Column("outcome", Text(10), nullable=False),
     sa.Column("reason", Text(40), nullable=True),
+    one_of("outcome", Outcome),
 )
 
 # --- admin UI: users, their sessions, and sign-in throttling (issue 4) --------------------
@@ -389,6 +433,7 @@ link_subjects = sa.Table(
     sa.Column("address", Text(320), nullable=False),  # personal: the addresses.address key
     sa.Column("display", Text(320), nullable=False),  # personal
     sa.Column("created_at", UTCDateTime, nullable=False),
+    one_of("channel", Channel),
 )
 
 # Public pages' request counters (get-my-link, signup, resubscribe emails) in fixed windows.

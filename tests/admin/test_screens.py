@@ -9,11 +9,10 @@ import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from assent.admin import events
 from assent.cli.main import cli
 from assent.domain.model import Actor, Channel, Evidence, Source, Status
 from assent.jobs.worker import Worker
-from assent.services import contacts
+from assent.services import contacts, events
 from assent.services.changes import Writer
 from assent.services.state import load_account, load_types
 from assent.storage import tables as t

@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from assent.actions import subscriptions
 from assent.app import create_app
 from assent.config import Settings
 from assent.domain.model import Actor, Channel, Evidence, Source
-from assent.services import subscribers
 from assent.services.contacts import create_contact
 from assent.services.ledger import RequestContext
 from assent.services.state import load_account
@@ -29,7 +29,7 @@ def subscribe(client: TestClient, headers: dict[str, str], address: str, type_id
 
 
 def opt_out_of_all_as_the_contact(db: Database, address: str) -> None:
-    subscribers.set_wide_opt_out(
+    subscriptions.set_unsubscribe_all(
         db,
         channel=Channel.EMAIL,
         raw_address=address,

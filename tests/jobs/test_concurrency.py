@@ -13,9 +13,9 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from assent.actions import subscriptions
 from assent.domain.model import Actor, Channel, Evidence, Outcome, Source, Status
 from assent.jobs.worker import Worker
-from assent.services import subscribers
 from assent.services.ledger import RequestContext
 from assent.services.state import load_account
 from assent.storage import tables as t
@@ -55,15 +55,15 @@ def test_it_keeps_one_address_consistent_under_concurrent_writers_and_a_bulk_job
         try:
             while not finished.is_set() or calls < 20:
                 type_id = rng.choice(types)
-                _, [result] = subscribers.change_statuses(
+                [result] = subscriptions.change_statuses(
                     db,
                     channel=Channel.EMAIL,
                     raw_address=HOT,
-                    changes=[subscribers.RequestedChange(type_id, rng.choice(list(Status)))],
+                    changes=[subscriptions.RequestedChange(type_id, rng.choice(list(Status)))],
                     actor=Actor(Source.API, f"writer-{seed}"),
                     evidence=Evidence(legal_basis_explanation="The person asked on the phone"),
                     context=RequestContext(),
-                )
+                ).results
                 calls += 1
                 if result.outcome is Outcome.CHANGED:
                     with lock:

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from assent.storage.db import Database
 from tests.conftest import count_rows
-from tests.pages.conftest import Shop, history, links_for, path, statuses, subscribe, subscriber
+from tests.pages.conftest import ALICE, Shop, history, links_for, path, statuses, subscribe, subscriber
 
 
 def _post_raw(client: TestClient, url: str, body: bytes, content_type: str) -> object:
@@ -109,3 +109,25 @@ def test_it_refuses_a_post_without_the_one_click_body(
         assert response.status_code == 400  # type: ignore[attr-defined]
         assert "Nothing has been changed" in response.text  # type: ignore[attr-defined]
     assert count_rows(db, "ledger_events") == events
+
+
+def test_an_api_key_claiming_form_cannot_lift_a_one_click_unsubscribe_from_all(
+    client: TestClient, shop: Shop, write_headers: dict[str, str]
+) -> None:
+    """Issue 8, point 1 (R8): a form submission is an opt-in to types, never the lifting of
+    the person's own "unsubscribe from all" — whatever source a key claims."""
+    subscribe(client, write_headers, shop.newsletter)
+    url = path(links_for(client, write_headers, shop)["list_unsubscribe"].strip("<>"))
+    assert _post_raw(client, url, b"List-Unsubscribe=One-Click", "application/x-www-form-urlencoded").status_code == 200  # type: ignore[attr-defined]
+    for source in ("FORM", "API", "MANUAL", "WORKFLOW", "IMPORT"):
+        response = client.request(
+            "DELETE",
+            f"/api/v1/subscribers/EMAIL/{ALICE}/unsubscribe-all?business_unit_id={shop.bu}",
+            json={"source": source, "legal_basis_explanation": "they filled in our form", "notice_text": "Yes!"},
+            headers=write_headers,
+        )
+        assert response.status_code == 200, response.text
+        answer = response.json()
+        assert (answer["outcome"], answer["unsubscribed_from_all"]) == ("REFUSED", True), source
+    assert [w["source"] for w in subscriber(client, write_headers)["wide_opt_outs"]] == ["ONE_CLICK"]
+    assert [e["new_status"] for e in history(client, write_headers) if e["kind"] == "WIDE_OPT_OUT"] == ["UNSUBSCRIBED"]

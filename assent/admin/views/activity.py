@@ -1,5 +1,5 @@
 """Activity: the whole ledger, newest first, filterable by address, type, source, actor and
-date (see admin/events.py for how it stays fast at millions of events)."""
+date (see services/events.py for how it stays fast at millions of events)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from assent.admin.web import render
 from assent.domain.addresses import InvalidAddress
 from assent.domain.model import ActorClass, Channel
 from assent.services import catalog
+from assent.services import events as ledger_reads
 from assent.services.state import Account, load_account
 from assent.storage.db import Database
 
@@ -60,7 +61,7 @@ def activity(
     error = ""
     with db.read() as conn:
         account = load_account(conn)
-        filters = events.Filters(
+        filters = ledger_reads.Filters(
             subscription_type_id=int(subscription_type_id) if subscription_type_id.isdigit() else None,
             source=source if source in words.SOURCE else None,
             actor_kind=actor_kind if actor_kind in words.ACTOR else None,
@@ -72,8 +73,8 @@ def activity(
             filters.address_hashes = address_hashes(account, address)
             if not filters.address_hashes:
                 error = f"“{address}” is not an email address or a phone number."
-        found = events.page(conn, filters, before) if not error else events.Page([], None)
-        named = events.names(conn, found.rows)
+        found = ledger_reads.page(conn, filters, before) if not error else ledger_reads.Page([], None)
+        named = ledger_reads.names(conn, found.rows)
         types = catalog.list_subscription_types(conn, include_inactive=True)
         units = {u["id"]: u["name"] for u in catalog.list_business_units(conn)}
     return render(

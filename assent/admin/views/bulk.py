@@ -10,22 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 
+from assent.actions import bulk_updates
 from assent.admin import words
 from assent.admin.security import SignedIn, editor, viewer
 from assent.admin.views.contacts import Search
 from assent.admin.web import is_htmx, problem_words, redirect, render
 from assent.api.common import client_context
-from assent.domain.model import Channel, Evidence, LegalBasis, Status
+from assent.domain.model import Channel, JobStatus, LegalBasis, Reason, Status
 from assent.jobs import bulk, reports
 from assent.jobs.selection import ContactSearch, Selection
 from assent.services import catalog
 from assent.services.errors import Problem
+from assent.services.evidence import parse_evidence
 from assent.services.state import load_account
-from assent.storage import tables as t
 from assent.storage.db import Database
 
 router = APIRouter()
@@ -132,17 +132,13 @@ async def start(request: Request, me: SignedIn = Depends(editor)) -> Response:
         status=Status(state["status"]) if setting and state["status"] else None,
         subscription_type_ids=state["type_ids"] if setting else (),
         business_unit_id=None if setting else state["business_unit_id"],
-        evidence=Evidence(
-            legal_basis=LegalBasis(state["legal_basis"]) if state["legal_basis"] else None,
-            legal_basis_explanation=state["legal_basis_explanation"] or None,
-            processing_legal_basis=(
-                LegalBasis(state["processing_legal_basis"]) if state["processing_legal_basis"] else None
-            ),
-        ),
+        evidence=parse_evidence(state),
         source="MANUAL",
     )
     try:
-        job_id = bulk.create(_db(request), update, actor_id=me.user.actor_id, context=client_context(request))
+        job_id = bulk_updates.start_bulk_update(
+            _db(request), update, actor_id=me.user.actor_id, context=client_context(request)
+        )
     except Problem as problem:
         return _panel(request, me, state, _field_words(problem, state["channel"]), status=422)
     return redirect(request, f"/jobs/{job_id}")
@@ -173,7 +169,8 @@ def _job_context(conn: Any, job: dict[str, Any]) -> dict[str, Any]:
     params = job["params"]
     channel = params["channel"]
     type_names = {ty["id"]: ty["name"] for ty in catalog.list_subscription_types(conn, include_inactive=True)}
-    done = job["status"] in ("SUCCEEDED", "FAILED")
+    status = JobStatus(job["status"])
+    done = status.finished
     return {
         "job": job,
         "params": params,
@@ -181,6 +178,7 @@ def _job_context(conn: Any, job: dict[str, Any]) -> dict[str, Any]:
         "type_names": type_names,
         "type_list": ", ".join(type_names.get(i, str(i)) for i in params.get("subscription_type_ids") or ()),
         "done": done,
+        "failed": status is JobStatus.FAILED,
         "refusals": _refusal_sentences(conn, job) if done else [],
         "percent": int(100 * job["progress"]["done"] / job["progress"]["total"]) if job["progress"]["total"] else 100,
     }
@@ -189,28 +187,9 @@ def _job_context(conn: Any, job: dict[str, Any]) -> dict[str, Any]:
 def _refusal_sentences(conn: Any, job: dict[str, Any]) -> list[str]:
     """Refusals counted per contact (not per type) and said in words. A refusal because an
     "unsubscribe from all" is in force says who set it, since that decides who may lift it."""
-    o, g, st, w = t.job_outcomes, t.job_targets, t.subscription_types, t.wide_opt_outs
     channel = job["params"]["channel"]
-    query = (
-        sa.select(o.c.reason, w.c.set_by, sa.func.count(sa.distinct(o.c.seq)))
-        .select_from(
-            o.outerjoin(g, sa.and_(g.c.job_id == o.c.job_id, g.c.seq == o.c.seq))
-            .outerjoin(st, st.c.id == o.c.subscription_type_id)
-            .outerjoin(
-                w,
-                sa.and_(
-                    o.c.reason == "WIDE_OPT_OUT_IN_FORCE",
-                    w.c.address == g.c.address,
-                    w.c.channel == channel,
-                    w.c.business_unit_id == st.c.business_unit_id,
-                ),
-            )
-        )
-        .where(o.c.job_id == job["id"], o.c.outcome == "REFUSED")
-        .group_by(o.c.reason, w.c.set_by)
-        .order_by(sa.func.count(sa.distinct(o.c.seq)).desc())
-    )
-    return [words.refusal(reason, channel, count=n, set_by=set_by) for reason, set_by, n in conn.execute(query)]
+    counts = reports.refusal_counts(conn, job)
+    return [words.refusal(reason, channel, count=n, set_by=set_by) for reason, set_by, n in counts]
 
 
 @router.get("/jobs/{job_id}")
@@ -225,33 +204,11 @@ def job_page(request: Request, job_id: str, me: SignedIn = Depends(viewer)) -> R
             outcomes.append(row)
             if len(outcomes) >= SHOWN_OUTCOMES:
                 break
-    if any(o["reason"] == "WIDE_OPT_OUT_IN_FORCE" for o in outcomes):
+    if any(o["reason"] == Reason.WIDE_OPT_OUT_IN_FORCE for o in outcomes):
         with db.read() as conn:
-            _add_set_by(conn, context["channel"], outcomes)
+            reports.add_wide_set_by(conn, Channel(context["channel"]), outcomes)
     template = "contacts/_job_status.html" if is_htmx(request) else "contacts/job.html"
     return render(request, template, me, section="contacts", title="Bulk update", outcomes=outcomes, **context)
-
-
-def _add_set_by(conn: Any, channel: str, outcomes: list[dict[str, Any]]) -> None:
-    """Who set the "unsubscribe from all" behind each WIDE_OPT_OUT_IN_FORCE refusal shown."""
-    account = load_account(conn)
-    units = {ty["id"]: ty["business_unit_id"] for ty in catalog.list_subscription_types(conn, include_inactive=True)}
-    keys: dict[str, str] = {}
-    for o in outcomes:
-        if o["reason"] == "WIDE_OPT_OUT_IN_FORCE" and o["address"]:
-            keys[o["address"]] = account.normalize_raw(Channel(channel), o["address"]).key
-    w = t.wide_opt_outs
-    found = {
-        (r.address, r.business_unit_id): r.set_by
-        for r in conn.execute(
-            sa.select(w.c.address, w.c.business_unit_id, w.c.set_by).where(
-                w.c.channel == channel, w.c.address.in_(sorted(set(keys.values())))
-            )
-        )
-    }
-    for o in outcomes:
-        if o["address"] in keys:
-            o["set_by"] = found.get((keys[o["address"]], units.get(o["subscription_type_id"])))
 
 
 @router.get("/jobs/{job_id}/outcomes.csv")

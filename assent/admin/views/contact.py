@@ -2,9 +2,11 @@
 Subscribe / Resubscribe / Unsubscribe, the History tab, unsubscribe from all, a preference
 link by email, and deleting the contact (R2: its addresses keep their state).
 
-Every change is `services/subscribers.py` acting as the signed-in user (source MANUAL,
-actor "user:<id>"), exactly as the REST API's single-address endpoints do; refusals come
-back from the domain core and are shown in words (admin/words.py).
+Every change is an action (`assent.actions`) acting as the signed-in user (source MANUAL,
+actor "user:<id>"), exactly as the REST API's single-address endpoints do; what a screen
+offers and asks for is the domain's answer (`domain/rules.py`), and refusals come back from
+it and are shown in words (admin/words.py). A click costs one read (what the screen needs)
+and one write (the action).
 """
 
 from __future__ import annotations
@@ -16,18 +18,27 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 
+from assent.actions import links as link_actions
+from assent.actions import subscriptions
 from assent.admin import events, words
 from assent.admin.security import SignedIn, editor, viewer
 from assent.admin.web import is_htmx, problem_words, redirect, render
 from assent.api.common import client_context
 from assent.domain.addresses import Address
-from assent.domain.model import Actor, Channel, Evidence, LegalBasis, Outcome, Source, Status
-from assent.mail import Mailer, compose, deliver, mailer_for
-from assent.pages.branding import load_brand
-from assent.services import catalog, contacts, links, subscribers
+from assent.domain.model import Actor, ActorClass, Channel, Outcome, Policy, Reason, Source, Status, WideOptOut
+from assent.domain.rules import (
+    EvidenceNeeded,
+    evidence_for_status_change,
+    evidence_to_lift_wide_opt_out,
+    is_resubscribe,
+    may_lift_wide_opt_out,
+)
+from assent.mail import Mailer, deliver
+from assent.services import catalog, contacts, subscribers
+from assent.services import events as ledger_reads
 from assent.services.errors import Invalid, Problem
-from assent.services.links import LinkTarget
-from assent.services.state import load_account
+from assent.services.evidence import parse_evidence
+from assent.services.state import Account, load_account
 from assent.storage.db import Database
 
 router = APIRouter()
@@ -43,6 +54,7 @@ def _actor(me: SignedIn) -> Actor:
 
 
 def _address(conn: Connection, contact_id: int, channel: Channel) -> Address:
+    """The contact's address on `channel`, in its display form (R1: the local part as given)."""
     for address in contacts.contact_addresses(contacts.contact_row(conn, contact_id)):
         if address.channel is channel:
             return address
@@ -64,16 +76,10 @@ def _int(raw: Any, field: str) -> int:
     return int(text)
 
 
-def _evidence(form: Any) -> Evidence:
-    def basis(name: str) -> LegalBasis | None:
-        value = str(form.get(name) or "")
-        return LegalBasis(value) if value in LegalBasis.__members__ else None
-
-    return Evidence(
-        legal_basis=basis("legal_basis"),
-        legal_basis_explanation=str(form.get("legal_basis_explanation") or "").strip()[:4000] or None,
-        processing_legal_basis=basis("processing_legal_basis"),
-    )
+def _wide_of(raw: dict[str, Any] | None) -> WideOptOut | None:
+    if raw is None:
+        return None
+    return WideOptOut(raw["business_unit_id"], ActorClass(raw["set_by"]), Source(raw["source"]))
 
 
 # --- the record ---------------------------------------------------------------------------
@@ -97,13 +103,16 @@ def record(
         if tab == "history":
             hashes = [account.address_hash(a.channel, a.key) for a in addresses]
             found = (
-                events.page(conn, events.Filters(address_hashes=hashes), before) if hashes else events.Page([], None)
+                ledger_reads.page(conn, ledger_reads.Filters(address_hashes=hashes), before)
+                if hashes
+                else ledger_reads.Page([], None)
             )
-            named = events.names(conn, found.rows)
+            named = ledger_reads.names(conn, found.rows)
             context = {"rows": [events.describe(r, named) for r in found.rows], "page": found}
         else:
             tab = "subscriptions"
-            context = {"channels": [_channel_view(conn, account, a, business_unit_id) for a in addresses]}
+            actor = _actor(me)
+            context = {"channels": [_channel_view(conn, account, a, business_unit_id, actor) for a in addresses]}
     name = (
         " ".join(p for p in (contact["first_name"], contact["last_name"]) if p) or contact["email"] or contact["phone"]
     )
@@ -132,14 +141,34 @@ _BOUNCE_FIELDS = (
 )
 
 
-def _channel_view(conn: Connection, account: Any, address: Address, business_unit_id: int) -> dict[str, Any]:
+def _channel_view(
+    conn: Connection, account: Account, address: Address, business_unit_id: int, actor: Actor
+) -> dict[str, Any]:
     view = subscribers.subscriber_view(conn, account, address)
     wide = next((w for w in view["wide_opt_outs"] if w["business_unit_id"] == business_unit_id), None)
+    statuses = []
+    for s in view["statuses"]:
+        if s["business_unit_id"] != business_unit_id or not s["is_active"]:
+            continue
+        status = Status(s["status"])
+        statuses.append(
+            {
+                **s,
+                "resubscribe": is_resubscribe(status),
+                "can_subscribe": status is not Status.SUBSCRIBED,
+                "can_unsubscribe": status is not Status.UNSUBSCRIBED,
+            }
+        )
+    found = _wide_of(wide)
+    lift = may_lift_wide_opt_out(found, actor) if found is not None else None
     return {
         "channel": address.channel.value,
         "address": view["address"],
-        "statuses": [s for s in view["statuses"] if s["business_unit_id"] == business_unit_id and s["is_active"]],
+        "statuses": statuses,
         "wide": wide,
+        # R8: whether this user may lift it (with evidence), or only the person can
+        "wide_liftable": lift is not None and lift.applies,
+        "wide_only_contact": lift is not None and lift.reason is Reason.WIDE_OPT_OUT_SET_BY_CONTACT,
         "undeliverable": view["undeliverable"],
         "bounce": {k: view[k] for k in _BOUNCE_FIELDS},
         "complaint": next((c for c in view["complaints"] if c["business_unit_id"] == business_unit_id), None),
@@ -148,47 +177,27 @@ def _channel_view(conn: Connection, account: Any, address: Address, business_uni
     }
 
 
-# --- subscribe / resubscribe / unsubscribe ------------------------------------------------
-
-
-def _dialog(
-    request: Request,
-    me: SignedIn,
-    contact_id: int,
-    form: Any,
-    *,
-    errors: dict[str, str] | None = None,
-    refusal: str = "",
-    status: int = 200,
-) -> Response:
-    type_id = _int(form.get("subscription_type_id"), "subscription_type_id")
-    with _db(request).read() as conn:
-        evidence = _load_evidence_dialog(conn, contact_id, form)
-        ty = catalog.get_subscription_type(conn, type_id)
-    statuses = evidence.view["statuses"]
-    current = next((s["status"] for s in statuses if s["subscription_type_id"] == type_id), "NOT_SPECIFIED")
-    return evidence.render(
-        request,
-        me,
-        "change",
-        "Resubscribe" if current == Status.UNSUBSCRIBED else "Subscribe",
-        status=status,
-        errors=errors,
-        refusal=refusal,
-        ty=ty,
-        current=current,
-    )
+# --- the two legal-basis dialogs: a type, or unsubscribe-from-all -------------------------
 
 
 @dataclass
 class _EvidenceDialog:
-    """What both legal-basis dialogs (a type, or unsubscribe-from-all) show and ask for."""
+    """What both legal-basis dialogs show and ask for, read once per click."""
 
     form: Any
     channel: Channel
+    address: Address
     contact: dict[str, Any]
     view: dict[str, Any]
-    privacy: bool
+    policy: Policy
+
+    @property
+    def has_processing_basis(self) -> bool:
+        return self.view["processing_legal_basis"] is not None
+
+    def status_of(self, type_id: int) -> Status:
+        found = next((s["status"] for s in self.view["statuses"] if s["subscription_type_id"] == type_id), None)
+        return Status(found) if found else Status.NOT_SPECIFIED
 
     def render(
         self,
@@ -197,9 +206,10 @@ class _EvidenceDialog:
         name: str,
         title: str,
         *,
-        status: int,
-        errors: dict[str, str] | None,
-        refusal: str,
+        needed: EvidenceNeeded,
+        status: int = 200,
+        errors: dict[str, str] | None = None,
+        refusal: str = "",
         **extra: Any,
     ) -> Response:
         template = f"contacts/_{name}_dialog.html" if is_htmx(request) else f"contacts/{name}.html"
@@ -214,8 +224,9 @@ class _EvidenceDialog:
             contact=self.contact,
             address=self.view["address"],
             channel=self.channel.value,
-            privacy=self.privacy,
-            has_processing_basis=self.view["processing_legal_basis"] is not None,
+            privacy=self.policy.data_privacy_mode,
+            has_processing_basis=self.has_processing_basis,
+            needed=needed,
             values={k: self.form.get(k) or "" for k in fields},
             errors=errors or {},
             refusal=refusal,
@@ -223,56 +234,90 @@ class _EvidenceDialog:
         )
 
 
-def _load_evidence_dialog(conn: Connection, contact_id: int, form: Any) -> _EvidenceDialog:
+def _load_dialog(conn: Connection, contact_id: int, form: Any) -> _EvidenceDialog:
     channel = _channel(form.get("channel"))
     account = load_account(conn)
     contact = contacts.get_contact(conn, contact_id)
-    view = subscribers.subscriber_view(conn, account, _address(conn, contact_id, channel))
-    return _EvidenceDialog(form, channel, contact, view, account.policy.data_privacy_mode)
+    address = _address(conn, contact_id, channel)
+    view = subscribers.subscriber_view(conn, account, address)
+    return _EvidenceDialog(form, channel, address, contact, view, account.policy)
+
+
+def _change_dialog(
+    request: Request,
+    me: SignedIn,
+    dialog: _EvidenceDialog,
+    ty: dict[str, Any],
+    *,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    refusal: str = "",
+) -> Response:
+    current = dialog.status_of(ty["id"])
+    needed = evidence_for_status_change(
+        actor=_actor(me),
+        current=current,
+        target=Status.SUBSCRIBED,
+        policy=dialog.policy,
+        has_processing_basis=dialog.has_processing_basis,
+    )
+    title = "Resubscribe" if is_resubscribe(current) else "Subscribe"
+    return dialog.render(
+        request, me, "change", title, needed=needed, status=status, errors=errors, refusal=refusal, ty=ty,
+        current=current.value,
+    )
 
 
 @router.get("/contacts/{contact_id}/subscribe")
 def subscribe_dialog(request: Request, contact_id: int, me: SignedIn = Depends(editor)) -> Response:
     """The legal-basis dialog (a <dialog> with htmx, a page without JavaScript)."""
-    return _dialog(request, me, contact_id, request.query_params)
+    type_id = _int(request.query_params.get("subscription_type_id"), "subscription_type_id")
+    with _db(request).read() as conn:
+        dialog = _load_dialog(conn, contact_id, request.query_params)
+        ty = catalog.get_subscription_type(conn, type_id)
+    return _change_dialog(request, me, dialog, ty)
 
 
 @router.post("/contacts/{contact_id}/statuses")
 async def change_status(request: Request, contact_id: int, me: SignedIn = Depends(editor)) -> Response:
     form = await request.form()
-    channel = _channel(form.get("channel"))
+    _channel(form.get("channel"))
     type_id = _int(form.get("subscription_type_id"), "subscription_type_id")
     target = Status(str(form.get("status"))) if form.get("status") in Status.__members__ else None
     if target is None:
         raise Invalid("status", "choose SUBSCRIBED, NOT_SPECIFIED or UNSUBSCRIBED")
     back = f"/contacts/{contact_id}?business_unit_id={form.get('business_unit_id') or 0}"
     with _db(request).read() as conn:
-        address = _address(conn, contact_id, channel)
+        dialog = _load_dialog(conn, contact_id, form)
+        ty = catalog.get_subscription_type(conn, type_id)
+    address = dialog.address
     try:
-        _, [result] = subscribers.change_statuses(
+        change = subscriptions.change_statuses(
             _db(request),
-            channel=channel,
-            raw_address=address.key,
-            changes=[subscribers.RequestedChange(type_id, target)],
+            channel=dialog.channel,
+            raw_address=address.display,
+            changes=[subscriptions.RequestedChange(type_id, target)],
             actor=_actor(me),
-            evidence=_evidence(form),
+            evidence=parse_evidence(form),
             context=client_context(request),
         )
     except Problem as problem:  # evidence missing (R5, R6): nothing written
         if target is Status.UNSUBSCRIBED:
             return redirect(request, back, problem.detail, kind="bad")
-        return _dialog(request, me, contact_id, form, errors=_evidence_words(problem), status=422)
+        return _change_dialog(request, me, dialog, ty, errors=_evidence_words(problem), status=422)
+    [result] = change.results
     if result.outcome is Outcome.REFUSED:
-        text = _refusal(request, contact_id, channel, result.reason, type_id)
+        # A refusal for a wide opt-out in force says who set it: that decides who may lift it.
+        wide = change.wide_opt_outs.get(ty["business_unit_id"])
+        text = words.refusal(result.reason, dialog.channel.value, set_by=wide.set_by if wide else None)
         if target is Status.UNSUBSCRIBED:
             return redirect(request, back, text, kind="bad")
-        return _dialog(request, me, contact_id, form, refusal=text, status=422)
-    with _db(request).read() as conn:
-        name = catalog.get_subscription_type(conn, type_id)["name"]
+        return _change_dialog(request, me, dialog, ty, refusal=text, status=422)
+    name = ty["name"]
     if result.outcome is Outcome.UNCHANGED:
         return redirect(request, back, f"{address.display} is already {words.status(target.value).lower()} for {name}.")
     verb = {
-        Status.SUBSCRIBED: "Resubscribed" if result.old_status is Status.UNSUBSCRIBED else "Subscribed",
+        Status.SUBSCRIBED: "Resubscribed" if is_resubscribe(result.old_status) else "Subscribed",
         Status.UNSUBSCRIBED: "Unsubscribed",
         Status.NOT_SPECIFIED: "Reset",
     }[target]
@@ -287,17 +332,6 @@ def _evidence_words(problem: Problem) -> dict[str, str]:
     return out or problem_words(problem)
 
 
-def _refusal(request: Request, contact_id: int, channel: Channel, reason: Any, type_id: int | None) -> str:
-    """A refusal in words; for a wide opt-out in force, saying who set it (who may lift it)."""
-    set_by = None
-    with _db(request).read() as conn:
-        if type_id is not None:
-            unit = catalog.get_subscription_type(conn, type_id)["business_unit_id"]
-            view = subscribers.subscriber_view(conn, load_account(conn), _address(conn, contact_id, channel))
-            set_by = next((w["set_by"] for w in view["wide_opt_outs"] if w["business_unit_id"] == unit), None)
-    return words.refusal(str(reason) if reason else None, channel.value, set_by=set_by)
-
-
 # --- unsubscribe from all -----------------------------------------------------------------
 
 
@@ -309,13 +343,12 @@ async def unsubscribe_all(request: Request, contact_id: int, me: SignedIn = Depe
     with _db(request).read() as conn:
         address = _address(conn, contact_id, channel)
         unit_name = catalog.get_business_unit(conn, unit)["name"]
-    _, result = subscribers.set_wide_opt_out(
+    _, result = subscriptions.set_unsubscribe_all(
         _db(request),
         channel=channel,
-        raw_address=address.key,
+        raw_address=address.display,
         business_unit_id=unit,
         actor=_actor(me),
-        evidence=Evidence(),
         context=client_context(request),
     )
     word = words.CHANNEL_IN_TEXT[channel.value]
@@ -327,30 +360,23 @@ async def unsubscribe_all(request: Request, contact_id: int, me: SignedIn = Depe
     return redirect(request, f"/contacts/{contact_id}?business_unit_id={unit}", text)
 
 
-@router.get("/contacts/{contact_id}/resubscribe-all")
-def resubscribe_all_dialog(request: Request, contact_id: int, me: SignedIn = Depends(editor)) -> Response:
-    return _wide_dialog(request, me, contact_id, request.query_params)
-
-
 def _wide_dialog(
     request: Request,
     me: SignedIn,
-    contact_id: int,
-    form: Any,
+    dialog: _EvidenceDialog,
+    unit: dict[str, Any],
     *,
+    status: int = 200,
     errors: dict[str, str] | None = None,
     refusal: str = "",
-    status: int = 200,
 ) -> Response:
-    unit_id = _int(form.get("business_unit_id"), "business_unit_id")
-    with _db(request).read() as conn:
-        evidence = _load_evidence_dialog(conn, contact_id, form)
-        unit = catalog.get_business_unit(conn, unit_id)
-    return evidence.render(
+    needed = evidence_to_lift_wide_opt_out(dialog.policy, has_processing_basis=dialog.has_processing_basis)
+    return dialog.render(
         request,
         me,
         "wide",
         "Remove unsubscribe from all",
+        needed=needed,
         status=status,
         errors=errors,
         refusal=refusal,
@@ -358,33 +384,43 @@ def _wide_dialog(
     )
 
 
+def _load_wide_dialog(request: Request, contact_id: int, form: Any) -> tuple[_EvidenceDialog, dict[str, Any]]:
+    unit_id = _int(form.get("business_unit_id"), "business_unit_id")
+    with _db(request).read() as conn:
+        return _load_dialog(conn, contact_id, form), catalog.get_business_unit(conn, unit_id)
+
+
+@router.get("/contacts/{contact_id}/resubscribe-all")
+def resubscribe_all_dialog(request: Request, contact_id: int, me: SignedIn = Depends(editor)) -> Response:
+    dialog, unit = _load_wide_dialog(request, contact_id, request.query_params)
+    return _wide_dialog(request, me, dialog, unit)
+
+
 @router.post("/contacts/{contact_id}/resubscribe-all")
 async def resubscribe_all(request: Request, contact_id: int, me: SignedIn = Depends(editor)) -> Response:
     """Lift an "unsubscribe from all" — only one a user or an import set (R8)."""
     form = await request.form()
-    channel = _channel(form.get("channel"))
-    unit = _int(form.get("business_unit_id"), "business_unit_id")
-    with _db(request).read() as conn:
-        address = _address(conn, contact_id, channel)
+    dialog, unit = _load_wide_dialog(request, contact_id, form)
     try:
-        _, result = subscribers.set_wide_opt_out(
+        _, result = subscriptions.lift_unsubscribe_all(
             _db(request),
-            channel=channel,
-            raw_address=address.key,
-            business_unit_id=unit,
+            channel=dialog.channel,
+            raw_address=dialog.address.display,
+            business_unit_id=unit["id"],
             actor=_actor(me),
-            evidence=_evidence(form),
+            evidence=parse_evidence(form),
             context=client_context(request),
-            remove=True,
         )
     except Problem as problem:
-        return _wide_dialog(request, me, contact_id, form, errors=_evidence_words(problem), status=422)
+        return _wide_dialog(request, me, dialog, unit, errors=_evidence_words(problem), status=422)
     if result.outcome is Outcome.REFUSED:
-        text = words.refusal(str(result.reason), channel.value)
-        return _wide_dialog(request, me, contact_id, form, refusal=text, status=422)
-    word = words.CHANNEL_IN_TEXT[channel.value]
+        text = words.refusal(result.reason, dialog.channel.value)
+        return _wide_dialog(request, me, dialog, unit, refusal=text, status=422)
+    word = words.CHANNEL_IN_TEXT[dialog.channel.value]
     return redirect(
-        request, f"/contacts/{contact_id}?business_unit_id={unit}", f"{address.display} may receive {word} again."
+        request,
+        f"/contacts/{contact_id}?business_unit_id={unit['id']}",
+        f"{dialog.address.display} may receive {word} again.",
     )
 
 
@@ -392,9 +428,8 @@ async def resubscribe_all(request: Request, contact_id: int, me: SignedIn = Depe
 
 
 def _mailer(request: Request) -> Mailer:
-    parent = getattr(request.app.state, "parent", None)
-    found: Mailer | None = getattr(parent.state, "mailer", None) if parent is not None else None
-    return found or mailer_for(request.app.state.settings, _db(request))
+    mailer: Mailer = request.app.state.mailer
+    return mailer
 
 
 @router.post("/contacts/{contact_id}/preference-link")
@@ -405,21 +440,13 @@ async def send_preference_link(
     unsubscribed from all themselves, it is the resubscribe invitation (only they can)."""
     form = await request.form()
     unit = _int(form.get("business_unit_id"), "business_unit_id")
-    settings = request.app.state.settings
-    with _db(request).write() as conn:
-        account = load_account(conn)
+    with _db(request).read() as conn:
         address = _address(conn, contact_id, Channel.EMAIL)
-        brand = load_brand(conn, unit)
-        if brand is None:
-            raise Invalid("business_unit_id", f"business unit {unit} does not exist")
-        view = subscribers.subscriber_view(conn, account, address)
-        by_contact = any(w["business_unit_id"] == unit and w["set_by"] == "CONTACT" for w in view["wide_opt_outs"])
-        language = brand.default_language
-        target = LinkTarget(links.remember(conn, account, address), unit, language)
-    make = compose.resubscribe if by_contact else compose.preference_link
-    message = make(settings, brand, language, address.display, target)
-    background.add_task(deliver, _mailer(request), message)
-    what = "an invitation to resubscribe" if by_contact else "a link to their preference page"
+    sent = link_actions.send_preference_link(
+        _db(request), request.app.state.settings, address=address, business_unit_id=unit, actor=_actor(me)
+    )
+    background.add_task(deliver, _mailer(request), sent.mail)
+    what = "an invitation to resubscribe" if sent.invitation else "a link to their preference page"
     return redirect(request, f"/contacts/{contact_id}?business_unit_id={unit}", f"Sent {what} to {address.display}.")
 
 

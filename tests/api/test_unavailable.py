@@ -1,0 +1,78 @@
+"""With the database unreachable, every interface answers 503 with Retry-After in its own
+shape (issue 8 point 10), and `assent serve` says so in one line (no traceback)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from assent.admin.security import SESSION_COOKIE
+from assent.app import create_app
+from assent.config import Settings
+from tests.conftest import POSTGRES_URL, _postgres_or_skip
+
+UNREACHABLE = {
+    "closed-port": "postgresql+psycopg://postgres@127.0.0.1:9/assent",
+    "missing-database": sa.make_url(POSTGRES_URL).set(database="assent_no_such_database").render_as_string(False),
+}
+
+
+@pytest.fixture(params=sorted(UNREACHABLE))
+def down(request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    if request.param == "missing-database":
+        _postgres_or_skip()
+    settings = Settings(database_url=UNREACHABLE[request.param], secret_keys=("k",), run_worker=False)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        yield client
+
+
+def test_the_api_answers_a_problem_document(down: TestClient) -> None:
+    response = down.get("/api/v1/subscription-types", headers={"Authorization": "Bearer ak_x.y"})
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["code"] == "UNAVAILABLE"
+
+
+def test_the_pages_answer_a_localized_page(down: TestClient) -> None:
+    response = down.get("/preferences?lang=sv")
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["retry-after"] == "5"
+    assert "Försök igen om en stund" in response.text
+
+
+def test_the_admin_answers_its_own_page(down: TestClient) -> None:
+    down.cookies.set(SESSION_COOKIE, "some-session")
+    response = down.get("/admin/contacts", follow_redirects=False)
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["retry-after"] == "5"
+    assert "The database cannot be reached" in response.text
+
+
+def test_ops_answer_plainly(down: TestClient) -> None:
+    response = down.get("/readyz")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json()["status"] == "unavailable"
+
+
+def test_serve_against_a_wrong_database_says_so_in_one_line() -> None:
+    env = {**os.environ, "ASSENT_DATABASE_URL": UNREACHABLE["closed-port"], "ASSENT_SECRET_KEYS": "k"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "assent"), "serve", "--port", "1"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode != 0
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "cannot reach the database" in lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
