@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import FastAPI
 
 from assent import admin, api, ops, pages
+from assent.actions.account import development_secret
 from assent.api import problems
 from assent.api.idempotency import IdempotencyMiddleware
-from assent.config import Settings
+from assent.config import Settings, legacy_secret_file
 from assent.jobs.worker import in_process_worker
+from assent.mail import mailer_for
 from assent.storage.db import Database
 
 DESCRIPTION = """
@@ -23,6 +27,9 @@ Writes accept an `Idempotency-Key` header: a retry returns the first answer.
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     database = db or Database(settings.database_url)
+    if not settings.secret_keys:
+        key = development_secret(database, legacy_secret_file(settings.database_url))
+        settings = dataclasses.replace(settings, secret_keys=(key,))
     app = FastAPI(
         title="Assent",
         version="0.1.0",
@@ -35,6 +42,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.mailer = mailer_for(settings, database)  # one per app, shared by every interface
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware, db=database)
     app.include_router(api.router)

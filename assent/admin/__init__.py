@@ -52,13 +52,13 @@ class _SecurityHeaders:
         await self.app(scope, receive, sending)
 
 
-def create_admin(settings: object, db: object, parent: FastAPI | None = None) -> FastAPI:
+def create_admin(settings: object, db: object, mailer: object) -> FastAPI:
     from assent.admin.views import ROUTERS
 
     admin = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     admin.state.settings = settings
     admin.state.db = db
-    admin.state.parent = parent  # services other interfaces put there (the mailer)
+    admin.state.mailer = mailer  # built once by create_app
     install_error_pages(admin)
     for router in ROUTERS:
         admin.include_router(router)
@@ -68,4 +68,4 @@ def create_admin(settings: object, db: object, parent: FastAPI | None = None) ->
 
 
 def mount(app: FastAPI) -> None:
-    app.mount("/admin", create_admin(app.state.settings, app.state.db, app))
+    app.mount("/admin", create_admin(app.state.settings, app.state.db, app.state.mailer))

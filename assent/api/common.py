@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from fastapi import Request
 from sqlalchemy.engine import Connection
 
-from assent.domain.model import API_KEY_SOURCES, Actor, Source
+from assent.domain.audit import AuditActor
+from assent.domain.model import API_KEY_SOURCES, Actor, ActorClass, Source
 from assent.services.apikeys import Principal
 from assent.services.errors import Invalid
 from assent.services.ledger import RequestContext
@@ -34,6 +35,11 @@ def actor_for(principal: Principal, source: str | Source) -> Actor:
         allowed = ", ".join(sorted(s.value for s in API_KEY_SOURCES))
         raise Invalid("source", f"an API key may act as {allowed}; {source} is the contact's own", "SOURCE_NOT_ALLOWED")
     return Actor(parsed, principal.id)
+
+
+def audit_actor(principal: Principal) -> AuditActor:
+    """How an account change by an API key is audited (named as the ledger names it)."""
+    return AuditActor(ActorClass.USER, principal.id)
 
 
 def client_context(request: Request, job_id: str | None = None) -> RequestContext:

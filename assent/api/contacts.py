@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from assent.actions import contacts as actions
 from assent.api import auth
 from assent.api.common import db_of, events_page, parse_cursor
 from assent.api.schemas import EventPage, Page, PathId, QueryId, Strict, SubscriberOut
@@ -15,9 +16,9 @@ from assent.domain.model import Status
 from assent.services import contacts
 from assent.services.apikeys import Principal
 from assent.services.contact_search import ContactFilter
+from assent.services.ledger import ledger_events_of
 from assent.services.state import load_account, require_business_unit
 from assent.services.subscribers import subscriber_view
-from assent.storage import tables as t
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 
@@ -75,8 +76,7 @@ class ContactSubscriptionsOut(BaseModel):
 
 @router.post("", response_model=ContactOut, status_code=201, summary="Create a contact")
 def create_contact(request: Request, body: ContactIn, _: Principal = Depends(auth.write)) -> dict[str, Any]:
-    with db_of(request).write() as conn:
-        return contacts.create_contact(conn, load_account(conn), body.model_dump())
+    return actions.create_contact(db_of(request), body.model_dump())
 
 
 @router.get(
@@ -115,8 +115,7 @@ def get_contact(request: Request, contact_id: PathId, _: Principal = Depends(aut
 def patch_contact(
     request: Request, contact_id: PathId, body: ContactPatch, _: Principal = Depends(auth.write)
 ) -> dict[str, Any]:
-    with db_of(request).write() as conn:
-        return contacts.update_contact(conn, load_account(conn), contact_id, body.model_dump(exclude_unset=True))
+    return actions.update_contact(db_of(request), contact_id, body.model_dump(exclude_unset=True))
 
 
 @router.delete(
@@ -125,8 +124,7 @@ def patch_contact(
     summary="Delete a contact (R2: its addresses keep their statuses, opt-outs and history)",
 )
 def delete_contact(request: Request, contact_id: PathId, _: Principal = Depends(auth.write)) -> Response:
-    with db_of(request).write() as conn:
-        contacts.delete_contact(conn, contact_id)
+    actions.delete_contact(db_of(request), contact_id)
     return Response(status_code=204)
 
 
@@ -162,4 +160,4 @@ def contact_history(
         account = load_account(conn)
         row = contacts.contact_row(conn, contact_id)
         hashes = [account.address_hash(a.channel, a.key) for a in contacts.contact_addresses(row)]
-        return events_page(conn, t.ledger_events.c.address_hash.in_(hashes), cursor, limit, newest_first=True)
+        return events_page(conn, ledger_events_of(hashes), cursor, limit, newest_first=True)

@@ -7,8 +7,10 @@ import sys
 import click
 from rich.console import Console
 
+from assent.actions.apikeys import create_api_key
 from assent.config import Settings
-from assent.services.apikeys import SCOPES, create_api_key
+from assent.domain.audit import COMMAND_LINE
+from assent.services.apikeys import SCOPES
 from assent.storage.db import Database
 from assent.storage.migrate import migrate
 
@@ -45,8 +47,7 @@ def api_key_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a key. The key alone is printed on the last line of stdout."""
     _, db = _database()
     migrate(db)
-    with db.write() as conn:
-        key_id, key = create_api_key(conn, name, scopes)
+    key_id, key = create_api_key(db, name, scopes, COMMAND_LINE)
     err.print(f"Created API key {key_id} ({', '.join(sorted(scopes))}). It is shown once:")
     click.echo(key)
 

@@ -22,7 +22,7 @@ from assent.admin.web import is_htmx, problem_words, redirect, render
 from assent.api.common import client_context
 from assent.domain.addresses import Address
 from assent.domain.model import Actor, Channel, Evidence, LegalBasis, Outcome, Source, Status
-from assent.mail import Mailer, compose, deliver, mailer_for
+from assent.mail import Mailer, compose, deliver
 from assent.pages.branding import load_brand
 from assent.services import catalog, contacts, links, subscribers
 from assent.services.errors import Invalid, Problem
@@ -381,9 +381,8 @@ async def resubscribe_all(request: Request, contact_id: int, me: SignedIn = Depe
 
 
 def _mailer(request: Request) -> Mailer:
-    parent = getattr(request.app.state, "parent", None)
-    found: Mailer | None = getattr(parent.state, "mailer", None) if parent is not None else None
-    return found or mailer_for(request.app.state.settings, _db(request))
+    mailer: Mailer = request.app.state.mailer
+    return mailer
 
 
 @router.post("/contacts/{contact_id}/preference-link")
