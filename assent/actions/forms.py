@@ -9,9 +9,7 @@ from assent.services.state import require_business_unit
 from assent.storage.db import Database
 
 
-def create_form_key(
-    db: Database, business_unit_id: int, by: AuditActor, context: RequestContext | None = None
-) -> str:
+def create_form_key(db: Database, business_unit_id: int, by: AuditActor, context: RequestContext | None = None) -> str:
     """Create the unit's form key, or replace its old one at once. Returns the new key."""
     with db.write() as conn:
         require_business_unit(conn, business_unit_id)

@@ -32,9 +32,7 @@ def create_user(
     return created
 
 
-def change_role(
-    db: Database, user_id: int, role: str, by: AuditActor, context: RequestContext | None = None
-) -> User:
+def change_role(db: Database, user_id: int, role: str, by: AuditActor, context: RequestContext | None = None) -> User:
     with db.write() as conn:
         current = users.get_user(conn, user_id)
         changed = users.update_user(conn, user_id, role=role)
@@ -75,9 +73,7 @@ def _reset_password(
         raise Invalid("password", "enter the new password")
     changed = users.update_user(conn, user_id, password=password)
     users.clear_sign_in_throttle(conn, changed.email)
-    audit.record(
-        conn, AuditTag.USER_PASSWORD_RESET, by, context, subject_id=user_id, after={"email": changed.email}
-    )
+    audit.record(conn, AuditTag.USER_PASSWORD_RESET, by, context, subject_id=user_id, after={"email": changed.email})
     return changed
 
 
