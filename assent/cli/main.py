@@ -32,6 +32,7 @@ def migrate_command() -> None:
     """Apply database migrations."""
     _, db = _database()
     migrate(db)
+    db.dispose()
     err.print("[green]Database is up to date.[/green]")
 
 
@@ -46,8 +47,11 @@ def api_key() -> None:
 def api_key_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a key. The key alone is printed on the last line of stdout."""
     _, db = _database()
-    migrate(db)
-    key_id, key = create_api_key(db, name, scopes, COMMAND_LINE)
+    try:
+        migrate(db)
+        key_id, key = create_api_key(db, name, scopes, COMMAND_LINE)
+    finally:
+        db.dispose()
     err.print(f"Created API key {key_id} ({', '.join(sorted(scopes))}). It is shown once:")
     click.echo(key)
 

@@ -3,6 +3,8 @@ generated signing key lives in the database, so a link signed on one host opens 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,10 @@ from assent.storage.db import Database
 from tests.pages.conftest import Shop, links_for, path
 
 
-def host(database_url: str, workdir: Path | None = None, monkeypatch: pytest.MonkeyPatch | None = None) -> TestClient:
+@contextmanager
+def host(
+    database_url: str, workdir: Path | None = None, monkeypatch: pytest.MonkeyPatch | None = None
+) -> Iterator[TestClient]:
     """What `assent serve` builds on a host where only the database URL is configured: its
     own working directory, settings from the environment, its own engine."""
     if workdir is not None and monkeypatch is not None:
@@ -22,7 +27,12 @@ def host(database_url: str, workdir: Path | None = None, monkeypatch: pytest.Mon
         monkeypatch.chdir(workdir)
     settings = Settings.from_env({"ASSENT_DATABASE_URL": database_url}, run_worker=False)
     assert settings.secret_keys == ()
-    return TestClient(create_app(settings, Database(database_url)))
+    db = Database(database_url)
+    try:
+        with TestClient(create_app(settings, db)) as client:
+            yield client
+    finally:
+        db.dispose()
 
 
 def test_two_hosts_on_one_database_open_each_others_links(
