@@ -280,6 +280,8 @@ class email_domain_c(FunctionElement[str]):  # noqa: N801
 
 
 class collate_c(FunctionElement[str]):  # noqa: N801
+    """The value itself, compared in the "C" collation on PostgreSQL."""
+
     name = "collate_c"
     inherit_cache = True
 
@@ -309,14 +311,20 @@ def _domain(element: email_domain_c, compiler: SQLCompiler, **kw: Any) -> str:
     return f"substr({value}, instr({value}, '@') + 1)"
 
 
-@compiles(collate_c)
-def _collate_c(element: collate_c, compiler: SQLCompiler, **kw: Any) -> str:
+@compiles(collate_c, "postgresql")
+def _collate_c_pg(element: collate_c, compiler: SQLCompiler, **kw: Any) -> str:
     return f'{_arg(compiler, element, **kw)} COLLATE "C"'
 
 
+@compiles(collate_c)
+def _collate_c(element: collate_c, compiler: SQLCompiler, **kw: Any) -> str:
+    return _arg(compiler, element, **kw)
+
+
 # Searching contacts by the start of a name, company, email, domain or phone (migration
-# 0004; services/contact_search.py spells the same expressions, which an expression index
-# needs). On SQLite the unique email_key and phone indexes above serve those two.
+# 0004). services/contact_search.py queries these very expressions: an expression index
+# serves only the same expression. On SQLite the email_key and phone indexes above serve
+# those two (its BINARY collation already compares code points, as "C" does).
 for _name, _expression in (
     ("first_name", lower_c(contacts.c.first_name)),
     ("last_name", lower_c(contacts.c.last_name)),
