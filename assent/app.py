@@ -8,11 +8,14 @@ endpoints (plain answers) and the API's OpenAPI document and Swagger UI.
 
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import FastAPI
 
 from assent import admin, api, hubspot, inbound, ops, pages
+from assent.actions.account import development_secret
 from assent.api.idempotency import IdempotencyMiddleware
-from assent.config import Settings
+from assent.config import Settings, legacy_secret_file
 from assent.jobs.worker import in_process_worker
 from assent.mail import mailer_for
 from assent.storage.db import Database, open_database
@@ -29,6 +32,9 @@ Writes accept an `Idempotency-Key` header: a retry returns the first answer.
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     database = db or open_database(settings)
+    if not settings.secret_keys:
+        key = development_secret(database, legacy_secret_file(settings.database_url))
+        settings = dataclasses.replace(settings, secret_keys=(key,))
     mailer = mailer_for(settings, database)
     app = FastAPI(
         title="Assent",
@@ -42,7 +48,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
-    app.state.mailer = mailer
+    app.state.mailer = mailer  # one per app, shared by every interface
     app.add_middleware(IdempotencyMiddleware, db=database)
     ops.install(app)
     api.mount(app, settings, database, mailer)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,9 @@ DEFAULT_DATABASE_URL = "sqlite:///./assent.db"
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
-    #: newest first; links signed with any of them verify, new ones use the first
+    #: newest first; links signed with any of them verify, new ones use the first. Empty
+    #: (ASSENT_SECRET_KEYS unset): `create_app` uses a key generated once and kept in the
+    #: database, so every host on one database signs alike (a development convenience)
     secret_keys: tuple[str, ...] = field(default_factory=tuple)
     base_url: str = "http://127.0.0.1:8000"
     smtp_url: str | None = None
@@ -54,7 +55,7 @@ class Settings:
         keys = tuple(k.strip() for k in env.get("ASSENT_SECRET_KEYS", "").split(",") if k.strip())
         values: dict[str, object] = {
             "database_url": url,
-            "secret_keys": keys or (development_secret(url),),
+            "secret_keys": keys,
             "base_url": env.get("ASSENT_BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
             "smtp_url": env.get("ASSENT_SMTP_URL") or None,
             "mail_from": env.get("ASSENT_MAIL_FROM", "Assent <no-reply@localhost>"),
@@ -97,18 +98,10 @@ def _link_max_age(raw: str | None) -> int | None:
     return days
 
 
-def development_secret(database_url: str) -> str:
-    """A key generated on first use and kept beside the SQLite file (or in the working
-    directory), so a first run needs no configuration and links survive restarts."""
+def legacy_secret_file(database_url: str) -> Path:
+    """Where versions before the key moved into the database kept the generated key: beside
+    the SQLite file, else in the working directory. Adopted once, so old links keep working."""
     url = sa.make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        path = Path(url.database + ".secret")
-    else:
-        path = Path(".assent.secret")
-    if path.exists():
-        return path.read_text().strip()
-    key = secrets.token_urlsafe(48)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(key + "\n")
-    path.chmod(0o600)
-    return key
+        return Path(url.database + ".secret")
+    return Path(".assent.secret")

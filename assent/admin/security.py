@@ -17,8 +17,12 @@ from dataclasses import dataclass
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
+from assent.actions import users as user_actions
 from assent.config import Settings
+from assent.domain.audit import AuditActor
+from assent.domain.model import ActorClass
 from assent.services import users
+from assent.services.ledger import RequestContext
 from assent.services.users import Role, User
 from assent.storage.db import Database
 
@@ -53,6 +57,17 @@ class SignedIn:
 
     def can(self, role: Role | str) -> bool:
         return self.user.role.allows(Role(role))
+
+    @property
+    def by(self) -> AuditActor:
+        """How this user's account changes are audited (as the ledger names them)."""
+        return AuditActor(ActorClass.USER, self.user.actor_id)
+
+
+def request_context(request: Request) -> RequestContext:
+    """The truncated IP address and the user agent, as the ledger keeps them."""
+    ip = request.client.host if request.client else None
+    return RequestContext.from_client(ip, request.headers.get("user-agent"))
 
 
 def _settings(request: Request) -> Settings:
@@ -93,8 +108,7 @@ def signed_in(request: Request) -> SignedIn | None:
         with db.read() as conn:
             found = users.session_user(conn, token)
         if found is not None and found[1]:
-            with db.write() as conn:
-                users.touch_session(conn, token)
+            user_actions.touch_session(db, token)
     result = SignedIn(found[0], token, csrf_for(_settings(request), token)) if found and token else None
     request.state.signed_in = result
     return result

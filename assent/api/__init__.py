@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from assent.api import (
     audiences,
+    audit,
     catalog,
     contacts,
     decisions,
@@ -47,6 +48,7 @@ for module in (
     links,
     forms,
     workflows,
+    audit,
 ):
     router.include_router(module.router)
 

@@ -8,8 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, field_validator
 
+from assent.actions import catalog as actions
 from assent.api import auth
-from assent.api.common import db_of
+from assent.api.common import audit_actor, client_context, db_of
 from assent.api.schemas import Id, PathId, QueryId, Strict, not_null
 from assent.domain.model import Channel
 from assent.services import catalog
@@ -136,17 +137,20 @@ def get_business_unit(request: Request, business_unit_id: PathId, _: Principal =
 
 
 @router.post("/business-units", response_model=BusinessUnitOut, status_code=201)
-def create_business_unit(request: Request, body: BusinessUnitIn, _: Principal = Depends(auth.admin)) -> dict[str, Any]:
-    with db_of(request).write() as conn:
-        return catalog.create_business_unit(conn, body.model_dump())
+def create_business_unit(
+    request: Request, body: BusinessUnitIn, principal: Principal = Depends(auth.admin)
+) -> dict[str, Any]:
+    by, context = audit_actor(principal), client_context(request)
+    return actions.create_business_unit(db_of(request), body.model_dump(), by, context)
 
 
 @router.patch("/business-units/{business_unit_id}", response_model=BusinessUnitOut)
 def update_business_unit(
-    request: Request, business_unit_id: PathId, body: BusinessUnitPatch, _: Principal = Depends(auth.admin)
+    request: Request, business_unit_id: PathId, body: BusinessUnitPatch, principal: Principal = Depends(auth.admin)
 ) -> dict[str, Any]:
-    with db_of(request).write() as conn:
-        return catalog.update_business_unit(conn, business_unit_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    by, context = audit_actor(principal), client_context(request)
+    return actions.update_business_unit(db_of(request), business_unit_id, changes, by, context)
 
 
 class Translation(Strict):
@@ -229,17 +233,17 @@ def get_subscription_type(request: Request, type_id: PathId, _: Principal = Depe
 
 @router.post("/subscription-types", response_model=SubscriptionTypeOut, status_code=201)
 def create_subscription_type(
-    request: Request, body: SubscriptionTypeIn, _: Principal = Depends(auth.admin)
+    request: Request, body: SubscriptionTypeIn, principal: Principal = Depends(auth.admin)
 ) -> dict[str, Any]:
     values = body.model_dump()
     values["channel"] = body.channel.value
-    with db_of(request).write() as conn:
-        return catalog.create_subscription_type(conn, values)
+    return actions.create_subscription_type(db_of(request), values, audit_actor(principal), client_context(request))
 
 
 @router.patch("/subscription-types/{type_id}", response_model=SubscriptionTypeOut)
 def update_subscription_type(
-    request: Request, type_id: PathId, body: SubscriptionTypePatch, _: Principal = Depends(auth.admin)
+    request: Request, type_id: PathId, body: SubscriptionTypePatch, principal: Principal = Depends(auth.admin)
 ) -> dict[str, Any]:
-    with db_of(request).write() as conn:
-        return catalog.update_subscription_type(conn, type_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    by, context = audit_actor(principal), client_context(request)
+    return actions.update_subscription_type(db_of(request), type_id, changes, by, context)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from assent.domain.model import API_KEY_SOURCES, Actor, Source
+from assent.domain.audit import AuditActor
+from assent.domain.model import API_KEY_SOURCES, Actor, ActorClass, Source
 from assent.services.apikeys import Principal
 from assent.services.errors import Invalid
 from assent.services.events import parse_cursor
@@ -30,6 +31,11 @@ def actor_for(principal: Principal, source: str | Source) -> Actor:
         allowed = ", ".join(sorted(s.value for s in API_KEY_SOURCES))
         raise Invalid("source", f"an API key may act as {allowed}; {source} is the contact's own", "SOURCE_NOT_ALLOWED")
     return Actor(parsed, principal.id)
+
+
+def audit_actor(principal: Principal) -> AuditActor:
+    """How an account change by an API key is audited (named as the ledger names it)."""
+    return AuditActor(ActorClass.USER, principal.id)
 
 
 def client_context(request: Request, job_id: str | None = None) -> RequestContext:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
+from assent.actions import contacts as actions
 from assent.api import auth
 from assent.api.common import db_of, parse_cursor
 from assent.api.schemas import EventPage, Page, PathId, QueryId, Strict, SubscriberOut
@@ -75,8 +76,7 @@ class ContactSubscriptionsOut(BaseModel):
 
 @router.post("", response_model=ContactOut, status_code=201, summary="Create a contact")
 def create_contact(request: Request, body: ContactIn, _: Principal = Depends(auth.write)) -> dict[str, Any]:
-    with db_of(request).write() as conn:
-        return contacts.create_contact(conn, load_account(conn), body.model_dump())
+    return actions.create_contact(db_of(request), body.model_dump())
 
 
 @router.get(
@@ -115,8 +115,7 @@ def get_contact(request: Request, contact_id: PathId, _: Principal = Depends(aut
 def patch_contact(
     request: Request, contact_id: PathId, body: ContactPatch, _: Principal = Depends(auth.write)
 ) -> dict[str, Any]:
-    with db_of(request).write() as conn:
-        return contacts.update_contact(conn, load_account(conn), contact_id, body.model_dump(exclude_unset=True))
+    return actions.update_contact(db_of(request), contact_id, body.model_dump(exclude_unset=True))
 
 
 @router.delete(
@@ -125,8 +124,7 @@ def patch_contact(
     summary="Delete a contact (R2: its addresses keep their statuses, opt-outs and history)",
 )
 def delete_contact(request: Request, contact_id: PathId, _: Principal = Depends(auth.write)) -> Response:
-    with db_of(request).write() as conn:
-        contacts.delete_contact(conn, contact_id)
+    actions.delete_contact(db_of(request), contact_id)
     return Response(status_code=204)
 
 

@@ -10,27 +10,24 @@ submission was accepted, never what state the address was in.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any
 
-import sqlalchemy as sa
 from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from assent.actions import forms
 from assent.actions import signups as signup_actions
 from assent.actions.links import TooManyRequests
 from assent.api import auth
-from assent.api.common import client_context, db_of
+from assent.api.common import audit_actor, client_context, db_of
 from assent.api.problems import problem_response
 from assent.api.schemas import ChangeResultOut, Strict
 from assent.domain.model import Channel
 from assent.mail import Mailer, deliver
-from assent.services import links, ratelimit, signups
+from assent.services import form_keys, links, ratelimit, signups
 from assent.services.apikeys import Principal
 from assent.services.errors import Invalid, Problem
-from assent.services.state import require_business_unit
-from assent.storage import tables as t
 
 router = APIRouter(tags=["forms"])
 
@@ -161,14 +158,11 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
     }
 
 
-_hash = signups.form_key_hash
-
-
 def _check_form_key(request: Request, body: FormSubmissionIn) -> None:
     if not body.form_key:
         raise Unauthorized("UNAUTHENTICATED", "Send the business unit's form_key (or an API key).")
     with db_of(request).read() as conn:
-        owner = signups.form_key_owner(conn, body.form_key)
+        owner = form_keys.owner_of(conn, body.form_key)
     if owner is None:
         raise Unauthorized("UNAUTHENTICATED", "This form key is unknown or was replaced.")
     if owner != body.business_unit_id:
@@ -187,13 +181,10 @@ class FormKeyOut(BaseModel):
     tags=["business-units"],
     summary="Create or replace the unit's public key for website signup forms",
 )
-def create_form_key(request: Request, business_unit_id: int, _: Principal = Depends(auth.admin)) -> dict[str, Any]:
+def create_form_key(
+    request: Request, business_unit_id: int, principal: Principal = Depends(auth.admin)
+) -> dict[str, Any]:
     """The key is public by design (it sits in your web page): it lets a form opt people in as
     themselves, nothing more. Creating a new one replaces the old one at once."""
-    key = "afk_" + secrets.token_urlsafe(24)
-    with db_of(request).write() as conn:
-        require_business_unit(conn, business_unit_id)
-        fk = t.form_keys
-        conn.execute(sa.delete(fk).where(fk.c.business_unit_id == business_unit_id))
-        conn.execute(fk.insert().values(key_hash=_hash(key), business_unit_id=business_unit_id, created_at=t.now()))
+    key = forms.create_form_key(db_of(request), business_unit_id, audit_actor(principal), client_context(request))
     return {"business_unit_id": business_unit_id, "form_key": key}

@@ -8,8 +8,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
+from assent.actions import account
 from assent.api import auth
-from assent.api.common import db_of
+from assent.api.common import audit_actor, client_context, db_of
 from assent.api.schemas import EventPage, Strict, not_null
 from assent.domain.keywords import RevocationPolicy
 from assent.services import events as ledger_reads
@@ -70,6 +71,6 @@ def get_settings(request: Request, _: Principal = Depends(auth.read)) -> dict[st
 
 
 @router.patch("/settings", response_model=SettingsOut, summary="Data privacy mode, double opt-in, SMS numbers")
-def patch_settings(request: Request, body: SettingsPatch, _: Principal = Depends(auth.admin)) -> dict[str, Any]:
-    with db_of(request).write() as conn:
-        return settings_service.update_settings(conn, body.model_dump(exclude_unset=True))
+def patch_settings(request: Request, body: SettingsPatch, principal: Principal = Depends(auth.admin)) -> dict[str, Any]:
+    changes = body.model_dump(exclude_unset=True)
+    return account.update_settings(db_of(request), changes, audit_actor(principal), client_context(request))

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import click
 from rich.console import Console
 
+from assent.actions.demo import seed_if_empty
 from assent.cli.main import cli
 from assent.config import Settings
 from assent.services import exports
-from assent.services.demo import seed_if_empty
 from assent.services.verify import verify
 from assent.storage.db import Database, open_database
 from assent.storage.migrate import migrate

@@ -7,8 +7,10 @@ import sys
 import click
 from rich.console import Console
 
+from assent.actions.apikeys import create_api_key
 from assent.config import Settings
-from assent.services.apikeys import SCOPES, create_api_key
+from assent.domain.audit import COMMAND_LINE
+from assent.services.apikeys import SCOPES
 from assent.storage.db import Database, open_database
 from assent.storage.migrate import migrate
 
@@ -30,6 +32,7 @@ def migrate_command() -> None:
     """Apply database migrations."""
     _, db = _database()
     migrate(db)
+    db.dispose()
     err.print("[green]Database is up to date.[/green]")
 
 
@@ -44,9 +47,11 @@ def api_key() -> None:
 def api_key_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a key. The key alone is printed on the last line of stdout."""
     _, db = _database()
-    migrate(db)
-    with db.write() as conn:
-        key_id, key = create_api_key(conn, name, scopes)
+    try:
+        migrate(db)
+        key_id, key = create_api_key(db, name, scopes, COMMAND_LINE)
+    finally:
+        db.dispose()
     err.print(f"Created API key {key_id} ({', '.join(sorted(scopes))}). It is shown once:")
     click.echo(key)
 

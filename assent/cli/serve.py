@@ -8,10 +8,11 @@ import click
 import uvicorn
 from rich.console import Console
 
+from assent.actions.apikeys import replace_named_key
+from assent.actions.users import ensure_demo_admin
 from assent.cli.main import cli
 from assent.config import Settings
-from assent.services.apikeys import create_api_key, list_api_keys, revoke_api_key
-from assent.services.users import ensure_demo_admin
+from assent.domain.audit import COMMAND_LINE
 from assent.storage.db import UNAVAILABLE, open_database
 from assent.storage.migrate import migrate
 
@@ -40,17 +41,13 @@ def serve(host: str, port: int, workers: int, demo: bool, no_worker: bool) -> No
         where = db.url.render_as_string(hide_password=True)
         raise click.ClickException(f"cannot reach the database at {where}: {reason}") from None
     if demo:
-        from assent.services.demo import seed_if_empty
+        from assent.actions.demo import seed_if_empty
 
         seeded = seed_if_empty(db)
         console.print("[green]Demo data seeded.[/green]" if seeded else "Demo data already present.")
-        with db.write() as conn:
-            # One demo key at a time: the one printed by an earlier start stops working.
-            for old in list_api_keys(conn):
-                if old["name"] == DEMO_KEY_NAME and old["revoked_at"] is None:
-                    revoke_api_key(conn, str(old["id"]))
-            _, key = create_api_key(conn, DEMO_KEY_NAME, ["admin"])
-            user_email, user_password = ensure_demo_admin(conn)
+        # One demo key at a time: the one printed by an earlier start stops working.
+        key = replace_named_key(db, DEMO_KEY_NAME, ["admin"], COMMAND_LINE)
+        user_email, user_password = ensure_demo_admin(db, COMMAND_LINE)
     db.dispose()
     console.print(f"Assent is running at [bold]{url}[/bold] on {settings.database_url.split('://')[0]}")
     console.print(f"API docs (OpenAPI): {url}/docs  ·  schema: {url}/openapi.json")

@@ -10,8 +10,8 @@ id order, which fills a page almost at once. The choice is made here, from count
 than left to each database's planner: SQLite without statistics always walks the table.
 
 Words match the *start* of a first name, last name, company, email address, email domain
-or phone number (as HubSpot's search does), case-insensitively. That is what the indexes
-of migration 0004 serve; matching inside a word cannot use a B-tree and was measured at
+or phone number (as HubSpot's search does), case-insensitively. That is what the search
+indexes (storage/tables.py, migration 0004) serve; matching inside a word cannot use a B-tree and was measured at
 1.2–1.7 s for a rare word over 1,000,000 contacts. On SQLite, only ASCII letters fold case.
 
 Measured over 1,000,000 contacts (2 cores): every page below 120 ms on both backends, the
@@ -128,19 +128,20 @@ def _words(conn: Connection, account: Account, q: str) -> list[Criterion]:
         raise Invalid("q", "at most 200 characters")
     postgres = conn.dialect.name == "postgresql"
     if _PHONE_LIKE.fullmatch(text) and sum(ch.isdigit() for ch in text) >= 3:
-        return [_criterion([_prefix(c.c.phone, _phone_prefix(account, text), postgres)])]
+        return [_criterion([_prefix(t.collate_c(c.c.phone), _phone_prefix(account, text))])]
     words = text.split()[:MAX_WORDS]
-    return [_word(word.lower() if postgres else word.translate(_ASCII_LOWER), postgres) for word in words]
+    return [_word(word.lower() if postgres else word.translate(_ASCII_LOWER)) for word in words]
 
 
-def _word(word: str, postgres: bool) -> Criterion:
-    domain = _email_domain(postgres)
+def _word(word: str) -> Criterion:
+    domain = t.email_domain_c(c.c.email_key)
+    email = t.collate_c(c.c.email_key)
     if word.startswith("@"):
-        return _criterion([_prefix(domain, word[1:], postgres)] if word[1:] else [])
+        return _criterion([_prefix(domain, word[1:])] if word[1:] else [])
     if "@" in word:
-        return _criterion([_prefix(c.c.email_key, word, postgres)])
-    columns = [sa.func.lower(c.c.first_name), sa.func.lower(c.c.last_name), sa.func.lower(c.c.company)]
-    return _criterion([_prefix(column, word, postgres) for column in [*columns, c.c.email_key, domain]])
+        return _criterion([_prefix(email, word)])
+    names = [t.lower_c(c.c.first_name), t.lower_c(c.c.last_name), t.lower_c(c.c.company)]
+    return _criterion([_prefix(expression, word) for expression in [*names, email, domain]])
 
 
 def _criterion(conditions: list[ColumnElement[bool]]) -> Criterion:
@@ -149,13 +150,11 @@ def _criterion(conditions: list[ColumnElement[bool]]) -> Criterion:
     return Criterion(sa.or_(*conditions), tuple(sa.select(c.c.id).where(cond) for cond in conditions))
 
 
-def _prefix(expression: ColumnElement[str], prefix: str, postgres: bool) -> ColumnElement[bool]:
-    """`expression` starts with `prefix`, as a range an index can serve. PostgreSQL compares
-    in the "C" collation (code point order, as SQLite does), matching migration 0004's
-    indexes; any other collation would make a prefix range wrong."""
+def _prefix(expression: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    """`expression` starts with `prefix`, as a range an index can serve. The expressions are
+    the search indexes' own (storage/tables.py), compared in the "C" collation on PostgreSQL
+    (code point order, as SQLite does); any other collation would make a prefix range wrong."""
     upper = _successor(prefix)
-    if postgres:
-        expression = sa.collate(expression, "C")
     if upper is None:
         return expression >= prefix
     return sa.and_(expression >= prefix, expression < upper)
@@ -171,15 +170,6 @@ def _successor(prefix: str) -> str | None:
             return prefix[:-1] + chr(code)
         prefix = prefix[:-1]
     return None
-
-
-def _email_domain(postgres: bool) -> ColumnElement[str]:
-    # Spelled exactly as in migration 0004's index, constants inline: an expression index
-    # is used only for the same expression, and a bound parameter is not the same.
-    if postgres:
-        return sa.func.split_part(c.c.email_key, sa.literal_column("'@'"), sa.literal_column("2"))
-    at = sa.func.instr(c.c.email_key, sa.literal_column("'@'"))
-    return sa.func.substr(c.c.email_key, at + sa.literal_column("1"))
 
 
 def _phone_prefix(account: Account, text: str) -> str:

@@ -15,7 +15,7 @@ from assent.domain.model import Channel, Status
 from assent.domain.workflows import ContactChange
 from assent.services import contact_search, workflows
 from assent.services.contact_search import ContactFilter
-from assent.services.errors import NotFound
+from assent.services.errors import Conflict, FieldError, NotFound
 from assent.services.state import Account
 from assent.services.subscribers import opted_out_properties
 from assent.storage import tables as t
@@ -29,6 +29,7 @@ def create_contact(conn: Connection, account: Account, values: dict[str, Any]) -
     row = {name: values.get(name) for name in PLAIN_FIELDS}
     row.update(_addresses(account, values))
     row["properties"] = {k: v for k, v in (values.get("properties") or {}).items() if v is not None}
+    _require_unique(conn, row, None)
     now = t.now()
     contact_id = conn.execute(
         t.contacts.insert().values(**row, created_at=now, updated_at=now).returning(t.contacts.c.id)
@@ -47,6 +48,7 @@ def update_contact(conn: Connection, account: Account, contact_id: int, changes:
     if "properties" in changes:
         merged = {**current["properties"], **(changes["properties"] or {})}
         row["properties"] = {k: v for k, v in merged.items() if v is not None}
+    _require_unique(conn, row, contact_id)
     if row:
         c = t.contacts
         conn.execute(sa.update(c).where(c.c.id == contact_id).values(**row, updated_at=t.now()))
@@ -60,6 +62,30 @@ def delete_contact(conn: Connection, contact_id: int) -> None:
     c = t.contacts
     if conn.execute(sa.delete(c).where(c.c.id == contact_id)).rowcount == 0:
         raise NotFound("Contact", contact_id)
+
+
+def address_taken(other: int | None) -> Conflict:
+    detail = f"Contact {other} already has this email address." if other else "Another contact has this email."
+    return Conflict(
+        "CONTACT_EXISTS",
+        detail + " An email address belongs to one contact: update that one instead.",
+        errors=[FieldError("email", "another contact has this email address", "CONTACT_EXISTS")],
+        extra={"contact_id": other} if other else None,
+    )
+
+
+def _require_unique(conn: Connection, row: dict[str, Any], contact_id: int | None) -> None:
+    """One contact per email address (the unique index of migration 0008); a phone may be
+    shared, as in HubSpot."""
+    c = t.contacts
+    if row.get("email_key") is None:
+        return
+    query = sa.select(c.c.id).where(c.c.email_key == row["email_key"])
+    if contact_id is not None:
+        query = query.where(c.c.id != contact_id)
+    other = conn.execute(query.limit(1)).scalar()
+    if other is not None:
+        raise address_taken(int(other))
 
 
 def _addresses(account: Account, values: dict[str, Any]) -> dict[str, Any]:

@@ -67,3 +67,8 @@ def append(db: Database, conn: Connection, events: Sequence[dict[str, Any]], at:
 
 
 _EMPTY: dict[str, Any] = {column.name: None for column in t.ledger_events.columns} | {"redacted": False}
+
+
+def ledger_events_of(address_hashes: Sequence[str]) -> sa.ColumnElement[bool]:
+    """The ledger's events of these addresses (a WHERE clause for a page of events)."""
+    return t.ledger_events.c.address_hash.in_(list(address_hashes))

@@ -19,11 +19,12 @@ from typing import Any
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from assent.services.errors import Conflict, Invalid, NotFound
+from assent.services.passwords import MIN_PASSWORD, password_problem
 from assent.storage import tables as t
-from assent.storage.upsert import upsert
 
 
 class Role(StrEnum):
@@ -37,7 +38,8 @@ class Role(StrEnum):
         return order.index(self) >= order.index(needed)
 
 
-MIN_PASSWORD = 10
+__all__ = ["MIN_PASSWORD", "Role", "User"]
+
 SESSION_IDLE = dt.timedelta(hours=12)
 SESSION_MAX = dt.timedelta(days=7)
 # Sliding expiry is refreshed at most this often, so reading pages does not write each time.
@@ -76,9 +78,10 @@ def _role(raw: str) -> Role:
         raise Invalid("role", "choose admin, editor or viewer") from None
 
 
-def _password(raw: str) -> str:
-    if len(raw) < MIN_PASSWORD:
-        raise Invalid("password", f"use at least {MIN_PASSWORD} characters")
+def _password(raw: str, email: str) -> str:
+    problem = password_problem(raw, email)
+    if problem is not None:
+        raise Invalid("password", problem, "WEAK_PASSWORD")
     return _hasher.hash(raw)
 
 
@@ -88,7 +91,7 @@ def _user(row: Any) -> User:
 
 def create_user(conn: Connection, email: str, role: str, password: str) -> User:
     address = _email(email)
-    values = {"email": address, "role": _role(role).value, "password_hash": _password(password)}
+    values = {"email": address, "role": _role(role).value, "password_hash": _password(password, address)}
     u = t.users
     if conn.execute(sa.select(u.c.id).where(u.c.email == address)).first() is not None:
         raise Conflict("USER_EXISTS", f"A user {address} already exists.")
@@ -102,6 +105,11 @@ def get_user(conn: Connection, user_id: int) -> User:
     if row is None:
         raise NotFound("User", user_id)
     return _user(row)
+
+
+def is_disabled(conn: Connection, user_id: int) -> bool:
+    u = t.users
+    return conn.execute(sa.select(u.c.disabled_at).where(u.c.id == user_id)).scalar() is not None
 
 
 def list_users(conn: Connection) -> list[dict[str, Any]]:
@@ -125,7 +133,7 @@ def update_user(
     if role is not None:
         values["role"] = _role(role).value
     if password:
-        values["password_hash"] = _password(password)
+        values["password_hash"] = _password(password, current.email)
     if disabled is not None:
         values["disabled_at"] = t.now() if disabled else None
     if values.get("role", Role.ADMIN) != Role.ADMIN or disabled:
@@ -180,7 +188,6 @@ def start_session(conn: Connection, user: User, password: str | None = None) -> 
         if _hasher.check_needs_rehash(current):
             values["password_hash"] = _hasher.hash(password)
     conn.execute(sa.update(u).where(u.c.id == user.id).values(**values))
-    clear_failed_sign_ins(conn, user.email)
     token = secrets.token_urlsafe(32)
     conn.execute(
         t.admin_sessions.insert().values(
@@ -237,63 +244,78 @@ def revoke_sessions(conn: Connection, user_id: int) -> None:
 # --- sign-in throttling -------------------------------------------------------------------
 
 THROTTLE_WINDOW = dt.timedelta(minutes=15)
-#: failed sign-ins allowed per window: per account, and per client IP (many accounts)
-THROTTLE_LIMITS = {"email": 5, "ip": 30}
+#: sign-in attempts allowed per window: per account from one client, per client (across
+#: accounts), and per account from all clients together. Past the last, an account is
+#: locked only for the clients that already failed on it: its owner, signing in from a
+#: client with no failures, still gets in with the right password (one guess per fresh
+#: client is all an attacker gains, and the per-client limit bounds that).
+THROTTLE_LIMITS = {"pair": 5, "ip": 30, "account": 20}
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _throttle_keys(email: str, ip: str | None) -> dict[str, str]:
     # Hashed: the table needs to match keys, not to keep people's addresses and IPs.
-    keys = {"email": hashlib.sha256(f"email:{email.strip().lower()}".encode()).hexdigest()}
-    if ip:
-        keys["ip"] = hashlib.sha256(f"ip:{ip}".encode()).hexdigest()
-    return keys
+    account = _digest(f"email:{email.strip().lower()}")
+    client = _digest(f"ip:{ip or 'unknown'}")
+    return {"pair": "p" + account[:31] + client[:32], "ip": "i" + client[:63], "account": "a" + account[:63]}
 
 
-def sign_in_blocked(conn: Connection, email: str, ip: str | None) -> bool:
-    """True while the account or the client has used up its failed attempts."""
+def _count(conn: Connection, key: str, now: dt.datetime) -> int:
+    """One attempt more on `key`, in one statement that the database serializes (the
+    upsert locks the row): the count this attempt made, a window opening at the first."""
+    lt = t.login_throttle
+    insert = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(lt)
+    expired = lt.c.window_started_at <= now - THROTTLE_WINDOW
+    statement = (
+        insert.values(key=key, failures=1, window_started_at=now)
+        .on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "failures": sa.case((expired, 1), else_=lt.c.failures + 1),
+                "window_started_at": sa.case((expired, now), else_=lt.c.window_started_at),
+            },
+        )
+        .returning(lt.c.failures)
+    )
+    return int(conn.execute(statement).scalar_one())
+
+
+def count_sign_in_attempt(conn: Connection, email: str, ip: str | None) -> bool:
+    """Count an attempt *before* its password is checked (call in its own write transaction,
+    committed before hashing: parallel attempts each see the others). True when it may go on
+    to the password check; a wrong password then stays counted, a right one is forgiven."""
+    now = t.now()
+    counts = {kind: _count(conn, key, now) for kind, key in _throttle_keys(email, ip).items()}
+    if secrets.randbelow(50) == 0:
+        # Now and then, forget windows that ended; no job needed to keep the table small.
+        conn.execute(sa.delete(t.login_throttle).where(t.login_throttle.c.window_started_at < now - THROTTLE_WINDOW))
+    if counts["pair"] > THROTTLE_LIMITS["pair"] or counts["ip"] > THROTTLE_LIMITS["ip"]:
+        return False
+    return counts["account"] <= THROTTLE_LIMITS["account"] or counts["pair"] == 1
+
+
+def forgive_sign_in_attempt(conn: Connection, email: str, ip: str | None) -> None:
+    """A successful sign-in: this client's failures on the account are forgotten, and the
+    attempt no longer counts against the client or the account."""
     lt = t.login_throttle
     keys = _throttle_keys(email, ip)
-    rows = conn.execute(
-        sa.select(lt.c.key, lt.c.failures).where(
-            lt.c.key.in_(list(keys.values())), lt.c.window_started_at > t.now() - THROTTLE_WINDOW
-        )
-    ).all()
-    failures = {r.key: r.failures for r in rows}
-    return any(failures.get(key, 0) >= THROTTLE_LIMITS[kind] for kind, key in keys.items())
-
-
-def record_failed_sign_in(conn: Connection, email: str, ip: str | None) -> None:
-    """Count a failure. One UPDATE per key, so processes racing on it each add one."""
-    lt = t.login_throttle
-    now = t.now()
-    keys = list(_throttle_keys(email, ip).values())
-    upsert(conn, lt, [{"key": k, "failures": 0, "window_started_at": now} for k in keys], keys=("key",))
-    expired = lt.c.window_started_at <= now - THROTTLE_WINDOW
+    conn.execute(sa.delete(lt).where(lt.c.key == keys["pair"]))
     conn.execute(
         sa.update(lt)
-        .where(lt.c.key.in_(keys))
-        .values(
-            failures=sa.case((expired, 1), else_=lt.c.failures + 1),
-            window_started_at=sa.case((expired, now), else_=lt.c.window_started_at),
-        )
+        .where(lt.c.key.in_([keys["ip"], keys["account"]]), lt.c.failures > 0)
+        .values(failures=lt.c.failures - 1)
     )
 
 
-def clear_failed_sign_ins(conn: Connection, email: str) -> None:
-    key = _throttle_keys(email, None)["email"]
-    conn.execute(sa.delete(t.login_throttle).where(t.login_throttle.c.key == key))
+def clear_sign_in_throttle(conn: Connection, email: str) -> None:
+    """Unlock an account for every client (a password reset by an admin or on the CLI)."""
+    lt = t.login_throttle
+    keys = _throttle_keys(email, None)
+    conn.execute(sa.delete(lt).where(lt.c.key == keys["account"]))
+    conn.execute(sa.delete(lt).where(lt.c.key.startswith(keys["pair"][:32], autoescape=True)))
 
 
 DEMO_EMAIL = "admin@example.com"
-
-
-def ensure_demo_admin(conn: Connection) -> tuple[str, str]:
-    """The demo's admin user with a fresh random password, shown once by `assent serve
-    --demo` (a rerun sets a new one rather than keeping a printed password valid)."""
-    password = secrets.token_hex(8)  # plain characters: easy to copy from a terminal
-    row = conn.execute(sa.select(t.users.c.id).where(t.users.c.email == DEMO_EMAIL)).first()
-    if row is None:
-        create_user(conn, DEMO_EMAIL, Role.ADMIN.value, password)
-    else:
-        update_user(conn, row.id, role=Role.ADMIN.value, password=password, disabled=False)
-    return DEMO_EMAIL, password

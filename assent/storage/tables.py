@@ -13,6 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import TypeDecorator
 
 from assent.domain.model import (
@@ -88,6 +91,9 @@ account_settings = sa.Table(
     # The key of the keyed hash that names erased addresses (R22). Kept in the database,
     # not in the signing keys, so that rotating those never forgets an erasure.
     sa.Column("hash_key", Text(64), nullable=False),
+    # The signing key generated when ASSENT_SECRET_KEYS is unset: in the database, so that
+    # every host on it signs and verifies the same links (config.py, actions/account.py).
+    sa.Column("development_secret_key", Text(100), nullable=True),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # OPT_OUT or REVIEW: what a text with a STOP-family word among other words does (R27)
     sa.Column("sms_revocation_policy", Text(10), nullable=False, server_default="OPT_OUT"),
@@ -307,9 +313,89 @@ contacts = sa.Table(
     sa.Column("properties", sa.JSON, nullable=False, default=dict),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
-    sa.Index(None, "email_key"),
+    # One contact per email address (migration 0008): an import updates the contact that
+    # has the address instead of guessing between several. A phone may be shared (a family,
+    # a switchboard), as in HubSpot, which deduplicates contacts by email only.
+    sa.Index(None, "email_key", unique=True),
     sa.Index(None, "phone"),
 )
+
+
+class lower_c(FunctionElement[str]):  # noqa: N801  (an SQL function's name)
+    """`lower(x)`, compared in the "C" collation on PostgreSQL (SQLite's BINARY already is)."""
+
+    name = "lower_c"
+    inherit_cache = True
+
+
+class email_domain_c(FunctionElement[str]):  # noqa: N801
+    """The part of an email key after the "@", in the "C" collation on PostgreSQL."""
+
+    name = "email_domain_c"
+    inherit_cache = True
+
+
+class collate_c(FunctionElement[str]):  # noqa: N801
+    """The value itself, compared in the "C" collation on PostgreSQL."""
+
+    name = "collate_c"
+    inherit_cache = True
+
+
+def _arg(compiler: SQLCompiler, element: FunctionElement[str], **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(lower_c, "postgresql")
+def _lower_c_pg(element: lower_c, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'lower({_arg(compiler, element, **kw)}) COLLATE "C"'
+
+
+@compiles(lower_c)
+def _lower_c(element: lower_c, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({_arg(compiler, element, **kw)})"
+
+
+@compiles(email_domain_c, "postgresql")
+def _domain_pg(element: email_domain_c, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"split_part({_arg(compiler, element, **kw)}, '@', 2) COLLATE \"C\""
+
+
+@compiles(email_domain_c)
+def _domain(element: email_domain_c, compiler: SQLCompiler, **kw: Any) -> str:
+    value = _arg(compiler, element, **kw)
+    return f"substr({value}, instr({value}, '@') + 1)"
+
+
+@compiles(collate_c, "postgresql")
+def _collate_c_pg(element: collate_c, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'{_arg(compiler, element, **kw)} COLLATE "C"'
+
+
+@compiles(collate_c)
+def _collate_c(element: collate_c, compiler: SQLCompiler, **kw: Any) -> str:
+    return _arg(compiler, element, **kw)
+
+
+# Searching contacts by the start of a name, company, email, domain or phone (migration
+# 0004). services/contact_search.py queries these very expressions: an expression index
+# serves only the same expression. On SQLite the email_key and phone indexes above serve
+# those two (its BINARY collation already compares code points, as "C" does).
+for _name, _expression in (
+    ("first_name", lower_c(contacts.c.first_name)),
+    ("last_name", lower_c(contacts.c.last_name)),
+    ("company", lower_c(contacts.c.company)),
+    ("email_domain", email_domain_c(contacts.c.email_key)),
+):
+    sa.Index(f"ix_contacts_search_{_name}", _expression)
+for _name in ("email_key", "phone"):
+    sa.Index(f"ix_contacts_search_{_name}", collate_c(contacts.c[_name])).ddl_if(dialect="postgresql")
+
+
+def builds_on(index: sa.Index, dialect_name: str) -> bool:
+    """Whether the migrations build `index` on this dialect (see `Index.ddl_if`)."""
+    condition = getattr(index, "_ddl_if", None)
+    return condition is None or condition.dialect is None or condition.dialect == dialect_name
 
 api_keys = sa.Table(
     "api_keys",
@@ -417,6 +503,24 @@ login_throttle = sa.Table(
     sa.Column("key", Text(64), primary_key=True),
     sa.Column("failures", sa.Integer, nullable=False),
     sa.Column("window_started_at", UTCDateTime, nullable=False),
+)
+
+# Changes that are not per address (settings, the catalog, users, API and form keys), each
+# written by its action in the same transaction as the change (actions/, domain/audit.py).
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("tag", Text(60), nullable=False),  # domain.audit.AuditTag
+    sa.Column("subject_id", Text(100), nullable=True),  # what changed: a type, unit, user or key id
+    sa.Column("actor_kind", Text(16), nullable=False),  # as the ledger names actors
+    sa.Column("actor_id", Text(100), nullable=True),
+    sa.Column("before", sa.JSON, nullable=True),
+    sa.Column("after", sa.JSON, nullable=True),
+    sa.Column("ip", Text(64), nullable=True),  # truncated, as in the ledger
+    sa.Column("user_agent", Text(500), nullable=True),
+    sa.Index(None, "tag", "id"),
 )
 
 # --- contact-facing pages: links, rate limits, local mail outbox, form keys (issue 3) -----

@@ -21,13 +21,13 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
+from assent.actions.demo import seed_if_empty
 from assent.app import create_app
 from assent.config import Settings
 from assent.domain.model import Actor, Channel, Source, Status
 from assent.jobs.worker import Worker
 from assent.services import settings as settings_service
 from assent.services.changes import Writer
-from assent.services.demo import seed_if_empty
 from assent.services.state import load_account, load_types
 from assent.services.users import create_user
 from assent.storage import tables as t

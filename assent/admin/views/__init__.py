@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assent.admin.views import activity, bulk, contact, contacts, login, reviews, settings, types, units
+from assent.admin.views import activity, audit, bulk, contact, contacts, login, reviews, settings, types, units
 
 # Order matters where paths overlap: /contacts/count and /contacts/bulk before
 # /contacts/{contact_id}.
@@ -16,6 +16,7 @@ ROUTERS: list[APIRouter] = [
     types.router,
     units.router,
     settings.router,
+    audit.router,
     activity.router,
     reviews.router,
 ]

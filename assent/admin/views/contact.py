@@ -34,6 +34,7 @@ from assent.domain.rules import (
     may_lift_wide_opt_out,
 )
 from assent.mail import Mailer, deliver
+from assent.actions import contacts as contact_actions
 from assent.services import catalog, contacts, subscribers
 from assent.services import events as ledger_reads
 from assent.services.errors import Invalid, Problem
@@ -459,8 +460,7 @@ def delete_page(request: Request, contact_id: int, me: SignedIn = Depends(editor
 
 @router.post("/contacts/{contact_id}/delete")
 def delete(request: Request, contact_id: int, me: SignedIn = Depends(editor)) -> Response:
-    with _db(request).write() as conn:
-        contacts.delete_contact(conn, contact_id)
+    contact_actions.delete_contact(_db(request), contact_id)
     return redirect(
         request,
         "/contacts",

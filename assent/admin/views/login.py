@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
+from assent.actions import users as user_actions
 from assent.admin import security
 from assent.admin.security import LOGIN_COOKIE, SESSION_COOKIE, SignedIn, viewer
 from assent.admin.web import base, redirect, render
-from assent.services import users
 from assent.services.users import SESSION_MAX
 from assent.storage.db import Database
 
@@ -62,10 +62,8 @@ def login(
 ) -> Response:
     db: Database = request.app.state.db
     ip = request.client.host if request.client else None
-    with db.read() as conn:
-        blocked = users.sign_in_blocked(conn, email, ip)
-        user = None if blocked else users.authenticate(conn, email, password)
-    if blocked:
+    attempt = user_actions.sign_in(db, email, password, ip)
+    if attempt.throttled:
         return _form(
             request,
             next,
@@ -73,12 +71,9 @@ def login(
             status=429,
             error="Too many failed sign-ins. Wait 15 minutes and try again, or ask an admin to reset your password.",
         )
-    if user is None:
-        with db.write() as conn:
-            users.record_failed_sign_in(conn, email, ip)
+    if attempt.token is None:
         return _form(request, next, email=email, status=401, error="That email and password do not match.")
-    with db.write() as conn:
-        token = users.start_session(conn, user, password)
+    token = attempt.token
     response = redirect(request, _safe_next(request, next))
     response.set_cookie(
         SESSION_COOKIE,
@@ -96,8 +91,7 @@ def login(
 @router.post("/logout")
 def logout(request: Request, me: SignedIn = Depends(viewer)) -> Response:
     db: Database = request.app.state.db
-    with db.write() as conn:
-        users.end_session(conn, me.token)
+    user_actions.sign_out(db, me.token)
     response = redirect(request, "/login", "You are signed out.")
     response.delete_cookie(SESSION_COOKIE, path=base(request) or "/")
     return response

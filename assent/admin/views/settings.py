@@ -9,7 +9,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from assent.admin.security import SignedIn, admin
+from assent.actions import account
+from assent.actions import apikeys as key_actions
+from assent.actions import users as user_actions
+from assent.admin.security import SignedIn, admin, request_context
 from assent.admin.web import redirect, render, validation_words
 from assent.api.ledger import SettingsPatch
 from assent.services import apikeys, catalog, users
@@ -84,8 +87,7 @@ async def save(request: Request, me: SignedIn = Depends(admin)) -> Response:
         values["sms_revocation_policy"] = str(form.get("sms_revocation_policy"))
     try:
         body = SettingsPatch.model_validate(values)
-        with _db(request).write() as conn:
-            settings_service.update_settings(conn, body.model_dump(exclude_unset=True))
+        account.update_settings(_db(request), body.model_dump(exclude_unset=True), me.by, request_context(request))
     except ValidationError as error:
         return _page(request, me, errors=validation_words(error), status=422, draft=values)
     except Problem as problem:
@@ -101,10 +103,14 @@ async def save(request: Request, me: SignedIn = Depends(admin)) -> Response:
 async def add_user(request: Request, me: SignedIn = Depends(admin)) -> Response:
     form = await request.form()
     try:
-        with _db(request).write() as conn:
-            created = users.create_user(
-                conn, str(form.get("email", "")), str(form.get("role", "")), str(form.get("password", ""))
-            )
+        created = user_actions.create_user(
+            _db(request),
+            str(form.get("email", "")),
+            str(form.get("role", "")),
+            str(form.get("password", "")),
+            me.by,
+            request_context(request),
+        )
     except Problem as problem:
         errors = {f"user_{e.field}": e.reason for e in problem.errors} or {"user_email": problem.detail}
         return _page(request, me, errors=errors, status=422)
@@ -115,19 +121,19 @@ async def add_user(request: Request, me: SignedIn = Depends(admin)) -> Response:
 async def change_user(request: Request, user_id: int, me: SignedIn = Depends(admin)) -> Response:
     form = await request.form()
     action = str(form.get("action", ""))
+    db, by, context = _db(request), me.by, request_context(request)
     try:
-        with _db(request).write() as conn:
-            if action == "role":
-                changed = users.update_user(conn, user_id, role=str(form.get("role", "")))
-                text = f"{changed.email} is now {changed.role.value}."
-            elif action == "password":
-                changed = users.update_user(conn, user_id, password=str(form.get("password", "")))
-                text = f"Set a new password for {changed.email}; their sessions ended."
-            elif action in ("disable", "enable"):
-                changed = users.update_user(conn, user_id, disabled=action == "disable")
-                text = f"{changed.email} is {'disabled' if action == 'disable' else 'enabled again'}."
-            else:
-                return redirect(request, "/settings#users")
+        if action == "role":
+            changed = user_actions.change_role(db, user_id, str(form.get("role", "")), by, context)
+            text = f"{changed.email} is now {changed.role.value}."
+        elif action == "password":
+            changed = user_actions.reset_password(db, user_id, str(form.get("password", "")), by, context)
+            text = f"Set a new password for {changed.email}; their sessions ended."
+        elif action in ("disable", "enable"):
+            changed = user_actions.set_disabled(db, user_id, action == "disable", by, context)
+            text = f"{changed.email} is {'disabled' if action == 'disable' else 'enabled again'}."
+        else:
+            return redirect(request, "/settings#users")
     except Problem as problem:
         return redirect(
             request, "/settings#users", problem.errors[0].reason if problem.errors else problem.detail, kind="bad"
@@ -143,8 +149,9 @@ async def create_key(request: Request, me: SignedIn = Depends(admin)) -> Respons
     form = await request.form()
     scopes = [str(s) for s in form.getlist("scopes")]
     try:
-        with _db(request).write() as conn:
-            _, key = apikeys.create_api_key(conn, str(form.get("name", "")), scopes)
+        _, key = key_actions.create_api_key(
+            _db(request), str(form.get("name", "")), scopes, me.by, request_context(request)
+        )
     except Problem as problem:
         errors = {f"key_{e.field}": e.reason for e in problem.errors}
         return _page(request, me, errors=errors, status=422)
@@ -154,8 +161,7 @@ async def create_key(request: Request, me: SignedIn = Depends(admin)) -> Respons
 
 @router.post("/settings/api-keys/{key_id}/revoke")
 def revoke_key(request: Request, key_id: str, me: SignedIn = Depends(admin)) -> Response:
-    with _db(request).write() as conn:
-        done = apikeys.revoke_api_key(conn, key_id)
+    done = key_actions.revoke_api_key(_db(request), key_id, me.by, request_context(request))
     return redirect(
         request, "/settings#api-keys", f"Revoked the API key {key_id}." if done else "That key was already revoked."
     )

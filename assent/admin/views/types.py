@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from assent.actions import catalog as actions
 from assent.admin import words
-from assent.admin.security import SignedIn, admin, viewer
+from assent.admin.security import SignedIn, admin, request_context, viewer
 from assent.admin.web import form_values, redirect, render, validation_words, with_query
 from assent.api.catalog import SubscriptionTypeIn, SubscriptionTypePatch
 from assent.domain.model import Channel
@@ -126,8 +127,7 @@ async def create(request: Request, me: SignedIn = Depends(admin)) -> Response:
         return _form(request, me, values, validation_words(error), status=422)
     data = body.model_dump()
     data["channel"] = body.channel.value
-    with _db(request).write() as conn:
-        created = catalog.create_subscription_type(conn, data)
+    created = actions.create_subscription_type(_db(request), data, me.by, request_context(request))
     return redirect(
         request,
         with_query("/subscription-types", business_unit_id=created["business_unit_id"], channel=created["channel"]),
@@ -154,8 +154,8 @@ async def update(request: Request, type_id: int, me: SignedIn = Depends(admin)) 
         body = SubscriptionTypePatch.model_validate(values)
     except ValidationError as error:
         return _form(request, me, {**current, **values}, validation_words(error), status=422)
-    with _db(request).write() as conn:
-        saved = catalog.update_subscription_type(conn, type_id, body.model_dump(exclude_unset=True))
+    changes = body.model_dump(exclude_unset=True)
+    saved = actions.update_subscription_type(_db(request), type_id, changes, me.by, request_context(request))
     return redirect(request, _list_of(saved), f"Saved “{saved['name']}”.")
 
 
@@ -167,17 +167,7 @@ def _list_of(ty: dict[str, Any]) -> str:
 async def move(request: Request, type_id: int, me: SignedIn = Depends(admin)) -> Response:
     """Up or down one place among the types of its business unit and channel."""
     direction = str((await request.form()).get("direction", ""))
-    with _db(request).write() as conn:
-        ty = catalog.get_subscription_type(conn, type_id)
-        siblings = catalog.list_subscription_types(
-            conn, business_unit_id=ty["business_unit_id"], channel=ty["channel"], include_inactive=True
-        )
-        order = [s["id"] for s in siblings]
-        here = order.index(type_id)
-        there = here - 1 if direction == "up" else here + 1
-        if 0 <= there < len(order):
-            order[here], order[there] = order[there], order[here]
-            catalog.reorder_subscription_types(conn, order)
+    ty = actions.move_subscription_type(_db(request), type_id, direction == "up", me.by, request_context(request))
     return redirect(request, _list_of(ty))
 
 
@@ -185,8 +175,9 @@ async def move(request: Request, type_id: int, me: SignedIn = Depends(admin)) ->
 async def archive(request: Request, type_id: int, me: SignedIn = Depends(admin)) -> Response:
     """Archive (is_active false) or restore. Statuses and history stay."""
     restore = str((await request.form()).get("restore", "")) == "1"
-    with _db(request).write() as conn:
-        ty = catalog.update_subscription_type(conn, type_id, {"is_active": restore})
+    ty = actions.update_subscription_type(
+        _db(request), type_id, {"is_active": restore}, me.by, request_context(request)
+    )
     verb = "Restored" if restore else "Archived"
     return redirect(request, _list_of(ty), f"{verb} “{ty['name']}”.")
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from assent.admin.security import SignedIn, admin, viewer
+from assent.actions import catalog as actions
+from assent.admin.security import SignedIn, admin, request_context, viewer
 from assent.admin.web import form_values, redirect, render, validation_words
 from assent.api.catalog import BusinessUnitIn, BusinessUnitPatch
 from assent.services import catalog
@@ -107,8 +108,7 @@ async def create(request: Request, me: SignedIn = Depends(admin)) -> Response:
     except ValidationError as error:
         return _form(request, me, values, validation_words(error), status=422)
     try:
-        with _db(request).write() as conn:
-            created = catalog.create_business_unit(conn, body.model_dump())
+        created = actions.create_business_unit(_db(request), body.model_dump(), me.by, request_context(request))
     except Problem as problem:
         return _form(request, me, values, {e.field: e.reason for e in problem.errors}, status=422)
     return redirect(request, "/business-units", f"Created the business unit “{created['name']}”.")
@@ -123,9 +123,9 @@ async def update(request: Request, unit_id: int, me: SignedIn = Depends(admin)) 
         body = BusinessUnitPatch.model_validate(values)
     except ValidationError as error:
         return _form(request, me, {**current, **values}, validation_words(error), status=422)
+    changes = body.model_dump(exclude_unset=True)
     try:
-        with _db(request).write() as conn:
-            saved = catalog.update_business_unit(conn, unit_id, body.model_dump(exclude_unset=True))
+        saved = actions.update_business_unit(_db(request), unit_id, changes, me.by, request_context(request))
     except Problem as problem:
         return _form(request, me, {**current, **values}, {e.field: e.reason for e in problem.errors}, status=422)
     return redirect(request, "/business-units", f"Saved “{saved['name']}”.")

@@ -13,8 +13,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.addresses import Address
+from assent.domain.audit import COMMAND_LINE, AuditTag
 from assent.domain.model import Actor, Channel, Evidence, LegalBasis, Source, Status
-from assent.services import catalog, contacts
+from assent.services import audit, catalog, contacts
 from assent.services.changes import Writer
 from assent.services.state import Account, SubscriptionType, load_account, load_types
 from assent.storage import tables as t
@@ -65,6 +66,8 @@ def seed_if_empty(db: Database) -> bool:
         account = load_account(conn)
         people = _contacts(conn, account)
         _history(db, conn, account, {ty.name: ty for ty in load_types(conn).values()}, people)
+        after = {"business_units": len(catalog.list_business_units(conn)), "contacts": len(people)}
+        audit.record(conn, AuditTag.DEMO_SEEDED, COMMAND_LINE, None, after=after)
     return True
 
 
