@@ -148,14 +148,9 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
         actor_id=f"form-key:{body.business_unit_id}" if public else principal.id if principal else None,
     )
     if outcome.follow_up:
-        with db.read() as conn:
-            brand = load_brand(conn, body.business_unit_id)
-        assert brand is not None
-        mailer: Mailer = request.app.state.mailer
-        message = compose.follow_up(
-            request.app.state.settings, brand, outcome.follow_up, outcome.address.display, outcome.target
-        )
-        background.add_task(deliver, mailer, message)
+        # Composed after the answer is sent: once the signup is committed nothing may change
+        # the answer (a public caller must not learn the address's state from it).
+        background.add_task(_follow_up, request, body.business_unit_id, outcome)
     if public:
         return accepted
     return {
@@ -165,6 +160,15 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
         "results": [r.as_dict() for r in outcome.results],
         "confirmation_required": outcome.follow_up == "confirm",
     }
+
+
+def _follow_up(request: Request, business_unit_id: int, outcome: signups.SignupOutcome) -> None:
+    with db_of(request).read() as conn:
+        brand = load_brand(conn, business_unit_id)
+    assert brand is not None
+    mailer: Mailer = request.app.state.mailer
+    settings = request.app.state.settings
+    deliver(mailer, compose.follow_up(settings, brand, outcome.follow_up, outcome.address.display, outcome.target))
 
 
 def _hash(key: str) -> str:

@@ -38,6 +38,9 @@ def compose(
     context: dict[str, Any],
     headers: dict[str, str] | None = None,
 ) -> EmailMessage:
+    # R17's order for mail: the link's language, then the unit's, then English — the first
+    # one we have a catalog for (a unit may speak a language Assent has no texts in).
+    language = i18n.choose(link=language, business_unit=brand.default_language)
     env = i18n.environment("assent.mail", language)
     values = {"brand": brand, "address": to, **context}
     text = env.get_template(f"{kind}.txt").render(**values)

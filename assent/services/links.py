@@ -22,7 +22,6 @@ until their key is dropped from the list. They carry a timestamp but never expir
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -34,13 +33,13 @@ from sqlalchemy.engine import Connection
 from assent.config import Settings
 from assent.domain.addresses import Address
 from assent.domain.model import Channel
+from assent.services import languages
 from assent.services.errors import Invalid
 from assent.services.state import Account
 from assent.storage import tables as t
 from assent.storage.upsert import upsert
 
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 
 
 class Purpose(StrEnum):
@@ -148,12 +147,14 @@ def _digest(text: str) -> str:
 
 
 def normalize_language(raw: str | None, field: str = "language") -> str | None:
-    """The primary subtag, lower-cased ("sv-SE" → "sv"), or a 422 naming the field."""
+    """The primary subtag, lower-cased ("sv-SE" → "sv"), or a 422 naming the field when the
+    tag is malformed or names a language Assent does not know (services/languages.py)."""
     if raw is None or raw == "":
         return None
-    if not _LANGUAGE.fullmatch(raw) or len(raw) > 35:
-        raise Invalid(field, f"{raw!r} is not a language tag such as 'en' or 'sv-SE'")
-    return re.split(r"[-_]", raw)[0].lower()
+    found = languages.primary(raw)
+    if found is None:
+        raise Invalid(field, f"{raw!r} is not a language tag Assent knows, such as 'en', 'de' or 'sv-SE'")
+    return found
 
 
 # --- link subjects ------------------------------------------------------------------------
