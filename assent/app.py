@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from assent import admin, api, ops, pages
 from assent.api import problems
 from assent.api.idempotency import IdempotencyMiddleware
+from assent.bodylimit import BodyLimit
 from assent.config import Settings
 from assent.jobs.worker import in_process_worker
 from assent.storage.db import Database
@@ -37,6 +38,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.db = database
     problems.install(app)
     app.add_middleware(IdempotencyMiddleware, db=database)
+    app.add_middleware(BodyLimit, settings=settings)  # outermost: before authentication and reading
     app.include_router(api.router)
     api.mount_docs(app)
     app.include_router(ops.router)

@@ -28,6 +28,10 @@ class Settings:
     #: contact links (preferences, unsubscribe, confirm) never expire unless this is set;
     #: when set it is at least 60 days (SPEC R13; CAN-SPAM asks for 30 after a send)
     link_max_age_days: int | None = None
+    #: request bodies of JSON routes (assent/bodylimit.py)
+    max_body_bytes: int = 1 << 20
+    #: streamed uploads: the audience filter and imports
+    max_upload_bytes: int = 1 << 30
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -43,9 +47,20 @@ class Settings:
             "twilio_auth_token": env.get("ASSENT_TWILIO_AUTH_TOKEN") or None,
             "default_phone_region": env.get("ASSENT_DEFAULT_PHONE_REGION") or None,
             "link_max_age_days": _link_max_age(env.get("ASSENT_LINK_MAX_AGE_DAYS")),
+            "max_body_bytes": _bytes(env, "ASSENT_MAX_BODY_BYTES", 1 << 20),
+            "max_upload_bytes": _bytes(env, "ASSENT_MAX_UPLOAD_BYTES", 1 << 30),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _bytes(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1024:
+        raise ValueError(f"{name} must be a number of bytes, at least 1024 (got {raw!r})")
+    return int(raw)
 
 
 def _link_max_age(raw: str | None) -> int | None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assent.api.problems import PROBLEM_JSON
@@ -176,6 +177,8 @@ async def _read_body(receive: Receive) -> bytes:
     more = True
     while more:
         message = await receive()
+        if message["type"] == "http.disconnect":  # gone, or stopped at the body limit: remember nothing
+            raise ClientDisconnect
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     return b"".join(chunks)
