@@ -32,6 +32,8 @@ class Settings:
     max_body_bytes: int = 1 << 20
     #: streamed uploads: the audience filter and imports
     max_upload_bytes: int = 1 << 30
+    #: `/metrics` wants `Authorization: Bearer <this>`; unset, it is served to loopback only
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -49,6 +51,7 @@ class Settings:
             "link_max_age_days": _link_max_age(env.get("ASSENT_LINK_MAX_AGE_DAYS")),
             "max_body_bytes": _bytes(env, "ASSENT_MAX_BODY_BYTES", 1 << 20),
             "max_upload_bytes": _bytes(env, "ASSENT_MAX_UPLOAD_BYTES", 1 << 30),
+            "metrics_token": env.get("ASSENT_METRICS_TOKEN", "").strip() or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
