@@ -9,7 +9,9 @@ language and, for one-click, the subscription type. The address itself sits in
 - a token shows nothing readable about the person (the hash is a keyed BLAKE2b; without
   the account's hash key it cannot be tested against a guessed address);
 - there is nothing to decrypt and no second key set to rotate;
-- erasure (R22), which already knows the hash, deletes the row and every link dies with it;
+- erasure (R22), which already knows the hash, clears the row's address and bumps its token
+  generation: every link dies with it, and linking the address again later gives links of
+  the next generation (`<hash>.<generation>` in the token) — the old ones stay dead;
 - issuing a link is one idempotent upsert, however many messages a sender stamps.
 
 Tokens are itsdangerous signatures (HMAC-SHA256) over that payload with a salt per
@@ -53,6 +55,7 @@ class Purpose(StrEnum):
 class LinkTarget:
     """What a token says: whose link, for which BU, in which language, about what."""
 
+    #: the link subject's reference: the keyed hash, `.<generation>` after an erasure
     address_hash: str
     business_unit_id: int
     language: str
@@ -161,11 +164,14 @@ def normalize_language(raw: str | None, field: str = "language") -> str | None:
 
 
 def remember(conn: Connection, account: Account, address: Address) -> str:
-    """Make `address` linkable; return the hash its tokens carry."""
+    """Make `address` linkable; return the reference its tokens carry: the address's keyed
+    hash, and after an erasure also the generation (`<hash>.<generation>`), so that links
+    issued before the erasure never name the address again."""
     address_hash = account.address_hash(address.channel, address.key)
+    ls = t.link_subjects
     upsert(
         conn,
-        t.link_subjects,
+        ls,
         [
             {
                 "address_hash": address_hash,
@@ -177,16 +183,26 @@ def remember(conn: Connection, account: Account, address: Address) -> str:
         ],
         keys=("address_hash",),
     )
-    return address_hash
+    # linked again after an erasure: the row kept its (bumped) generation, not the address
+    conn.execute(
+        sa.update(ls)
+        .where(ls.c.address_hash == address_hash, ls.c.address.is_(None))
+        .values(channel=address.channel.value, address=address.key, display=address.display, created_at=t.now())
+    )
+    generation = conn.execute(sa.select(ls.c.generation).where(ls.c.address_hash == address_hash)).scalar_one()
+    return address_hash if generation == 0 else f"{address_hash}.{generation}"
 
 
-def subject(conn: Connection, address_hash: str) -> Address | None:
-    """The address behind a token, or None when it is unknown (or erased)."""
+def subject(conn: Connection, reference: str) -> Address | None:
+    """The address behind a token's reference, or None when it is unknown, erased, or was
+    erased after the token was issued (another generation)."""
+    address_hash, _, suffix = reference.partition(".")
+    generation = int(suffix) if suffix.isdigit() else 0 if not suffix else -1
     ls = t.link_subjects
     row = conn.execute(
-        sa.select(ls.c.channel, ls.c.address, ls.c.display).where(ls.c.address_hash == address_hash)
+        sa.select(ls.c.channel, ls.c.address, ls.c.display, ls.c.generation).where(ls.c.address_hash == address_hash)
     ).first()
-    if row is None:
+    if row is None or row.address is None or row.generation != generation:
         return None
     return Address(Channel(row.channel), row.address, row.display)
 
