@@ -197,7 +197,7 @@ def subject(conn: Connection, reference: str) -> Address | None:
     """The address behind a token's reference, or None when it is unknown, erased, or was
     erased after the token was issued (another generation)."""
     address_hash, _, suffix = reference.partition(".")
-    generation = int(suffix) if suffix.isdigit() else 0 if not suffix else -1
+    generation = int(suffix) if suffix.isdecimal() else 0 if not suffix else -1
     ls = t.link_subjects
     row = conn.execute(
         sa.select(ls.c.channel, ls.c.address, ls.c.display, ls.c.generation).where(ls.c.address_hash == address_hash)

@@ -59,7 +59,7 @@ def _channel(raw: Any) -> Channel:
 
 def _int(raw: Any, field: str) -> int:
     text = str(raw or "")
-    if not text.isdigit() or len(text) > 9:
+    if not text.isdecimal() or len(text) > 9:
         raise Invalid(field, "missing or not a number")
     return int(text)
 
