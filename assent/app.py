@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from assent import admin, api, hubspot, inbound, ops, pages
 from assent.actions.account import development_secret
 from assent.api.idempotency import IdempotencyMiddleware
+from assent.bodylimit import BodyLimit
 from assent.config import Settings, legacy_secret_file
 from assent.jobs.worker import in_process_worker
 from assent.mail import mailer_for
@@ -50,6 +51,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.db = database
     app.state.mailer = mailer  # one per app, shared by every interface
     app.add_middleware(IdempotencyMiddleware, db=database)
+    app.add_middleware(BodyLimit, settings=settings)  # outermost: before authentication and reading
     ops.install(app)
     api.mount(app, settings, database, mailer)
     # Each further interface mounts its own `<package>.create_app(settings, db)` here,

@@ -47,6 +47,10 @@ class Settings:
     postmark_webhook_user: str | None = None
     postmark_webhook_password: str | None = None
     mailgun_signing_key: str | None = None
+    #: request bodies of JSON routes (assent/bodylimit.py)
+    max_body_bytes: int = 1 << 20
+    #: `/metrics` wants `Authorization: Bearer <this>`; unset, it is served to loopback only
+    metrics_token: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -66,7 +70,7 @@ class Settings:
                 u.strip() for u in env.get("ASSENT_READ_DATABASE_URL", "").split(",") if u.strip()
             ),
             "max_replica_lag_ms": _non_negative_int(env, "ASSENT_MAX_REPLICA_LAG_MS", 500),
-            "max_upload_bytes": int(env.get("ASSENT_MAX_UPLOAD_BYTES") or 1 << 30),
+            "max_upload_bytes": _bytes(env, "ASSENT_MAX_UPLOAD_BYTES", 1 << 30),
             "sns_cert_url_prefixes": tuple(
                 p.strip() for p in env.get("ASSENT_SNS_CERT_URL_PREFIXES", "").split(",") if p.strip()
             ),
@@ -75,6 +79,8 @@ class Settings:
             "postmark_webhook_user": env.get("ASSENT_POSTMARK_WEBHOOK_USER") or None,
             "postmark_webhook_password": env.get("ASSENT_POSTMARK_WEBHOOK_PASSWORD") or None,
             "mailgun_signing_key": env.get("ASSENT_MAILGUN_SIGNING_KEY") or None,
+            "max_body_bytes": _bytes(env, "ASSENT_MAX_BODY_BYTES", 1 << 20),
+            "metrics_token": env.get("ASSENT_METRICS_TOKEN", "").strip() or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -86,6 +92,15 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
         return default
     if not raw.isdigit():
         raise ValueError(f"{name} must be a non-negative integer, not {raw!r}")
+    return int(raw)
+
+
+def _bytes(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1024:
+        raise ValueError(f"{name} must be a number of bytes, at least 1024 (got {raw!r})")
     return int(raw)
 
 

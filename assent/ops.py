@@ -1,12 +1,21 @@
-"""Operations endpoints: liveness, readiness, Prometheus metrics — on the root app, with
-plain answers (a monitor reads status codes, not documents)."""
+"""Operations endpoints: liveness, readiness, Prometheus metrics.
+
+`/metrics` tells how busy the service is (events, jobs, the webhook backlog): it is served
+with `Authorization: Bearer $ASSENT_METRICS_TOKEN` when that is set, and otherwise only to
+clients on loopback (a scraper on the same host).
+"""
 
 from __future__ import annotations
+
+import hmac
+import ipaddress
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
+from assent.api.auth import bearer_token
+from assent.config import Settings
 from assent.storage import tables as t
 from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE, Database
 
@@ -46,8 +55,31 @@ def readyz(request: Request) -> JSONResponse:
     return JSONResponse(body)
 
 
+def _metrics_refusal(request: Request) -> PlainTextResponse | None:
+    settings: Settings = request.app.state.settings
+    if settings.metrics_token:
+        given = bearer_token(request.headers.get("authorization")) or ""
+        if hmac.compare_digest(given.encode(), settings.metrics_token.encode()):
+            return None
+        return PlainTextResponse(
+            "Send Authorization: Bearer <ASSENT_METRICS_TOKEN>.\n",
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    host = request.client.host if request.client else ""
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return PlainTextResponse("Metrics are served to loopback only; set ASSENT_METRICS_TOKEN.\n", status_code=403)
+
+
 @router.get("/metrics")
 def metrics(request: Request) -> PlainTextResponse:
+    refused = _metrics_refusal(request)
+    if refused is not None:
+        return refused
     db: Database = request.app.state.db
     with db.read() as conn:
         events = conn.execute(sa.select(t.ledger_counter.c.last_id)).scalar_one()

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -176,6 +177,13 @@ def install_error_pages(app: FastAPI) -> None:
 
     for error in UNAVAILABLE:
         app.add_exception_handler(error, _unavailable)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(sa.exc.DataError)
+    def _out_of_range(request: Request, _exc: Exception) -> Response:
+        # A number or text the database cannot hold (an id beyond 64 bits on SQLite, beyond
+        # 32 on PostgreSQL; a NUL on PostgreSQL), or a date past year 9999. Nothing was written.
+        return _error(request, 422, "Check the address", "A value in the request is out of range for its field.")
 
     @app.exception_handler(StarletteHTTPException)
     def _http(request: Request, exc: StarletteHTTPException) -> Response:

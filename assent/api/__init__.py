@@ -25,6 +25,7 @@ from assent.api import (
     ledger,
     links,
     problems,
+    responses,
     subscribers,
     workflows,
 )
@@ -33,7 +34,7 @@ from assent.api.consistency import ConsistencyMiddleware
 PREFIX = "/api/v1"
 
 #: every route of the API, without the prefix the sub-app is mounted at
-router = APIRouter()
+router = APIRouter(responses=responses.COMMON)
 router.include_router(subscribers.batch_router)
 for module in (
     catalog,

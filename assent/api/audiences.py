@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from assent.api import auth
 from assent.api.common import db_of
+from assent.api.responses import problem
 from assent.api.schemas import QueryId
 from assent.services import audiences
 from assent.services.apikeys import Principal
@@ -64,8 +65,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
             NDJSON: {"schema": {"type": "string"}, "example": '{"address":"Alice@example.com"}\n'},
         },
     },
-    415: {"description": "The body is neither text/csv nor application/x-ndjson (UTF-8)."},
-    422: {"description": "Unknown subscription type, or a body that is not UTF-8 (the line is named)."},
+    415: problem("The body is neither text/csv nor application/x-ndjson (UTF-8)."),
+    422: problem(
+        "Unknown subscription type, or a body that is not UTF-8 or has a line over 2 MiB (the line is named)."
+    ),
 }
 
 

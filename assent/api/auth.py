@@ -14,6 +14,16 @@ from assent.storage.db import Database
 _bearer = HTTPBearer(auto_error=False, description="An Assent API key: `assent api-key create`.")
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The credentials of an `Authorization: Bearer <key>` header, or None. The scheme is
+    case-insensitive (RFC 9110 §11.1): `bearer`, `BEARER` and `Bearer` are one. The one
+    parser for routes, the idempotency middleware and the form endpoint."""
+    scheme, _, credentials = (authorization or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return credentials.strip()
+
+
 def principal_from(request: Request, token: str | None) -> Principal | None:
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
@@ -28,8 +38,9 @@ def principal_from(request: Request, token: str | None) -> Principal | None:
 
 
 def require(scope: str) -> Callable[..., Principal]:
-    def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
-        principal = principal_from(request, credentials.credentials if credentials else None)
+    def dependency(request: Request, _: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+        # `_bearer` documents the scheme in OpenAPI; the header is read by `bearer_token`
+        principal = principal_from(request, bearer_token(request.headers.get("authorization")))
         if principal is None:
             raise Problem("UNAUTHENTICATED", "Send a valid API key: Authorization: Bearer <key>.", status=401)
         if not principal.allows(scope):

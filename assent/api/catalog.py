@@ -6,20 +6,22 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, Field, field_validator
+from pydantic import AfterValidator, BaseModel, Field, field_validator
 
 from assent.actions import catalog as actions
 from assent.api import auth
 from assent.api.common import audit_actor, client_context, db_of
 from assent.api.schemas import Id, PathId, QueryId, Strict, not_null
 from assent.domain.model import Channel
-from assent.services import catalog
+from assent.services import catalog, languages
 from assent.services.apikeys import Principal
 
 router = APIRouter(tags=["catalog"])
 
 Color = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$", examples=["#1F6FEB"])]
-Language = Annotated[str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$", examples=["en", "sv"])]
+Language = Annotated[
+    str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$", examples=["en", "sv"]), AfterValidator(languages.check)
+]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 
 

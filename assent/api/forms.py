@@ -108,8 +108,7 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
     if public:
         _check_form_key(request, body)
     else:
-        token = request.headers["authorization"].removeprefix("Bearer ").strip()
-        principal = auth.principal_from(request, token)
+        principal = auth.principal_from(request, auth.bearer_token(request.headers["authorization"]))
         if principal is None or not principal.allows("write"):
             raise Unauthorized("UNAUTHENTICATED", "Send an API key with the write scope, or a form_key.")
     accepted = JSONResponse({"accepted": True}, status_code=202, headers=CORS if public else None)

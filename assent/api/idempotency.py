@@ -16,8 +16,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assent.api.auth import bearer_token
 from assent.api.problems import PROBLEM_JSON
 from assent.services.apikeys import authenticate
 from assent.storage import tables as t
@@ -51,7 +53,7 @@ class IdempotencyMiddleware:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         key = headers.get("idempotency-key")
-        token = headers.get("authorization", "").removeprefix("Bearer ").strip()
+        token = bearer_token(headers.get("authorization"))
         if not key:
             await self.app(scope, receive, send)
             return
@@ -119,7 +121,7 @@ class IdempotencyMiddleware:
 
     # --- storage (run in a thread) -------------------------------------------------------
 
-    def _principal(self, token: str) -> str | None:
+    def _principal(self, token: str | None) -> str | None:
         if not token:
             return None
         with self.db.read() as conn:
@@ -127,6 +129,14 @@ class IdempotencyMiddleware:
         return found.id if found else None
 
     def _reserve(self, principal: str, key: str, digest: str) -> tuple[str, tuple[int, str, bytes] | None]:
+        try:
+            return self._reserve_once(principal, key, digest)
+        except sa.exc.IntegrityError:
+            # Two requests with one key raced to insert it (PostgreSQL reads no row in both,
+            # then one insert loses on the primary key): look again, the winner's row is there.
+            return self._reserve_once(principal, key, digest)
+
+    def _reserve_once(self, principal: str, key: str, digest: str) -> tuple[str, tuple[int, str, bytes] | None]:
         i = t.idempotency_keys
         now = t.now()
         with self.db.write() as conn:
@@ -176,6 +186,8 @@ async def _read_body(receive: Receive) -> bytes:
     more = True
     while more:
         message = await receive()
+        if message["type"] == "http.disconnect":  # gone, or stopped at the body limit: remember nothing
+            raise ClientDisconnect
         chunks.append(message.get("body", b""))
         more = message.get("more_body", False)
     return b"".join(chunks)

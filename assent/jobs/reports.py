@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from assent.domain.model import Channel, Outcome, Reason
 from assent.jobs import queue
 from assent.jobs.selection import split_error
+from assent.services import csvcells
 from assent.services.errors import Invalid, NotFound
 from assent.services.state import load_account, load_types, load_wide_opt_outs
 from assent.storage import tables as t
@@ -106,7 +107,7 @@ def as_csv(rows: Iterator[dict[str, Any]]) -> Iterator[str]:
     writer = csv.DictWriter(buffer, OUTCOME_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for count, row in enumerate(rows, start=1):
-        writer.writerow(row)
+        writer.writerow({name: csvcells.cell(value) for name, value in row.items()})
         if count % 1000 == 0:
             yield buffer.getvalue()
             buffer.seek(0)

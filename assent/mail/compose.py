@@ -11,6 +11,7 @@ The last two are about a list, so they carry their own one-click List-Unsubscrib
 
 from __future__ import annotations
 
+from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
@@ -20,6 +21,11 @@ from assent.pages import i18n
 from assent.pages.i18n import N_
 from assent.services.branding import Brand
 from assent.services.links import LinkTarget, urls_for
+
+#: Headers are folded at white space, or kept on one line up to RFC 5322's 998 characters.
+#: With the usual 78, Python encodes a header it cannot fold (RFC 2047) — and a one-click
+#: `List-Unsubscribe` URL written as `=?utf-8?q?=3Chttps…` is one no mailbox provider finds.
+POLICY = policy.default.clone(max_line_length=998)
 
 SUBJECTS = {
     "preference_link": N_("Your email preferences for %(company)s"),
@@ -38,12 +44,15 @@ def compose(
     context: dict[str, Any],
     headers: dict[str, str] | None = None,
 ) -> EmailMessage:
+    # R17's order for mail: the link's language, then the unit's, then English — the first
+    # one we have a catalog for (a unit may speak a language Assent has no texts in).
+    language = i18n.choose(link=language, business_unit=brand.default_language)
     env = i18n.environment("assent.mail", language)
     values = {"brand": brand, "address": to, **context}
     text = env.get_template(f"{kind}.txt").render(**values)
     html = env.get_template(f"{kind}.html").render(**values)
 
-    message = EmailMessage()
+    message = EmailMessage(policy=POLICY)
     _, sender = parseaddr(settings.mail_from)
     message["From"] = formataddr((brand.company_name, sender or "no-reply@localhost"))
     message["To"] = to

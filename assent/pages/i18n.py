@@ -34,9 +34,16 @@ def N_(message: str) -> str:  # noqa: N802 - the name gettext's tools look for
     return message
 
 
+def catalog_language(language: str | None) -> str:
+    """The catalog a text in `language` is rendered from: its own, or English. Every
+    renderer goes through this, so a language without a catalog can never fail a page or an
+    email (callers that know more of R17's order use `choose`)."""
+    return supported(language) or DEFAULT
+
+
 @cache
 def translations(language: str) -> Translations:
-    loaded = Translations.load(str(LOCALES), [language], domain="messages")
+    loaded = Translations.load(str(LOCALES), [catalog_language(language)], domain="messages")
     assert isinstance(loaded, Translations)
     return loaded
 
@@ -98,9 +105,13 @@ def localized_type(row: Mapping[str, Any], language: str) -> tuple[str, str]:
     return str(name), str(description)
 
 
-@cache
 def environment(package: str, language: str) -> Environment:
     """A Jinja environment per (template package, language), with gettext installed."""
+    return _environment(package, catalog_language(language))
+
+
+@cache
+def _environment(package: str, language: str) -> Environment:
     env = Environment(
         loader=PackageLoader(package, "templates"),
         autoescape=select_autoescape(("html",), default_for_string=False),

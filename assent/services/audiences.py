@@ -41,15 +41,24 @@ PRELOAD_MAX_ROWS = 2_000_000
 REASONS_SEPARATOR = "|"
 
 
-class Utf8Check:
-    """Checks an upload block by block, counting lines, so that bad bytes are reported with
-    their line number before any output is sent."""
+#: one line of an upload (an address, a few more CSV columns, or an NDJSON object) is far
+#: shorter; the bound keeps a line without newlines from being held whole in memory
+MAX_LINE_BYTES = 2 * BLOCK
 
-    def __init__(self) -> None:
+
+class Utf8Check:
+    """Checks an upload block by block, counting lines, so that bad bytes and over-long
+    lines are reported with their line number before any output is sent (and before a line
+    of any length is ever held in memory: reading splits the spooled upload at newlines)."""
+
+    def __init__(self, max_line: int = MAX_LINE_BYTES) -> None:
         self.tail = b""
         self.lines = 0  # newlines in the bytes checked so far
+        self.max_line = max_line
+        self.open_line = 0  # bytes of the current line (no newline yet)
 
     def feed(self, data: bytes) -> None:
+        self._check_lines(data)
         data = self.tail + data
         cut = _complete_prefix(data)
         try:
@@ -62,6 +71,22 @@ class Utf8Check:
     def close(self) -> None:
         if self.tail:
             self._fail(self.tail, 0)
+
+    def _check_lines(self, data: bytes) -> None:
+        """No line longer than `max_line` bytes. Jumps from the last newline of one window
+        of `max_line + 1` bytes to the next: a few steps per block, not one per line."""
+        start = -self.open_line  # where the current line began, relative to `data`
+        while True:
+            end = start + self.max_line + 1
+            if end > len(data):
+                found = data.rfind(b"\n", max(start, 0))
+                self.open_line = len(data) - (found + 1 if found >= 0 else start)
+                return
+            found = data.rfind(b"\n", max(start, 0), end)
+            if found < 0:
+                line = self.lines + data.count(b"\n", 0, max(start, 0)) + 1
+                raise Invalid("body", f"line {line}: longer than {self.max_line:,} bytes", "LINE_TOO_LONG")
+            start = found + 1
 
     def _fail(self, data: bytes, position: int) -> None:
         line = self.lines + data.count(b"\n", 0, position) + 1

@@ -147,7 +147,13 @@ def _forget_elsewhere(conn: Connection, targets: Sequence[Address], hashes: list
     show the row as erased, and mail kept by the local outbox (no SMTP configured) goes."""
     ls, jt, jo, mail = t.link_subjects, t.job_targets, t.job_outcomes, t.mail_outbox
     keys = sorted({a.key for a in targets})
-    cleared = conn.execute(sa.delete(ls).where(ls.c.address_hash.in_(hashes))).rowcount
+    # The link subject keeps its row (no address in it) with the next token generation, so
+    # linking the address again later never revives the links sent before (migration 0009).
+    cleared = conn.execute(
+        sa.update(ls)
+        .where(ls.c.address_hash.in_(hashes), ls.c.address.is_not(None))
+        .values(address=None, display=None, generation=ls.c.generation + 1)
+    ).rowcount
     # Inbound texts keep their (hash-keyed) row, so a late Twilio retry is still a duplicate,
     # but lose what the person wrote.
     sms = t.sms_messages

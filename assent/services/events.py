@@ -122,7 +122,7 @@ def names(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, dict[An
     user_ids = {
         int(r["actor_id"].removeprefix("user:"))
         for r in rows
-        if (r["actor_id"] or "").startswith("user:") and r["actor_id"].removeprefix("user:").isdigit()
+        if (r["actor_id"] or "").startswith("user:") and r["actor_id"].removeprefix("user:").isdecimal()
     }
     people = (
         {f"user:{i}": email for i, email in conn.execute(sa.select(u.c.id, u.c.email).where(u.c.id.in_(user_ids)))}

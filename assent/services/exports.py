@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.model import ActorClass, EventKind, EventState, Source, Status
+from assent.services import csvcells
 from assent.storage import tables as t
 from assent.storage.db import Database, chunked
 
@@ -40,12 +41,13 @@ HISTORY_COLUMNS = tuple(c.name for c in t.ledger_events.columns if c.name != "ad
 
 
 def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], rows_per_chunk: int = 1000) -> Iterator[str]:
-    """CSV text in chunks of rows, header first. None is written as an empty cell."""
+    """CSV text in chunks of rows, header first. None is written as an empty cell; text
+    that a spreadsheet would run as a formula is quoted (services/csvcells.py)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow(csvcells.row(header))
     for chunk in chunked(rows, rows_per_chunk):
-        writer.writerows(chunk)
+        writer.writerows(csvcells.row(values) for values in chunk)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -9,7 +9,9 @@ language and, for one-click, the subscription type. The address itself sits in
 - a token shows nothing readable about the person (the hash is a keyed BLAKE2b; without
   the account's hash key it cannot be tested against a guessed address);
 - there is nothing to decrypt and no second key set to rotate;
-- erasure (R22), which already knows the hash, deletes the row and every link dies with it;
+- erasure (R22), which already knows the hash, clears the row's address and bumps its token
+  generation: every link dies with it, and linking the address again later gives links of
+  the next generation (`<hash>.<generation>` in the token) — the old ones stay dead;
 - issuing a link is one idempotent upsert, however many messages a sender stamps.
 
 Tokens are itsdangerous signatures (HMAC-SHA256) over that payload with a salt per
@@ -22,7 +24,6 @@ until their key is dropped from the list. They carry a timestamp but never expir
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -35,13 +36,13 @@ from assent.config import Settings
 from assent.domain import feedback
 from assent.domain.addresses import Address
 from assent.domain.model import Channel
+from assent.services import languages
 from assent.services.errors import Invalid
 from assent.services.state import Account
 from assent.storage import tables as t
 from assent.storage.upsert import upsert
 
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
-_LANGUAGE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*")
 
 
 class Purpose(StrEnum):
@@ -55,6 +56,7 @@ class Purpose(StrEnum):
 class LinkTarget:
     """What a token says: whose link, for which BU, in which language, about what."""
 
+    #: the link subject's reference: the keyed hash, `.<generation>` after an erasure
     address_hash: str
     business_unit_id: int
     language: str
@@ -149,23 +151,28 @@ def _digest(text: str) -> str:
 
 
 def normalize_language(raw: str | None, field: str = "language") -> str | None:
-    """The primary subtag, lower-cased ("sv-SE" → "sv"), or a 422 naming the field."""
+    """The primary subtag, lower-cased ("sv-SE" → "sv"), or a 422 naming the field when the
+    tag is malformed or names a language Assent does not know (services/languages.py)."""
     if raw is None or raw == "":
         return None
-    if not _LANGUAGE.fullmatch(raw) or len(raw) > 35:
-        raise Invalid(field, f"{raw!r} is not a language tag such as 'en' or 'sv-SE'")
-    return re.split(r"[-_]", raw)[0].lower()
+    found = languages.primary(raw)
+    if found is None:
+        raise Invalid(field, f"{raw!r} is not a language tag Assent knows, such as 'en', 'de' or 'sv-SE'")
+    return found
 
 
 # --- link subjects ------------------------------------------------------------------------
 
 
 def remember(conn: Connection, account: Account, address: Address) -> str:
-    """Make `address` linkable; return the hash its tokens carry."""
+    """Make `address` linkable; return the reference its tokens carry: the address's keyed
+    hash, and after an erasure also the generation (`<hash>.<generation>`), so that links
+    issued before the erasure never name the address again."""
     address_hash = account.address_hash(address.channel, address.key)
+    ls = t.link_subjects
     upsert(
         conn,
-        t.link_subjects,
+        ls,
         [
             {
                 "address_hash": address_hash,
@@ -177,16 +184,26 @@ def remember(conn: Connection, account: Account, address: Address) -> str:
         ],
         keys=("address_hash",),
     )
-    return address_hash
+    # linked again after an erasure: the row kept its (bumped) generation, not the address
+    conn.execute(
+        sa.update(ls)
+        .where(ls.c.address_hash == address_hash, ls.c.address.is_(None))
+        .values(channel=address.channel.value, address=address.key, display=address.display, created_at=t.now())
+    )
+    generation = conn.execute(sa.select(ls.c.generation).where(ls.c.address_hash == address_hash)).scalar_one()
+    return address_hash if generation == 0 else f"{address_hash}.{generation}"
 
 
-def subject(conn: Connection, address_hash: str) -> Address | None:
-    """The address behind a token, or None when it is unknown (or erased)."""
+def subject(conn: Connection, reference: str) -> Address | None:
+    """The address behind a token's reference, or None when it is unknown, erased, or was
+    erased after the token was issued (another generation)."""
+    address_hash, _, suffix = reference.partition(".")
+    generation = int(suffix) if suffix.isdecimal() else 0 if not suffix else -1
     ls = t.link_subjects
     row = conn.execute(
-        sa.select(ls.c.channel, ls.c.address, ls.c.display).where(ls.c.address_hash == address_hash)
+        sa.select(ls.c.channel, ls.c.address, ls.c.display, ls.c.generation).where(ls.c.address_hash == address_hash)
     ).first()
-    if row is None:
+    if row is None or row.address is None or row.generation != generation:
         return None
     return Address(Channel(row.channel), row.address, row.display)
 

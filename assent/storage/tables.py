@@ -534,9 +534,12 @@ link_subjects = sa.Table(
     metadata,
     sa.Column("address_hash", Text(64), primary_key=True),
     sa.Column("channel", Text(10), nullable=False),
-    sa.Column("address", Text(320), nullable=False),  # personal: the addresses.address key
-    sa.Column("display", Text(320), nullable=False),  # personal
+    # personal; NULL once erased (the row stays to keep its generation)
+    sa.Column("address", Text(320), nullable=True),  # the addresses.address key
+    sa.Column("display", Text(320), nullable=True),
     sa.Column("created_at", UTCDateTime, nullable=False),
+    #: tokens name the generation they were issued for; each erasure bumps it (migration 0009)
+    sa.Column("generation", sa.Integer, nullable=False, server_default="0"),
     one_of("channel", Channel),
 )
 

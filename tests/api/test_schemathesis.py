@@ -7,6 +7,8 @@ from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import content_type_conformance, status_code_conformance
 
 from assent.domain.model import Channel
 from tests.conftest import Catalog
@@ -33,3 +35,27 @@ def test_the_api_never_answers_with_a_server_error(app: Any, make: Catalog, admi
 
         check()
     assert failures == []
+
+
+def test_every_answer_is_documented(app: Any, make: Catalog, admin_headers: dict[str, str]) -> None:
+    """Every status code and media type the API answers is in its OpenAPI schema (4xx as
+    `application/problem+json`), so schemathesis finds no undocumented answer."""
+    make.type("Newsletter")
+    make.type("SMS offers", Channel.SMS)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    findings: set[str] = set()
+
+    for operation in [result.ok() for result in schema.get_all_operations()]:
+
+        @given(case=operation.as_strategy())
+        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case: Any) -> None:
+            response = case.call(headers={**(case.headers or {}), **admin_headers})
+            try:
+                case.validate_response(response, checks=[status_code_conformance, content_type_conformance])
+            except FailureGroup as group:
+                for failure in group.exceptions:
+                    findings.add(f"{case.method} {case.path} → {response.status_code}: {type(failure).__name__}")
+
+        check()
+    assert sorted(findings) == [], "\n".join(sorted(findings))

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from assent.domain.addresses import normalize
-from assent.domain.model import Actor, Channel, ConfirmationState, Source, Status
+from assent.domain.model import Actor, Channel, ConfirmationState, Reason, Source, Status
 from assent.domain.rules import SendFacts, decide
 from assent.services.changes import Writer
 from assent.services.decisions import Decider, load_send_facts
@@ -108,3 +108,63 @@ def test_it_hashes_addresses_as_the_account_does(db: Database, make: Catalog) ->
         key = "alice.smith+news@example.com"
         assert decider.address_hash(key) == account.address_hash(Channel.EMAIL, key)
         assert conn.execute(sa.select(sa.func.count()).select_from(t.erasures)).scalar_one() == 0
+
+
+S, U, N = Status.SUBSCRIBED, Status.UNSUBSCRIBED, Status.NOT_SPECIFIED
+PENDING, CONFIRMED = ConfirmationState.PENDING, ConfirmationState.CONFIRMED
+R = Reason
+#: Answers worked out by hand from SPEC R11, not from `rules.decide`: (status, wide opt-out,
+#: undeliverable, confirmation, erased) → every reason that blocks, in any order.
+FIXED: dict[str, dict[tuple[Status, bool, bool, ConfirmationState | None, bool], set[Reason]]] = {
+    "email": {
+        (S, False, False, None, False): set(),
+        (N, False, False, None, False): set(),  # email needs no consent outside privacy mode
+        (U, False, False, None, False): {R.UNSUBSCRIBED},
+        (U, True, False, None, False): {R.UNSUBSCRIBED_FROM_ALL, R.UNSUBSCRIBED},
+        (S, False, False, PENDING, False): set(),  # double opt-in is off
+        (S, True, True, PENDING, True): {R.UNDELIVERABLE, R.UNSUBSCRIBED_FROM_ALL, R.ERASED},
+    },
+    "email-double-opt-in": {
+        (S, False, False, PENDING, False): {R.UNCONFIRMED},
+        (S, False, False, CONFIRMED, False): set(),
+        (S, False, False, None, False): set(),  # never asked to confirm: counts as confirmed
+        (U, False, True, PENDING, False): {R.UNDELIVERABLE, R.UNSUBSCRIBED, R.UNCONFIRMED},
+    },
+    "email-privacy-mode": {
+        (N, False, False, None, False): {R.NO_CONSENT},
+        (S, False, False, None, False): set(),
+        (N, True, False, None, True): {R.UNSUBSCRIBED_FROM_ALL, R.NO_CONSENT, R.ERASED},
+    },
+    "sms": {
+        (N, False, False, None, False): {R.NO_CONSENT},  # SMS always needs consent
+        (N, False, False, PENDING, False): {R.NO_CONSENT},  # confirmation is an email matter
+        (S, False, False, PENDING, False): set(),
+        (U, True, True, None, True): {R.UNDELIVERABLE, R.UNSUBSCRIBED_FROM_ALL, R.UNSUBSCRIBED, R.ERASED},
+    },
+}
+SETTINGS = {
+    "email": (Channel.EMAIL, {}),
+    "email-double-opt-in": (Channel.EMAIL, {"double_opt_in": True}),
+    "email-privacy-mode": (Channel.EMAIL, {"data_privacy_mode": True}),
+    "sms": (Channel.SMS, {}),
+}
+
+
+@pytest.mark.parametrize("case", list(FIXED))
+def test_it_answers_fixed_cases_as_spec_r11_says(db: Database, make: Catalog, case: str) -> None:
+    channel, settings = SETTINGS[case]
+    type_id = make.type("Offers", channel)
+    keys = _store(db, type_id, channel)
+    with db.write() as conn:
+        update_settings(conn, settings)
+    with db.read() as conn:
+        account = load_account(conn)
+        type_ = load_type(conn, type_id)
+        looked_up = Decider(conn, account, type_).reasons(keys)
+        preloaded = Decider(conn, account, type_)
+        assert preloaded.preload(budget=1000)
+        from_memory = preloaded.reasons(keys)
+    for facts, expected in FIXED[case].items():
+        index = COMBINATIONS.index(facts)
+        assert set(looked_up[index]) == expected, facts
+        assert set(from_memory[index]) == expected, facts

@@ -62,7 +62,7 @@ def activity(
     with db.read() as conn:
         account = load_account(conn)
         filters = ledger_reads.Filters(
-            subscription_type_id=int(subscription_type_id) if subscription_type_id.isdigit() else None,
+            subscription_type_id=int(subscription_type_id) if subscription_type_id.isdecimal() else None,
             source=source if source in words.SOURCE else None,
             actor_kind=actor_kind if actor_kind in words.ACTOR else None,
             actor_id=actor_id.strip() or None,

@@ -51,14 +51,14 @@ def _panel_state(params: Any) -> dict[str, Any]:
     """The panel's fields from a query string or a posted form (both are multi-dicts)."""
     unit = params.get("business_unit_id", "0")
     return {
-        "contact_ids": [int(v) for v in params.getlist("contact_id") if str(v).isdigit()],
+        "contact_ids": [int(v) for v in params.getlist("contact_id") if str(v).isdecimal()],
         "all_matching": params.get("all_matching") == "1",
         "search": Search.of(params, "s_"),
         "operation": _choice(params.get("operation"), OPERATIONS, bulk.Operation.SET_STATUS.value),
         "channel": _choice(params.get("channel"), Channel.__members__, Channel.EMAIL.value),
-        "business_unit_id": int(unit) if isinstance(unit, str) and unit.isdigit() else 0,
+        "business_unit_id": int(unit) if isinstance(unit, str) and unit.isdecimal() else 0,
         "status": _choice(params.get("status"), Status.__members__, ""),
-        "type_ids": [int(v) for v in params.getlist("subscription_type_id") if str(v).isdigit()],
+        "type_ids": [int(v) for v in params.getlist("subscription_type_id") if str(v).isdecimal()],
         "legal_basis": _choice(params.get("legal_basis"), LegalBasis.__members__, ""),
         "processing_legal_basis": _choice(params.get("processing_legal_basis"), LegalBasis.__members__, ""),
         "legal_basis_explanation": str(params.get("legal_basis_explanation", "")).strip()[:4000],

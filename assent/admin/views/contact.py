@@ -18,6 +18,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 
+from assent.actions import contacts as contact_actions
 from assent.actions import links as link_actions
 from assent.actions import subscriptions
 from assent.admin import events, words
@@ -34,7 +35,6 @@ from assent.domain.rules import (
     may_lift_wide_opt_out,
 )
 from assent.mail import Mailer, deliver
-from assent.actions import contacts as contact_actions
 from assent.services import catalog, contacts, subscribers
 from assent.services import events as ledger_reads
 from assent.services.errors import Invalid, Problem
@@ -72,7 +72,7 @@ def _channel(raw: Any) -> Channel:
 
 def _int(raw: Any, field: str) -> int:
     text = str(raw or "")
-    if not text.isdigit() or len(text) > 9:
+    if not text.isdecimal() or len(text) > 9:
         raise Invalid(field, "missing or not a number")
     return int(text)
 

@@ -48,8 +48,8 @@ class Search:
     def filter(self) -> ContactFilter:
         return ContactFilter(
             q=self.q or None,
-            business_unit_id=int(self.business_unit_id) if self.business_unit_id.isdigit() else None,
-            subscription_type_id=int(self.subscription_type_id) if self.subscription_type_id.isdigit() else None,
+            business_unit_id=int(self.business_unit_id) if self.business_unit_id.isdecimal() else None,
+            subscription_type_id=int(self.subscription_type_id) if self.subscription_type_id.isdecimal() else None,
             status=Status(self.status) if self.status in Status.__members__ else None,
         )
 

@@ -1,0 +1,135 @@
+"""Request-body limits for every route, enforced before anything else runs.
+
+A pure ASGI middleware on the root app, outside authentication, idempotency and the
+interfaces' own error handling: a body larger than its route's limit is refused with 413
+before any of it is read when `Content-Length` says so, and by counting the chunks as they
+arrive when the body is chunked (the app then sees a disconnect and stops reading; whatever
+it tries to answer is dropped, the 413 has been sent).
+
+JSON routes take `max_body_bytes` (1 MiB by default); the streamed uploads (the audience
+filter, imports) take `max_upload_bytes` (1 GiB by default) and are spooled, never held in
+memory; the batch routes take `BATCH_BYTES`, what their largest valid request needs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from assent.config import Settings
+
+log = logging.getLogger("assent.http")
+
+#: streamed uploads: their own, larger limit (`ASSENT_MAX_UPLOAD_BYTES`)
+UPLOAD_PATHS = ("/api/v1/audiences/filter", "/api/v1/imports")
+#: JSON batches, sized for their largest valid request: 10,000 decisions or 1,000 addresses
+#: of statuses (16 MiB), a bulk update of 100,000 addresses of up to 320 characters (40 MiB)
+BATCH_BYTES = {
+    "/api/v1/decisions/batch": 16 << 20,
+    "/api/v1/statuses/batch": 16 << 20,
+    "/api/v1/bulk-updates": 40 << 20,
+}
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.default = settings.max_body_bytes
+        self.upload = settings.max_upload_bytes
+
+    def limit_for(self, path: str) -> int:
+        if path.startswith(UPLOAD_PATHS):
+            return self.upload
+        return BATCH_BYTES.get(path, self.default)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        declared = _content_length(scope)
+        if declared is not None and declared > limit:
+            await _refuse(scope, send, limit)
+            return
+
+        received = 0
+        refused = False
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    refused = True
+                    if not started:
+                        await _refuse(scope, send, limit)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if refused:
+                return  # the 413 went out; the app's answer to the "disconnect" is dropped
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, guarded_send)
+        except Exception:
+            if not refused:
+                raise
+            log.debug("request to %s stopped at its body limit", scope["path"], exc_info=True)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+async def _refuse(scope: Scope, send: Send, limit: int) -> None:
+    detail = f"body: larger than this route's limit of {limit:,} bytes"
+    if scope["path"].startswith("/api/"):
+        content_type = b"application/problem+json"
+        payload = json.dumps(
+            {
+                "type": "https://assent.dev/problems/body-too-large",
+                "title": "Content too large",
+                "status": 413,
+                "detail": detail,
+                "code": "BODY_TOO_LARGE",
+                "field": "body",
+                "errors": [{"field": "body", "reason": detail.partition(": ")[2], "code": "BODY_TOO_LARGE"}],
+                "limit": limit,
+            }
+        ).encode()
+    else:
+        content_type = b"text/plain; charset=utf-8"
+        payload = f"413 Content too large: the request body is over {limit:,} bytes.\n".encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(payload)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": payload})
