@@ -23,13 +23,19 @@ from assent.config import Settings
 log = logging.getLogger("assent.http")
 
 #: streamed uploads: their own, larger limit (`ASSENT_MAX_UPLOAD_BYTES`)
-UPLOAD_PATHS = ("/api/v1/audiences/filter", "/api/v1/imports")
+UPLOAD_PATHS = ("/api/v1/audiences/filter", "/api/v1/imports", "/admin/imports")
 #: JSON batches, sized for their largest valid request: 10,000 decisions or 1,000 addresses
 #: of statuses (16 MiB), a bulk update of 100,000 addresses of up to 320 characters (40 MiB)
 BATCH_BYTES = {
     "/api/v1/decisions/batch": 16 << 20,
     "/api/v1/statuses/batch": 16 << 20,
     "/api/v1/bulk-updates": 40 << 20,
+}
+#: sub-apps that bound their own bodies, to answer in their own error shape (HubSpot's JSON,
+#: a provider's plain problem): this limit only backs theirs up, a little above it
+OWN_LIMITS = {
+    "/communication-preferences/": 2 << 20,  # hubspot/errors.py: 1 MiB
+    "/inbound/": 9 << 20,  # inbound: 64 KiB to 8 MiB (a SendGrid batch of 10,000 events)
 }
 
 
@@ -46,6 +52,9 @@ class BodyLimit:
     def limit_for(self, path: str) -> int:
         if path.startswith(UPLOAD_PATHS):
             return self.upload
+        for prefix, limit in OWN_LIMITS.items():
+            if path.startswith(prefix):
+                return limit
         return BATCH_BYTES.get(path, self.default)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
