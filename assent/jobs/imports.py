@@ -472,11 +472,17 @@ def apply_chunk(db: Database, conn: Connection, job: Job, after: int, through: i
     account = load_account(conn)  # the policy as it is now (R12)
     lines = lines_between(conn, plan.id, after, through)
     if not lines:
+        if through >= job.total:
+            conn.execute(sa.delete(t.import_chunks).where(t.import_chunks.c.import_id == plan.id))
         return []
     context = RequestContext(None, None, job.id)
     rows = apply_records(db, conn, account, plan, lines, context=context)
     for row in rows:
         del row["column"]
+    if through >= job.total:
+        # The last chunk: the stored file goes with it (it holds every address and name of the
+        # file; what the error report needs is in the outcomes and import_errors).
+        conn.execute(sa.delete(t.import_chunks).where(t.import_chunks.c.import_id == plan.id))
     return rows
 
 

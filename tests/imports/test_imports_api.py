@@ -91,6 +91,7 @@ def test_it_imports_an_opt_out_list_after_the_row_count_is_confirmed(
     history = client.get(f"/api/v1/subscribers/EMAIL/{BOB}/history", headers=write_headers).json()["results"]
     assert [(e["source"], e["actor_kind"], e["job_id"]) for e in history] == [("IMPORT", "IMPORT", done["job_id"])]
     assert count_rows(db, "ledger_events") == events_before + 2
+    assert count_rows(db, "import_chunks") == 0  # the stored file goes once the import is done
     assert errors(client, write_headers, body["id"]) == [
         {"line": "3", "column": "Email", "value": "not an address", "reason": "INVALID_ADDRESS: not a valid address"}
     ]
