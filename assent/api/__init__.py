@@ -21,11 +21,12 @@ from assent.api import (
     ledger,
     links,
     subscribers,
+    workflows,
 )
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(subscribers.batch_router)
-for module in (catalog, subscribers, decisions, audiences, ledger, jobs, imports, contacts, erasure, links, forms):
+for module in (catalog, subscribers, decisions, audiences, ledger, jobs, imports, contacts, erasure, links, forms, workflows):
     router.include_router(module.router)
 
 

@@ -51,7 +51,12 @@ def parse_cursor(cursor: str | None, field: str = "cursor") -> int | None:
 
 
 def event_dict(row: Any) -> dict[str, Any]:
-    return {c.name: getattr(row, c.name) for c in t.ledger_events.columns if c.name != "address_hash"}
+    event = {c.name: getattr(row, c.name) for c in t.ledger_events.columns if c.name != "address_hash"}
+    # A workflow's events name it as their actor ("workflow:<id>", jobs/workflows.py).
+    actor = event.get("actor_id") or ""
+    workflow = actor.removeprefix("workflow:")
+    event["workflow_id"] = int(workflow) if event.get("source") == "WORKFLOW" and workflow.isdigit() else None
+    return event
 
 
 def events_page(conn: Connection, where: Any, cursor: str | None, limit: int, *, newest_first: bool) -> dict[str, Any]:

@@ -203,6 +203,8 @@ class EventOut(BaseModel):
     ip: str | None
     user_agent: str | None
     job_id: str | None
+    #: the workflow whose action wrote this event (R23)
+    workflow_id: int | None = None
     notice_version: str | None
     notice_text: str | None
     redacted: bool

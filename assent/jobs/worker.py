@@ -43,7 +43,7 @@ RangeHandler = Callable[[Database, Connection, Job, int, int], list[dict[str, An
 HANDLERS: dict[str, RangeHandler] = {}
 
 #: Modules that `register` a kind of job when imported (a new kind of job adds its own).
-KIND_MODULES = ("assent.jobs.bulk", "assent.jobs.imports")
+KIND_MODULES = ("assent.jobs.bulk", "assent.jobs.imports", "assent.jobs.workflows")
 
 #: Claims of a job (by any worker) after which a failing chunk fails the job for good.
 MAX_ATTEMPTS = 5

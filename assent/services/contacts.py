@@ -12,7 +12,8 @@ from sqlalchemy.engine import Connection
 
 from assent.domain.addresses import Address
 from assent.domain.model import Channel, Status
-from assent.services import contact_search
+from assent.domain.workflows import ContactChange
+from assent.services import contact_search, workflows
 from assent.services.contact_search import ContactFilter
 from assent.services.errors import NotFound
 from assent.services.state import Account
@@ -32,6 +33,8 @@ def create_contact(conn: Connection, account: Account, values: dict[str, Any]) -
     contact_id = conn.execute(
         t.contacts.insert().values(**row, created_at=now, updated_at=now).returning(t.contacts.c.id)
     ).scalar_one()
+    created = contact_row(conn, contact_id)
+    workflows.enroll_on_changes(conn, [ContactChange(contact_id, None, created)])  # same transaction (R23)
     return get_contact(conn, contact_id)
 
 
@@ -47,6 +50,8 @@ def update_contact(conn: Connection, account: Account, contact_id: int, changes:
     if row:
         c = t.contacts
         conn.execute(sa.update(c).where(c.c.id == contact_id).values(**row, updated_at=t.now()))
+        changed = ContactChange(contact_id, current, contact_row(conn, contact_id))
+        workflows.enroll_on_changes(conn, [changed])  # same transaction (R23)
     return get_contact(conn, contact_id)
 
 
