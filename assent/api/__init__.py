@@ -26,7 +26,20 @@ from assent.api import (
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(subscribers.batch_router)
-for module in (catalog, subscribers, decisions, audiences, ledger, jobs, imports, contacts, erasure, links, forms, workflows):
+for module in (
+    catalog,
+    subscribers,
+    decisions,
+    audiences,
+    ledger,
+    jobs,
+    imports,
+    contacts,
+    erasure,
+    links,
+    forms,
+    workflows,
+):
     router.include_router(module.router)
 
 

@@ -465,23 +465,32 @@ import_errors = sa.Table(
     sa.Column("column", Text(200), primary_key=True),
     sa.Column("value", Text(200), nullable=True),
     sa.Column("reason", Text(40), nullable=False),
+)
+
 # --- workflows (R23) ------------------------------------------------------------------------
+
 workflows = sa.Table(
     "workflows",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("name", Text(200), nullable=False),
     sa.Column("enabled", sa.Boolean, nullable=False),
     sa.Column("reenroll", sa.Boolean, nullable=False),
     sa.Column("trigger", sa.JSON, nullable=False),
     sa.Column("actions", sa.JSON, nullable=False),
+    sa.Column("created_by", Text(100), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     # a deleted workflow keeps its run log readable
     sa.Column("deleted_at", UTCDateTime, nullable=True),
+)
+
 #: One enrollment of a contact: its id is "<job id>:<seq>", so a chunk done again after a
 #: crash writes the same rows; `once_key` ("<workflow>:<contact>", null when the workflow
 #: re-enrolls) makes the database refuse a second enrollment however it was triggered.
 workflow_runs = sa.Table(
     "workflow_runs",
+    metadata,
     sa.Column("id", Text(60), primary_key=True),
     sa.Column("workflow_id", sa.Integer, nullable=False),
     sa.Column("contact_id", sa.BigInteger, nullable=False),
@@ -492,8 +501,11 @@ workflow_runs = sa.Table(
     sa.Column("enrolled_at", UTCDateTime, nullable=False),
     sa.Column("finished_at", UTCDateTime, nullable=True),
     sa.Index(None, "workflow_id", "id"),
+)
+
 workflow_run_actions = sa.Table(
     "workflow_run_actions",
+    metadata,
     sa.Column("run_id", Text(60), primary_key=True),
     sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
     sa.Column("workflow_id", sa.Integer, nullable=False),
