@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assent.admin.views import activity, bulk, contact, contacts, login, settings, types, units
+from assent.admin.views import activity, bulk, contact, contacts, imports, login, settings, types, units
 
 # Order matters where paths overlap: /contacts/count and /contacts/bulk before
 # /contacts/{contact_id}.
@@ -17,4 +17,5 @@ ROUTERS: list[APIRouter] = [
     units.router,
     settings.router,
     activity.router,
+    imports.router,
 ]
