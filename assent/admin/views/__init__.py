@@ -4,18 +4,32 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assent.admin.views import activity, bulk, contact, contacts, imports, login, settings, types, units
+from assent.admin.views import (
+    activity,
+    bulk,
+    contact,
+    contacts,
+    enroll,
+    imports,
+    login,
+    settings,
+    types,
+    units,
+    workflows,
+)
 
 # Order matters where paths overlap: /contacts/count and /contacts/bulk before
-# /contacts/{contact_id}.
+# /contacts/{contact_id}; /contacts/enroll too.
 ROUTERS: list[APIRouter] = [
     login.router,
     contacts.router,
     bulk.router,
+    enroll.router,
     contact.router,
     types.router,
     units.router,
     settings.router,
     activity.router,
     imports.router,
+    workflows.router,
 ]
