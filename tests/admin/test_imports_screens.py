@@ -111,7 +111,10 @@ def test_a_viewer_reads_imports_and_changes_nothing(sign_in: Any, db: Database) 
     index = viewer.get("/admin/imports")
     assert index.status_code == 200
     assert 'type="file"' not in index.text
-    assert viewer.get(f"/admin/imports/{imp}").status_code == 200
+    review = viewer.get(f"/admin/imports/{imp}")
+    assert review.status_code == 200
+    assert "email Email address alice@example.com" in text_of(review.text)  # the mapping, read-only
+    assert "<select" not in review.text.split("</header>")[1]
     assert viewer.get(f"/admin/imports/{imp}/errors.csv").status_code == 200
     assert viewer.get(f"/admin/imports/{imp}/confirm").status_code == 403
     assert upload(viewer, OPT_OUTS).status_code == 403
