@@ -48,7 +48,7 @@ CHUNK = 1000
 SAMPLE_ROWS = 5
 DEFAULT_MAX_BYTES = 1 << 30
 
-__all__ = ["ImportRequest", "cancel_import", "confirm_import", "create_import"]
+__all__ = ["ImportRequest", "cancel_import", "confirm_import", "create_import", "remap_import"]
 
 
 @dataclass
@@ -109,9 +109,65 @@ def create_import(db: Database, file: BinaryIO, request: ImportRequest, *, actor
             request.evidence,
             actor_id,
         )
-        predicted, sample = _store_and_predict(db, conn, account, plan, request, file, found, problems)
+        predicted, sample = _store_and_predict(db, conn, account, plan, request, _lines(file, found), found, problems)
         conn.execute(sa.update(t.imports).where(t.imports.c.id == import_id).values(predicted=predicted, sample=sample))
         return reading.view(conn, import_id)
+
+
+def remap_import(
+    db: Database, import_id: str, mapping: dict[str, str], evidence: Evidence, *, actor_id: str | None
+) -> dict[str, Any]:
+    """Change an unconfirmed import's mapping (and legal basis): the stored file is checked
+    and predicted again exactly as at upload, with the same id; the file is not sent again."""
+    with db.write() as conn:
+        current = reading.view(conn, import_id)
+        if current["status"] != ImportStatus.AWAITING_CONFIRMATION:
+            raise Conflict("IMPORT_NOT_AWAITING_CONFIRMATION", f"import {import_id} is {current['status']}")
+        request = ImportRequest(
+            kind=ImportKind(current["kind"]),
+            channel=Channel(current["channel"]),
+            business_unit_id=current["business_unit_id"],
+            mapping=mapping,
+            evidence=evidence,
+        )
+        stored = conn.execute(sa.select(t.imports.c.delimiter).where(t.imports.c.id == import_id)).one()
+        found = Scan(stored.delimiter, current["columns"], "utf-8", rows=current["row_count"])
+        chosen = _mapping(request, found)
+        account = load_account(conn)
+        kind = request.kind
+        types = load_types(conn, {s.ident for v in chosen.values() if (s := parse_field(kind, v)) and s.ident})
+        problems = _header_problems(conn, request, found, chosen, types)
+        plan = plan_of(
+            import_id, kind, request.channel, request.business_unit_id, found.columns, chosen, types, evidence, actor_id
+        )
+        conn.execute(sa.delete(t.import_errors).where(t.import_errors.c.import_id == import_id))
+        predicted, _ = _store_and_predict(
+            db, conn, account, plan, request, _stored_lines(conn, import_id), found, problems, store=False
+        )
+        conn.execute(
+            sa.update(t.imports)
+            .where(t.imports.c.id == import_id)
+            .values(mapping=chosen, predicted=predicted, evidence=_stored_evidence(evidence))
+        )
+        return reading.view(conn, import_id)
+
+
+def _stored_lines(conn: Connection, import_id: str) -> Iterator[Line]:
+    """The stored file's lines in order, one chunk row in memory at a time."""
+    ch = t.import_chunks
+    after = 0
+    while True:
+        row = conn.execute(
+            sa.select(ch.c.first_line, ch.c.records)
+            .where(ch.c.import_id == import_id, ch.c.first_line > after)
+            .order_by(ch.c.first_line)
+            .limit(1)
+        ).first()
+        if row is None:
+            return
+        after = row.first_line
+        for record in row.records:
+            yield Line(int(record[0]), record[1], record[2] if len(record) > 2 else None)
 
 
 def _mapping(request: ImportRequest, found: Scan) -> dict[str, str]:
@@ -198,9 +254,11 @@ def _store_and_predict(
     account: Account,
     plan: Plan,
     request: ImportRequest,
-    file: BinaryIO,
+    lines: Iterator[Line],
     found: Scan,
     header_problems: list[LineProblem],
+    *,
+    store: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     predicted = queue.empty_counts()
     sample: list[dict[str, str]] = []
@@ -217,18 +275,19 @@ def _store_and_predict(
         nonlocal checked_evidence
         if not batch:
             return
-        db.bulk_insert(
-            conn,
-            t.import_chunks,
-            [
-                {
-                    "import_id": plan.id,
-                    "first_line": batch[0].line,
-                    "last_line": batch[-1].line,
-                    "records": [[x.line, x.fields, x.problem] if x.problem else [x.line, x.fields] for x in batch],
-                }
-            ],
-        )
+        if store:
+            db.bulk_insert(
+                conn,
+                t.import_chunks,
+                [
+                    {
+                        "import_id": plan.id,
+                        "first_line": batch[0].line,
+                        "last_line": batch[-1].line,
+                        "records": [[x.line, x.fields, x.problem] if x.problem else [x.line, x.fields] for x in batch],
+                    }
+                ],
+            )
         if not checked_evidence and _subscribes(plan, batch):
             _require_evidence(account, request.evidence)
             checked_evidence = True
@@ -248,7 +307,7 @@ def _store_and_predict(
                 )
         batch.clear()
 
-    for line in _lines(file, found):
+    for line in lines:
         if len(sample) < SAMPLE_ROWS and line.fields is not None:
             sample.append(
                 {c: (line.fields[i] if i < len(line.fields) else "")[:200] for i, c in enumerate(found.columns)}

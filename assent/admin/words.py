@@ -6,7 +6,9 @@ sentence can say what happened and what the user can do about it.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from assent.domain.model import (
     ActorClass,
@@ -196,6 +198,10 @@ REFUSALS: dict[str, Refusal] = {
         "This contact no longer exists.",
         "{n} {contacts} no longer {exist}.",
     ),
+    "NO_ADDRESS_ON_CHANNEL": Refusal(
+        "This contact has no address on this channel ({channel}).",
+        "{n} {contacts} {have} no address on this channel ({channel}).",
+    ),
 }
 
 _ONE = {"contacts": "contact", "themselves": "themself", "are": "is", "were": "was", "have": "has", "exist": "exists"}
@@ -246,3 +252,129 @@ def legal_basis(code: str | None) -> str:
 
 def source(code: str | None) -> str:
     return SOURCE.get(code or "", code or "")
+
+
+# --- imports ----------------------------------------------------------------------------------
+
+IMPORT_KIND = {"OPT_OUTS": "Opt-out list", "CONTACTS": "Contacts"}
+IMPORT_STATUS = {
+    "AWAITING_CONFIRMATION": "Awaiting confirmation",
+    "QUEUED": "Waiting for a worker",
+    "RUNNING": "Running",
+    "DONE": "Done",
+    "FAILED": "Failed",
+    "CANCELLED": "Cancelled",
+}
+
+#: an import's lines by reason: {n} is the count; {would} is "would" before confirming, else
+#: the past ("were"); {lines}/{are}/{they} agree with the count
+IMPORT_REASONS = {
+    "IMPORT_CANNOT_RESUBSCRIBE": "{n} of these {would_not_be} resubscribed: they opted out",
+    "WIDE_OPT_OUT_IN_FORCE": "{n} of these {would_not_be} opted in: they unsubscribed from all {channel}",
+    "ERASED": "{n} {would_be} skipped: the address was erased at the person's request",
+    "ACTOR_CANNOT_REMOVE_WIDE_OPT_OUT": "{n} {would_keep} their “unsubscribed from all”: an import cannot lift it",
+    "LEGAL_BASIS_REQUIRED": "{n} {would_not_be} opted in: data privacy mode needs a legal basis",
+    "PROCESSING_LEGAL_BASIS_REQUIRED": "{n} {would_not_be} opted in: data privacy mode needs a legal basis to process",
+    "EXPLANATION_REQUIRED": "{n} {would_not_be} opted in: the legal basis needs an explanation",
+    "NO_ADDRESS_ON_CHANNEL": "{n} {would_not_be} changed: the line has no address on that type's channel",
+    "INVALID_ADDRESS": "{n} {lines} {are} not a valid address",
+    "NO_ADDRESS": "{n} {lines} {have} no address",
+    "UNKNOWN_STATUS": "{n} {lines} {have} a status that is not SUBSCRIBED, UNSUBSCRIBED or NOT_SPECIFIED",
+    "UNKNOWN_VALUE": "{n} {lines} {have} a value that is not true or false",
+    "RAGGED_LINE": "{n} {lines} {have} a different number of fields than the header",
+    "LINE_TOO_LONG": "{n} {lines} {are} too long to read",
+    "FIELD_TOO_LONG": "{n} {lines} {have} a field that is too long",
+    "UNKNOWN_SUBSCRIPTION_TYPE": "{n} {columns} {name} no subscription type: ignored",
+    "WRONG_CHANNEL": "{n} {columns} {name} a type of a channel the file has no address for: ignored",
+    "UNKNOWN_BUSINESS_UNIT": "{n} {columns} {name} no business unit: ignored",
+}
+
+
+def import_counts(counts: dict[str, Any], kind: str, channel: str, unit: str, *, predicted: bool) -> list[str]:
+    """An import's counts (predicted, or done) as sentences, the changes first."""
+    word = CHANNEL_IN_TEXT.get(channel, channel.lower())
+    out = []
+
+    def n(value: int) -> str:
+        return f"{value:,}"
+
+    changed, unchanged = int(counts.get("CHANGED") or 0), int(counts.get("UNCHANGED") or 0)
+    if kind == "OPT_OUTS":
+        verb = "would be" if predicted else ("was" if changed == 1 else "were")
+        out.append(f"{n(changed)} {verb} opted out of all {word} in {unit}")
+        still = (
+            "would stay as they are" if predicted else ("stayed as it was" if unchanged == 1 else "stayed as they were")
+        )
+        out.append(f"{n(unchanged)} {'is' if unchanged == 1 else 'are'} already opted out or repeated: {still}")
+    else:
+        verb = "would be made" if predicted else ("was made" if changed == 1 else "were made")
+        out.append(f"{n(changed)} change{'' if changed == 1 else 's'} {verb} (contacts and their statuses)")
+        out.append(f"{n(unchanged)} {'is' if unchanged == 1 else 'are'} already so: no change")
+    for reason, count in dict(counts.get("by_reason") or {}).items():
+        text = IMPORT_REASONS.get(reason)
+        if text is None:
+            out.append(f"{n(count)}: {reason.replace('_', ' ').lower()}")
+            continue
+        one = count == 1
+        out.append(
+            text.format(
+                n=n(count),
+                channel=word,
+                would_not_be="would not be" if predicted else ("was not" if one else "were not"),
+                would_be="would be" if predicted else ("was" if one else "were"),
+                would_keep="would keep" if predicted else "kept",
+                lines="line" if one else "lines",
+                columns="column" if one else "columns",
+                are="is" if one else "are",
+                have="has" if one else "have",
+                name="names" if one else "name",
+            )
+        )
+    return out
+
+
+# --- workflows --------------------------------------------------------------------------------
+
+TRIGGER = {
+    "CONTACT_CREATED": "Contact created",
+    "PROPERTY_CHANGED": "Property changed to a value",
+    "FORM_SUBMITTED": "Form submitted",
+    "MANUAL": "Manual (enrolled from the contacts list or the API)",
+}
+ACTION = {
+    "SET_SUBSCRIPTION_STATUS": "Set a subscription status",
+    "SET_UNSUBSCRIBE_ALL": "Unsubscribe from all",
+}
+
+
+def on_day(value: dt.datetime, today: dt.date | None = None) -> str:
+    """ "3 March" (this year) or "3 March 2024"."""
+    day = value.astimezone(dt.UTC).date()
+    text = f"{day.day} {day.strftime('%B')}"
+    return text if day.year == (today or dt.datetime.now(dt.UTC).date()).year else f"{text} {day.year}"
+
+
+def run_refusal(
+    reason: str | None, channel: str, *, since: dt.datetime | None = None, set_by: str | None = None
+) -> str:
+    """Why a workflow action did nothing for one contact, for the run log."""
+    word = CHANNEL_IN_TEXT.get(channel, channel.lower())
+    when = f" on {on_day(since)}" if since else ""
+    if reason == Reason.WORKFLOW_CANNOT_RESUBSCRIBE:
+        return f"Not subscribed: the contact opted out{when}; a workflow cannot resubscribe."
+    if reason == Reason.WIDE_OPT_OUT_IN_FORCE:
+        who = {"CONTACT": " themself", "USER": " (by a user)", "IMPORT": " (by an import)"}.get(set_by or "", "")
+        return f"Not subscribed: the contact unsubscribed from all {word}{who}{when}; a workflow cannot opt them in."
+    if reason == "NO_ADDRESS_ON_CHANNEL":
+        what = "email address" if channel == Channel.EMAIL.value else f"phone number for {word}"
+        return f"Not done: the contact has no {what}."
+    if reason == Reason.ERASED:
+        return "Not done: the address was erased at the person's request."
+    if reason in (Reason.LEGAL_BASIS_REQUIRED, Reason.PROCESSING_LEGAL_BASIS_REQUIRED, Reason.EXPLANATION_REQUIRED):
+        return (
+            "Not subscribed: "
+            + refusal(reason, channel)[0].lower()
+            + refusal(reason, channel)[1:]
+            + (" Edit the workflow's action to add it.")
+        )
+    return refusal(reason, channel)

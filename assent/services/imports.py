@@ -85,6 +85,7 @@ def _view(row: Any, job: Any) -> dict[str, Any]:
         "mapping": dict(row.mapping),
         "sample": list(row.sample),
         "predicted": dict(row.predicted),
+        "evidence": dict(row.evidence),  # the legal basis given with the file
         "progress": {"done": done, "total": row.row_count},
         "counts": {k: counts[k] for k in ("CHANGED", "UNCHANGED", "REFUSED", "INVALID")},
         "by_reason": counts["by_reason"],

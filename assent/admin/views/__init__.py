@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assent.admin.views import activity, audit, bulk, contact, contacts, login, reviews, settings, types, units
+from assent.admin.views import (
+    activity,
+    audit,
+    bulk,
+    contact,
+    contacts,
+    enroll,
+    imports,
+    login,
+    reviews,
+    settings,
+    types,
+    units,
+    workflows,
+)
 
 # Order matters where paths overlap: /contacts/count and /contacts/bulk before
-# /contacts/{contact_id}.
+# /contacts/{contact_id}; /contacts/enroll too.
 ROUTERS: list[APIRouter] = [
     login.router,
     contacts.router,
     bulk.router,
+    enroll.router,
     contact.router,
     types.router,
     units.router,
@@ -19,4 +34,6 @@ ROUTERS: list[APIRouter] = [
     audit.router,
     activity.router,
     reviews.router,
+    imports.router,
+    workflows.router,
 ]
