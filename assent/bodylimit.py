@@ -23,7 +23,9 @@ from assent.config import Settings
 log = logging.getLogger("assent.http")
 
 #: streamed uploads: their own, larger limit (`ASSENT_MAX_UPLOAD_BYTES`)
-UPLOAD_PATHS = ("/api/v1/audiences/filter", "/api/v1/imports", "/admin/imports")
+UPLOAD_PATHS = ("/api/v1/audiences/filter", "/api/v1/imports")
+#: the admin's import upload checks its own length first, to answer with its own page
+ADMIN_UPLOAD = "/admin/imports"
 #: JSON batches, sized for their largest valid request: 10,000 decisions or 1,000 addresses
 #: of statuses (16 MiB), a bulk update of 100,000 addresses of up to 320 characters (40 MiB)
 BATCH_BYTES = {
@@ -52,6 +54,8 @@ class BodyLimit:
     def limit_for(self, path: str) -> int:
         if path.startswith(UPLOAD_PATHS):
             return self.upload
+        if path.startswith(ADMIN_UPLOAD):
+            return self.upload + (1 << 20)
         for prefix, limit in OWN_LIMITS.items():
             if path.startswith(prefix):
                 return limit
