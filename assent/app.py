@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assent import admin, api, hubspot, inbound, ops, pages
 from assent.actions.account import development_secret
 from assent.api.idempotency import IdempotencyMiddleware
+from assent.api.problems import problem_response
 from assent.bodylimit import BodyLimit
 from assent.config import Settings, legacy_secret_file
 from assent.jobs.worker import in_process_worker
@@ -60,4 +63,19 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.mount("/inbound", inbound.create_app(settings, database))
     app.mount("/admin", admin.create_admin(settings, database, mailer))
     pages.mount(app, settings, database, mailer)  # last: it answers every other path
+    # A path no mount matches at all (a decoded newline defeats their patterns) is still
+    # answered in the shape of the interface its prefix names.
+    app.add_exception_handler(StarletteHTTPException, _unmatched)
     return app
+
+
+def _unmatched(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if request.url.path.startswith(api.PREFIX):
+        return problem_response(
+            exc.status_code,
+            "NOT_FOUND" if exc.status_code == 404 else "HTTP_ERROR",
+            "Not found" if exc.status_code == 404 else "Error",
+            str(exc.detail),
+        )
+    return PlainTextResponse(f"{exc.detail}\n", status_code=exc.status_code)

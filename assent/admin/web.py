@@ -136,6 +136,16 @@ def _error(request: Request, status: int, title: str, text: str) -> Response:
 
 
 def install_error_pages(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def _reject_nul(request: Request, call_next: Any) -> Response:
+        # A NUL in the path or query: PostgreSQL cannot hold one, SQLite would search for it.
+        # Refused before any view runs, on the admin's own page (as the API refuses it in its shape).
+        raw = request.scope.get("raw_path", b"") + b"?" + request.scope.get("query_string", b"")
+        if b"%00" in raw or b"\x00" in raw:
+            return _error(request, 422, "Check the address", "The address of this page contains a NUL character.")
+        response: Response = await call_next(request)
+        return response
+
     @app.exception_handler(SignInRequired)
     def _sign_in(request: Request, _exc: SignInRequired) -> Response:
         if request.method == "GET" and not is_htmx(request):

@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assent.actions import imports as actions
 from assent.api import auth
@@ -157,7 +158,11 @@ def _request_of(form: Any, upload: UploadFile, max_bytes: int) -> actions.Import
     openapi_extra=_UPLOAD_DOC,
 )
 async def create_import(request: Request, principal: Principal = Depends(auth.write)) -> dict[str, Any]:
-    form = await request.form(max_files=1, max_fields=len(_FIELDS) + 2, max_part_size=64 * 1024)
+    try:
+        form = await request.form(max_files=1, max_fields=len(_FIELDS) + 2, max_part_size=64 * 1024)
+    except StarletteHTTPException as error:  # the multipart parser's own 400
+        reason = f"the body is not a multipart/form-data upload: {error.detail}"
+        raise Invalid("file", reason, "INVALID_UPLOAD") from None
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):

@@ -91,7 +91,12 @@ def check_encoding(stream: BinaryIO, encoding: str, max_bytes: int) -> tuple[str
                 "NOT_UTF8",
             ) from None
         lines += text.count("\n")
-    decoder.decode(b"", final=True)
+    try:
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise FileRefused(
+            f"the file is not {encoding.upper()}: it ends in the middle of a character (line {lines})", "NOT_UTF8"
+        ) from None
     if size == 0 or (size <= 3 and head.startswith(codecs.BOM_UTF8)):
         raise FileRefused("the file is empty", "EMPTY_FILE")
     return codec, size

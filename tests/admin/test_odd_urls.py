@@ -51,8 +51,8 @@ ODD_GETS = [
 ]
 
 
-#: refused by the root app's NUL guard (api/problems.RejectNul) before the admin sees them;
-#: its 422 is still the API's problem document until each interface gets its own (issue 7)
+#: refused by the admin's own NUL guard (admin/web.py) before any view runs;
+#: the admin's own 422 page, like its other refusals
 NUL_GETS = ["/admin/activity?actor_id=%00", "/admin/activity?address=a%00b@example.com", "/admin/jobs/%00",
             "/admin/contacts?q=%00"]
 

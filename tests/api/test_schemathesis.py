@@ -3,7 +3,9 @@ never answers with a 5xx — on both backends."""
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
+from urllib.parse import urlsplit
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -51,6 +53,10 @@ def test_every_answer_is_documented(app: Any, make: Catalog, admin_headers: dict
         @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def check(case: Any) -> None:
             response = case.call(headers={**(case.headers or {}), **admin_headers})
+            if not posixpath.normpath(urlsplit(str(response.request.url)).path).startswith("/api/v1/"):
+                # A generated path parameter of dot segments ("../..") that the HTTP client
+                # resolved to a path outside the API: the request never reached it.
+                return
             try:
                 case.validate_response(response, checks=[status_code_conformance, content_type_conformance])
             except FailureGroup as group:

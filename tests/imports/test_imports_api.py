@@ -255,3 +255,12 @@ def test_an_unknown_type_column_is_reported_and_the_rest_applied(
         ("1", "UNKNOWN_SUBSCRIPTION_TYPE")
     ]
     assert decision(client, write_headers, ALICE, newsletter)["allowed"] is True
+
+
+def test_it_refuses_a_file_that_ends_inside_a_character(
+    client: TestClient, db: Database, write_headers: dict[str, str]
+) -> None:
+    response = upload(client, write_headers, b"email\nalice@example.com\n\xc2")
+    assert response.status_code == 422
+    assert (response.json()["code"], response.json()["field"]) == ("NOT_UTF8", "file")
+    assert count_rows(db, "imports") == 0
