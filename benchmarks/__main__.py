@@ -161,6 +161,8 @@ ROWS: list[tuple[str, str, Cell]] = [
     ("decisions/batch of 10,000 (median)", "≤ 150 ms", _cell("batch", "seconds", scale=1000, unit=" ms")),
     ("single decision over HTTP, requests/s", "≥ 2,000", _cell("decision", "throughput", "rps")),
     ("single decision over HTTP, p99", "≤ 10 ms", _cell("decision", "latency", "p99_ms", unit=" ms", digits=1)),
+    ("  the same server's bare /healthz, requests/s", "", _cell("decision", "healthz", "rps")),
+    ("  ratio decision / bare", "≥ 50 %", _cell("decision", "ratio_to_healthz", scale=100, unit=" %")),
     ("status writes, changes/s (POST …/statuses)", "≥ 10,000", _cell("writes", "changes_per_second")),
     ("  (POST /statuses/batch, 1,000 addresses × 5)", "≥ 10,000", _cell("batch_writes", "changes_per_second")),
     ("  changes/s in the bulk update job", "≥ 10,000", _cell("bulk", "changes_per_second")),
