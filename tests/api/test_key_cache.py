@@ -27,7 +27,7 @@ def test_a_revoked_key_stops_working_within_the_cache_bound(
 
 
 def test_an_unknown_key_is_never_remembered(client: TestClient, db: Database) -> None:
-    key_id, key = create_api_key(db, "later", ["read"], COMMAND_LINE)
+    _, key = create_api_key(db, "later", ["read"], COMMAND_LINE)
     wrong = {"Authorization": f"Bearer {key}x"}
     assert client.get("/api/v1/subscription-types", headers=wrong).status_code == 401
     assert client.get("/api/v1/subscription-types", headers={"Authorization": f"Bearer {key}"}).status_code == 200
