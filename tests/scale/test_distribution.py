@@ -19,6 +19,7 @@ import traceback
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -367,6 +368,15 @@ def test_every_table_is_placed_and_the_layout_is_valid_for_citus() -> None:
         for reference in table.foreign_keys:
             assert kind_of(reference.column.table.name) == "reference", (name, reference.target_fullname)
     assert any("colocate_with => 'addresses'" in s for s in citus_ddl())
+    # docs/SCALING.md's table is written from the map: one row per table, the same placement.
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "SCALING.md").read_text()
+    found = re.findall(r"^\| `(\w+)` \| (\w+) \| ([^|]*)\|", doc, re.MULTILINE)
+    rows = {name: (kind, column.strip()) for name, kind, column in found}
+    assert set(rows) == set(t.metadata.tables)
+    for name, (kind, column) in rows.items():
+        assert kind == kind_of(name), name
+        if kind == "distributed":
+            assert column.startswith(f"`{DISTRIBUTED[name].column}` ({DISTRIBUTED[name].group})"), name
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
