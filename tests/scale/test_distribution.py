@@ -5,7 +5,8 @@ wide opt-outs, undeliverable, decisions one and many, the audience filter (both 
 and its preload), history, the feed, a bulk update, a contacts import and a workflow run by
 a real `Worker`, links, exports and an erasure. Every statement sent to PostgreSQL is
 captured with its parameters (and every COPY), planned by PostgreSQL, and checked against
-`assent/storage/distribution.py` (see `tests/scale/distribution_check.py`): writes on a
+`assent/storage/distribution.py` (see `tests/scale/distribution_check.py`; ASSENT_DISTRIBUTION_REPORT=1 with -s prints every
+checked statement and what was found in it): writes on a
 distributed table name its distribution column, joins between distributed tables are
 co-located. What Citus runs but at a cost (a read of every shard, a coordinator table
 joined with a shard) must be named in ALLOWED below with the reason; anything else fails.
@@ -27,6 +28,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from assent.jobs.worker import Worker
 from assent.services.audiences import PRELOAD_MIN_LINES
 from assent.storage import tables as t
 from assent.storage.db import Database
@@ -181,8 +183,6 @@ def check(db: Database, statements: list[Captured]) -> tuple[list[str], Counter[
 
 
 def run_workload(client: TestClient, db: Database, make: Catalog, headers: dict[str, str]) -> None:
-    from assent.jobs.worker import Worker
-
     def ok(response: Any, status: int = 200) -> Any:
         assert response.status_code == status, response.text
         return response.json() if response.headers.get("content-type", "").startswith("application/json") else response
