@@ -41,6 +41,9 @@ DISTRIBUTED: dict[str, Distributed] = {
     "inbound_events": Distributed(
         "event_id", "inbound_event", "provider events are looked up by their own id; the hash may be null"
     ),
+    "sms_messages": Distributed(
+        "address_hash", "address_hash", "inbound texts, deduplicated per address by the message's sid"
+    ),
 }
 
 #: Joined with the shards by every decision and change, changed by an administrator.
@@ -77,6 +80,7 @@ LOCAL: dict[str, str] = {
     "import_chunks": "an import's records, by import",
     "import_errors": "an import's problems, by import",
     "workflows": "a handful of definitions",
+    "audit_events": "account changes (settings, types, units, users, keys): few, by id",
     "workflow_runs": "a workflow's run log, by workflow",
     "workflow_run_actions": "a run's actions",
 }

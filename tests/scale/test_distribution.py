@@ -74,7 +74,7 @@ ALLOWED = [
     allowed(
         "events feed",
         ["multi-shard-read"],
-        "assent.api.common:events_page",
+        "assent.services.events:feed_page",
         "the feed reads in id order across addresses: every shard returns its next ids and the "
         "coordinator merges them (SCALING.md: how the order is kept)",
     ),
