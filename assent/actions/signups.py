@@ -20,7 +20,7 @@ from assent.domain.addresses import Address
 from assent.domain.model import Actor, Channel, ConfirmationState, Evidence, Source, Status
 from assent.domain.rules import EVIDENCE_REASONS, starts_double_opt_in
 from assent.mail import compose
-from assent.services import links
+from assent.services import contacts, links, workflows
 from assent.services.branding import load_brand
 from assent.services.changes import ChangeResult, Writer
 from assent.services.errors import Collected, Invalid
@@ -104,6 +104,10 @@ def submit_form(
         ):
             writer.set_confirmation(address, ConfirmationState.PENDING)
         address_hash = links.remember(conn, account, address)
+        # A signup is a contact's (R23): the address gets one if it has none, and workflows
+        # triggered by the form (or by the contact's creation) enroll it in this transaction.
+        contact_id, _ = contacts.contact_for(conn, account, address)
+        workflows.enroll_on_form(conn, contact_id, bu_id)
         facts = load_address_facts(conn, channel, {address.key}).get(address.key)
         wide = load_wide_opt_outs(conn, channel, {address.key}, [bu_id]).get((address.key, bu_id))
     follow_up: FollowUp | None = None

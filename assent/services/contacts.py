@@ -101,6 +101,19 @@ def _addresses(account: Account, values: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+def contact_for(conn: Connection, account: Account, address: Address) -> tuple[int, bool]:
+    """The contact of an address (its email, or for SMS/WhatsApp its phone), created when
+    there is none: (contact id, created). Workflows triggered by the creation are enrolled."""
+    c = t.contacts
+    column = c.c.email_key if address.channel is Channel.EMAIL else c.c.phone
+    found = conn.execute(sa.select(c.c.id).where(column == address.key).order_by(c.c.id).limit(1)).scalar()
+    if found is not None:
+        return int(found), False
+    field = "email" if address.channel is Channel.EMAIL else "phone"
+    created = create_contact(conn, account, {field: address.display})
+    return int(created["id"]), True
+
+
 def contact_row(conn: Connection, contact_id: int) -> dict[str, Any]:
     found = conn.execute(sa.select(t.contacts).where(t.contacts.c.id == contact_id)).first()
     if found is None:

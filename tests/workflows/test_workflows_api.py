@@ -249,3 +249,36 @@ def test_contacts_created_by_an_import_are_enrolled(
         ("alice@example.com", "CONTACT_CREATED", "CHANGED"),
         ("bob@example.com", "CONTACT_CREATED", "CHANGED"),
     ]
+
+
+def test_a_form_submission_creates_the_contact_and_enrolls_it(
+    client: TestClient, db: Database, make: Catalog, write_headers: dict[str, str]
+) -> None:
+    newsletter, offers = make.type("Newsletter"), make.type("Offers")
+    on_form = workflow(
+        client, write_headers, {"type": "FORM_SUBMITTED", "business_unit_id": 0}, subscribe(offers, **EXPLAINED)
+    )
+    on_created = workflow(client, write_headers, {"type": "CONTACT_CREATED"}, subscribe(offers, **EXPLAINED))
+    elsewhere = workflow(
+        client, write_headers, {"type": "FORM_SUBMITTED", "business_unit_id": make.business_unit()}, subscribe(offers)
+    )
+    body = {
+        "address": "Dana@Example.com",
+        "subscription_type_ids": [newsletter],
+        "consent": True,
+        "notice_text": "Monthly news",
+    }
+    assert client.post("/api/v1/form-submissions", json=body, headers=write_headers).status_code == 202
+    Worker(db).run_until_idle()
+    [contact_row] = client.get("/api/v1/contacts", headers=write_headers).json()["results"]
+    assert contact_row["email"] == "Dana@example.com"
+    assert [(r["contact_id"], r["trigger"]) for r in runs(client, write_headers, on_form["id"])] == [
+        (contact_row["id"], "FORM_SUBMITTED")
+    ]
+    assert [r["trigger"] for r in runs(client, write_headers, on_created["id"])] == ["CONTACT_CREATED"]
+    assert runs(client, write_headers, elsewhere["id"]) == []
+    # A second submission finds the same contact: the form fires again, no contact is created.
+    assert client.post("/api/v1/form-submissions", json=body, headers=write_headers).status_code == 202
+    Worker(db).run_until_idle()
+    assert len(client.get("/api/v1/contacts", headers=write_headers).json()["results"]) == 1
+    assert len(runs(client, write_headers, on_created["id"])) == 1
