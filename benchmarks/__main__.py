@@ -27,11 +27,12 @@ import sqlalchemy as sa
 
 from benchmarks import dataset, measure, reference
 from benchmarks import imports as bench_imports
+from benchmarks import workflows as bench_workflows
 from benchmarks.server import Server, api_key
 
 MEASUREMENTS = (
     "audience", "audience_ndjson", "reference", "batch", "decision", "writes", "batch_writes", "bulk", "contacts",
-    "imports",
+    "imports", "workflows",
     "hubspot",
 )
 
@@ -97,6 +98,7 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
             step("contacts", lambda: measure.contacts_index(server.url, key, data, 20))
             step("bulk", lambda: measure.bulk_update(server.url, key, data))
             step("imports", lambda: bench_imports.imports(server, url, key, data, work, args.scale))
+            step("workflows", lambda: bench_workflows.enrollment(server.url, key, data))
             step("hubspot", lambda: measure.hubspot_batches(server.url, key, data, args.seconds))
     finally:
         if not args.keep:
@@ -172,6 +174,7 @@ ROWS: list[tuple[str, str, Cell]] = [
     ("  ratio to a raw load of the same file", "≤ 4×", _cell("imports", "ratio_to_raw", unit="×", digits=2)),
     ("  the same file again (all unchanged)", "≤ 30 s", _seconds("imports", "opt_outs_again")),
     ("contacts import, {n} rows, 2 status columns", "≤ 120 s", _seconds("imports", "contacts")),
+    ("workflow: manual enrollment of 100,000 contacts, one action", "≤ 20 s", _seconds("workflows")),
     ("HubSpot v4 batch/read of 100, calls/s", "≥ 380", _cell("hubspot", "read", "calls_per_second")),
     ("HubSpot v4 batch/write of 100, calls/s", "≥ 380", _cell("hubspot", "write", "calls_per_second")),
     (
