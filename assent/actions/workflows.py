@@ -17,11 +17,9 @@ from sqlalchemy.engine import Connection
 from assent.domain.model import Channel, Status
 from assent.domain.rules import EVIDENCE_REASONS, judge_status_change
 from assent.domain.workflows import ActionType, TriggerType
-from assent.jobs.selection import ContactSearch
+from assent.jobs.selection import ContactSearch, search_condition
 from assent.jobs.workflows import actor_of, evidence_of
-from assent.services import contact_search
 from assent.services import workflows as reading
-from assent.services.contact_search import ContactFilter
 from assent.services.errors import Collected, Conflict, Problem
 from assent.services.evidence import evidence_problem
 from assent.services.state import Account, load_account, load_types
@@ -135,19 +133,7 @@ def enroll(
         if not workflow["enabled"]:
             raise Conflict("WORKFLOW_DISABLED", f"workflow {workflow_id} is disabled: enable it to enroll contacts")
         if search is not None:
-            account = load_account(conn)
-            wanted = ContactFilter(
-                q=search.q,
-                business_unit_id=search.business_unit_id,
-                subscription_type_id=search.subscription_type_id,
-                status=search.status,
-            )
-            try:
-                where = contact_search.condition(conn, account, wanted)
-            except Problem as problem:
-                for error in problem.errors:
-                    error.field = f"contact_search.{error.field}"
-                raise
+            where = search_condition(conn, load_account(conn), search)
             c = t.contacts
             ids = list(conn.execute(sa.select(c.c.id).where(where).order_by(c.c.id)).scalars())
         else:

@@ -137,10 +137,9 @@ def _contact_rows(conn: Connection, channel: Channel, ids: Sequence[int]) -> lis
     return rows
 
 
-def _insert_search(conn: Connection, account: Account, job_id: str, channel: Channel, search: ContactSearch) -> int:
-    """Every matching contact with an address on the channel, in id order, in one statement."""
-    c = t.contacts
-    key, display = (c.c.email_key, c.c.email) if channel is Channel.EMAIL else (c.c.phone, c.c.phone)
+def search_condition(conn: Connection, account: Account, search: ContactSearch) -> sa.ColumnElement[bool]:
+    """The contacts a selection's search names (the filters of `GET /contacts`); a bad filter
+    is a 422 naming the field as the caller sent it (`contact_search.…`)."""
     wanted = ContactFilter(
         q=search.q,
         business_unit_id=search.business_unit_id,
@@ -148,11 +147,18 @@ def _insert_search(conn: Connection, account: Account, job_id: str, channel: Cha
         status=search.status,
     )
     try:
-        where = contact_search.condition(conn, account, wanted)
+        return contact_search.condition(conn, account, wanted)
     except Problem as problem:
-        for error in problem.errors:  # name the field as the caller sent it
+        for error in problem.errors:
             error.field = f"contact_search.{error.field}"
         raise
+
+
+def _insert_search(conn: Connection, account: Account, job_id: str, channel: Channel, search: ContactSearch) -> int:
+    """Every matching contact with an address on the channel, in id order, in one statement."""
+    c = t.contacts
+    key, display = (c.c.email_key, c.c.email) if channel is Channel.EMAIL else (c.c.phone, c.c.phone)
+    where = search_condition(conn, account, search)
     matches = sa.select(
         sa.literal(job_id, t.job_targets.c.job_id.type),
         sa.func.row_number().over(order_by=c.c.id),
