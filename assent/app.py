@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from assent import admin, api, ops, pages
+from assent.actions.ledger import periodic_checkpoints
 from assent.api import problems
 from assent.api.idempotency import IdempotencyMiddleware
 from assent.config import Settings
@@ -31,7 +32,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
         # `assent serve` runs one job worker thread beside the web server (not in tests).
-        lifespan=in_process_worker(database) if settings.run_worker else None,
+        lifespan=in_process_worker(database, periodic=periodic_checkpoints(database, settings))
+        if settings.run_worker
+        else None,
     )
     app.state.settings = settings
     app.state.db = database

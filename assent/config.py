@@ -28,6 +28,11 @@ class Settings:
     #: contact links (preferences, unsubscribe, confirm) never expire unless this is set;
     #: when set it is at least 60 days (SPEC R13; CAN-SPAM asks for 30 after a send)
     link_max_age_days: int | None = None
+    #: signs ledger checkpoints and consent receipts (Ed25519, PKCS#8 PEM or 32 bytes in
+    #: base64/hex); unset, a key generated once and kept in the database is used
+    ledger_signing_key: str | None = None
+    #: seconds between the worker's ledger checkpoints; 0 turns them off
+    ledger_checkpoint_interval: float = 3600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -43,6 +48,8 @@ class Settings:
             "twilio_auth_token": env.get("ASSENT_TWILIO_AUTH_TOKEN") or None,
             "default_phone_region": env.get("ASSENT_DEFAULT_PHONE_REGION") or None,
             "link_max_age_days": _link_max_age(env.get("ASSENT_LINK_MAX_AGE_DAYS")),
+            "ledger_signing_key": env.get("ASSENT_LEDGER_SIGNING_KEY") or None,
+            "ledger_checkpoint_interval": _interval(env.get("ASSENT_LEDGER_CHECKPOINT_INTERVAL")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -55,6 +62,18 @@ def _link_max_age(raw: str | None) -> int | None:
     if days < 60:
         raise ValueError("ASSENT_LINK_MAX_AGE_DAYS must be at least 60 (or unset: links never expire)")
     return days
+
+
+def _interval(raw: str | None) -> float:
+    if not raw or not raw.strip():
+        return 3600.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError("ASSENT_LEDGER_CHECKPOINT_INTERVAL: seconds between checkpoints (0: none)") from None
+    if seconds < 0:
+        raise ValueError("ASSENT_LEDGER_CHECKPOINT_INTERVAL must not be negative")
+    return seconds
 
 
 def development_secret(database_url: str) -> str:

@@ -29,7 +29,8 @@ from benchmarks import dataset, measure, reference
 from benchmarks.server import Server, api_key
 
 MEASUREMENTS = (
-    "audience", "audience_ndjson", "reference", "batch", "decision", "writes", "batch_writes", "bulk", "contacts"
+    "audience", "audience_ndjson", "reference", "batch", "decision", "writes", "batch_writes", "bulk", "contacts",
+    "verify",
 )
 
 
@@ -93,6 +94,7 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
             step("batch_writes", lambda: measure.batch_writes(server.url, key, data, 10))
             step("contacts", lambda: measure.contacts_index(server.url, key, data, 20))
             step("bulk", lambda: measure.bulk_update(server.url, key, data))
+            step("verify", lambda: measure.verify(url))
     finally:
         if not args.keep:
             data.drop_copy(url)
@@ -143,6 +145,11 @@ def _memory(results: dict[str, Any]) -> str:
     return f"{before:.0f} → {after:.0f} MB" if before and after else "—"
 
 
+def _verify(results: dict[str, Any]) -> str:
+    seconds, events = _get(results, "verify", "full", "seconds"), _get(results, "verify", "full", "events")
+    return f"{seconds:.1f} s, {events:,}" if seconds is not None and events is not None else "—"
+
+
 ROWS: list[tuple[str, str, Cell]] = [
     ("audience filter, {n} lines, HTTP end to end", "≤ 2 s", _cell("audience", "seconds", unit=" s", digits=2)),
     ("  best hand-written SQL, same data", "", _cell("reference", "seconds", unit=" s", digits=2)),
@@ -156,6 +163,10 @@ ROWS: list[tuple[str, str, Cell]] = [
     ("  (POST /statuses/batch, 1,000 addresses × 5)", "≥ 10,000", _cell("batch_writes", "changes_per_second")),
     ("  changes/s in the bulk update job", "≥ 10,000", _cell("bulk", "changes_per_second")),
     ("bulk update 100,000 contacts × 3 types", "≤ 20 s", _cell("bulk", "seconds", unit=" s", digits=1)),
+    ("ledger verify, chain + replay, events/s", "1M ≤ 30 s", _cell("verify", "full", "events_per_second")),
+    ("  seconds, events", "", _verify),
+    ("  the chain alone (--from 2), events/s", "", _cell("verify", "chain_only", "events_per_second")),
+    ("  peak RSS of the verifying process", "flat", _cell("verify", "full", "peak_rss_mb", unit=" MB")),
     (
         "contacts index, first page, {n} contacts",
         "≤ 200 ms",

@@ -55,6 +55,7 @@ def _register() -> None:
     # Commands living in their own modules attach themselves to `cli` on import.
     from assent.cli import (
         data,  # noqa: F401
+        ledger,  # noqa: F401
         serve,  # noqa: F401
         users,  # noqa: F401
         worker,  # noqa: F401

@@ -1,0 +1,1 @@
+"""Named actions: each state change opens its write transaction, writes, commits, returns a result."""
