@@ -373,7 +373,7 @@ class ChainChecker:
     ) -> bool:
         """Add the finding for a bad event; True when it is an inserted one."""
         event_id, previous = int(row["id"]), self._prev_id
-        if not link_ok and self._find_hash is not None:
+        if not link_ok and self._find_hash is not None and row.get("prev_hash"):
             owner = self._find_hash(str(row.get("prev_hash")))
             if owner is not None and owner != previous:
                 self._add(

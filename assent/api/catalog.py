@@ -34,9 +34,13 @@ class _Branding(Strict):
     double_opt_in: bool | None = Field(None, description="None follows the account setting")
 
 
+RECEIPTS = "Email people a signed consent receipt of their own opt-in (preference center, signup)"
+
+
 class BusinessUnitIn(_Branding):
     name: Name
     default_language: Language = "en"
+    consent_receipts: bool = Field(False, description=RECEIPTS)
 
     @field_validator("name")
     @classmethod
@@ -49,8 +53,9 @@ class BusinessUnitPatch(_Branding):
 
     name: Name | None = None
     default_language: Language | None = None
+    consent_receipts: bool | None = Field(None, description=RECEIPTS)
 
-    _not_null = not_null("name", "default_language")
+    _not_null = not_null("name", "default_language", "consent_receipts")
 
     @field_validator("name")
     @classmethod
@@ -77,6 +82,7 @@ class BusinessUnitOut(BaseModel):
     notice_text: str | None
     notice_version: str | None
     double_opt_in: bool | None
+    consent_receipts: bool
     created_at: dt.datetime
     updated_at: dt.datetime
 

@@ -206,6 +206,8 @@ class EventOut(BaseModel):
     notice_version: str | None
     notice_text: str | None
     redacted: bool
+    hash: str | None = Field(None, description="SHA-256 of the event in the ledger's hash chain (README, Evidence)")
+    prev_hash: str | None = Field(None, description="the hash of the event before it")
 
 
 class EventPage(Page):

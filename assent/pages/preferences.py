@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
@@ -22,13 +22,16 @@ from starlette.datastructures import FormData
 
 from assent.domain.model import Actor, Channel, Evidence, Policy, Reason, Source, Status, WideOptOut
 from assent.domain.rules import SendFacts, TypeFacts, decide
+from assent.mail import deliver
 from assent.pages import i18n
 from assent.pages.i18n import N_
 from assent.pages.links import Opened, open_link, read_form
-from assent.pages.web import check_form, db_of, evidence_context, form_token, render
+from assent.pages.receipts import receipt_email
+from assent.pages.web import check_form, db_of, evidence_context, form_token, mailer_of, render, settings_of
 from assent.services import catalog
 from assent.services.changes import Writer
 from assent.services.links import Purpose
+from assent.services.receipts import last_event_id
 from assent.services.state import Account, load_account, load_statuses, load_types, load_wide_opt_outs
 
 router = APIRouter(include_in_schema=False)
@@ -131,9 +134,9 @@ def show(request: Request, token: str) -> HTMLResponse:
 
 
 @router.post("/preferences/{token}", response_class=HTMLResponse)
-async def save(request: Request, token: str) -> Response:
+async def save(request: Request, token: str, background: BackgroundTasks) -> Response:
     form = await read_form(request)
-    return await run_in_threadpool(_save, request, token, form)
+    return await run_in_threadpool(_save, request, token, form, background)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +159,10 @@ class Choices:
         )
 
 
-def _save(request: Request, token: str, form: FormData) -> Response:
+def _save(request: Request, token: str, form: FormData, background: BackgroundTasks) -> Response:
     db = db_of(request)
     with db.write() as conn:
+        before = last_event_id(conn)
         opened = open_link(request, conn, token, Purpose.PREFERENCES)
         back = f"/preferences/{token}?lang={opened.language}"
         check_form(request, form, token, language=opened.language, brand=opened.brand, back=back)
@@ -170,6 +174,17 @@ def _save(request: Request, token: str, form: FormData) -> Response:
             # is written until it comes.
             return _confirm_page(request, center, choices)
         apply(conn, request, center, choices)
+    message = receipt_email(
+        db,
+        settings_of(request),
+        brand=opened.brand,
+        target=opened.target,
+        to=opened.address.display,
+        source=Source.PREFERENCE_CENTER.value,
+        after_id=before,
+    )
+    if message is not None:
+        background.add_task(deliver, mailer_of(request), message)
     return RedirectResponse(f"/preferences/{token}?saved=1&lang={opened.language}", status_code=303)
 
 

@@ -21,6 +21,7 @@ from assent.pages import i18n
 from assent.pages.branding import Brand, load_brand
 from assent.pages.i18n import N_
 from assent.pages.links import open_link, read_form
+from assent.pages.receipts import receipt_email
 from assent.pages.web import (
     PageError,
     check_form,
@@ -37,6 +38,7 @@ from assent.services import catalog, ratelimit, signups
 from assent.services.changes import Writer
 from assent.services.errors import Problem
 from assent.services.links import Purpose
+from assent.services.receipts import last_event_id
 from assent.services.state import load_account
 
 router = APIRouter(include_in_schema=False)
@@ -130,6 +132,8 @@ def _subscribe(request: Request, business_unit_id: int, form: FormData, backgrou
         raise PageError(429, "rate_limited", language=language, brand=brand, headers={"Retry-After": retry}, back=back)
     notice_text, notice_version = _notice(brand, language)
     if not errors:
+        with db_of(request).read() as conn:
+            before = last_event_id(conn)
         try:
             outcome = signups.submit(
                 db_of(request),
@@ -145,6 +149,17 @@ def _subscribe(request: Request, business_unit_id: int, form: FormData, backgrou
                 settings_of(request), brand, outcome.follow_up, outcome.address.display, outcome.target
             )
             background.add_task(deliver, mailer_of(request), message)
+            receipt = receipt_email(
+                db_of(request),
+                settings_of(request),
+                brand=brand,
+                target=outcome.target,
+                to=outcome.address.display,
+                source=Source.FORM.value,
+                after_id=before,
+            )
+            if receipt is not None:
+                background.add_task(deliver, mailer_of(request), receipt)
             return render(
                 request, "subscribed.html", language=language, brand=brand, confirm=outcome.double_opt_in
             )

@@ -78,6 +78,7 @@ def _values(form: Any) -> dict[str, Any]:
             values[color] = None
     doi = form.get("double_opt_in")
     values["double_opt_in"] = None if doi in (None, "") else doi == "true"
+    values["consent_receipts"] = form.get("consent_receipts") == "1"
     return values
 
 

@@ -1,0 +1,36 @@
+"""The consent-receipt email after a person's own opt-in (issue 17): sent when their business
+unit asks for it (`consent_receipts`, off by default), after the change has committed."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+
+from assent.config import Settings
+from assent.mail import compose
+from assent.pages.branding import Brand
+from assent.services import checkpoints, receipts
+from assent.services.links import LinkTarget
+from assent.storage.db import Database
+
+
+def receipt_email(
+    db: Database,
+    settings: Settings,
+    *,
+    brand: Brand,
+    target: LinkTarget,
+    to: str,
+    source: str,
+    after_id: int,
+) -> EmailMessage | None:
+    """The email with a signed receipt of each opt-in `source` wrote after `after_id`, or
+    None when the unit sends no receipts or there was no opt-in."""
+    with db.read() as conn:
+        if not receipts.sends_receipts(conn, target.business_unit_id):
+            return None
+        ids = receipts.own_opt_ins(conn, target.address_hash, source, after_id)
+        if not ids:
+            return None
+        key = checkpoints.private_key(conn, settings.ledger_signing_key)
+        signed = [receipts.receipt(conn, event_id, key) for event_id in ids]
+    return compose.receipt(settings, brand, target.language, to, target, signed)
