@@ -182,6 +182,8 @@ class SubscriberOut(BaseModel):
     properties: dict[str, bool] = Field(
         description='HubSpot-style properties: "Opted out of email: <type>", "Unsubscribed from all email".'
     )
+    as_of: dt.datetime | None = Field(None, description="set when asked `as_of`: the moment this state is of")
+    policy_as_of: str | None = Field(None, description='with `as_of`: whose policy applied ("now")')
 
 
 class EventOut(BaseModel):
@@ -220,6 +222,8 @@ class DecisionOut(BaseModel):
     subscription_type_id: int
     allowed: bool
     reasons: list[Reason]
+    as_of: dt.datetime | None = Field(None, description="set when asked `as_of`")
+    policy_as_of: str | None = Field(None, description='with `as_of`: whose policy applied ("now")')
 
 
 class DecisionBatchOut(BaseModel):

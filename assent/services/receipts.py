@@ -35,10 +35,14 @@ EVENT_FIELDS = (
 )  # fmt: skip
 
 
+def event_row(conn: Connection, event_id: int) -> Any:
+    e = t.ledger_events
+    return conn.execute(sa.select(e).where(e.c.id == event_id)).first()
+
+
 def receipt(conn: Connection, event_id: int, key: Ed25519PrivateKey) -> dict[str, Any]:
     """The signed receipt of one ledger event (404 if there is no such event)."""
-    e = t.ledger_events
-    row = conn.execute(sa.select(e).where(e.c.id == event_id)).first()
+    row = event_row(conn, event_id)
     if row is None:
         raise NotFound("Event", event_id)
     event = dict(row._mapping)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assent.admin.views import activity, bulk, contact, contacts, login, settings, types, units
+from assent.admin.views import activity, bulk, contact, contacts, evidence, login, settings, types, units
 
 # Order matters where paths overlap: /contacts/count and /contacts/bulk before
 # /contacts/{contact_id}.
@@ -13,6 +13,7 @@ ROUTERS: list[APIRouter] = [
     contacts.router,
     bulk.router,
     contact.router,
+    evidence.router,
     types.router,
     units.router,
     settings.router,
