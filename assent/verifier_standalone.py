@@ -68,6 +68,7 @@ HASHED_FIELDS = (
 PERSONAL_FIELDS = ("address", "legal_basis_explanation", "ip", "user_agent", "notice_text")
 DIGEST_FIELDS = tuple(f"{name}_digest" for name in PERSONAL_FIELDS)
 INT_FIELDS = ("id", "business_unit_id", "subscription_type_id")
+_PERSONAL_PAIRS = tuple(zip(PERSONAL_FIELDS, DIGEST_FIELDS, strict=True))
 #: what a history export must hold for this check
 EXPORT_FIELDS = (*HASHED_FIELDS, *PERSONAL_FIELDS, *DIGEST_FIELDS, "redacted", "prev_hash", "hash")
 
@@ -97,9 +98,12 @@ def canonical_time(value: dt.datetime | str) -> str:
     if value is last[0]:  # the events of one transaction share their time
         return last[1]
     parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
-    if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
-    text = parsed.isoformat(timespec="microseconds") + "Z"
+    if parsed.tzinfo is dt.UTC:  # the common case, quickly: "…+00:00" becomes "…Z"
+        text = parsed.isoformat(timespec="microseconds")[:-6] + "Z"
+    else:
+        if parsed.tzinfo is not None:
+            parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+        text = parsed.isoformat(timespec="microseconds") + "Z"
     _last_time = (value, text)
     return text
 
@@ -350,17 +354,23 @@ class ChainChecker:
 
     def _personal(self, row: Mapping[str, Any]) -> list[str]:
         """Personal fields that do not match their digests (or a redaction that is not one)."""
-        kind, address_hash = _plain(row.get("kind")), str(row.get("address_hash"))
-        if kind == "ERASURE":
-            self._unexplained_redactions.pop(address_hash, None)
-        if _truthy(row.get("redacted")):
+        if row["kind"] == "ERASURE":
+            self._unexplained_redactions.pop(str(row["address_hash"]), None)
+        if _truthy(row["redacted"]):
             self.result.redacted += 1
-            self._unexplained_redactions.setdefault(address_hash, int(row["id"]))
-            return [name for name in PERSONAL_FIELDS if _plain(row.get(name)) is not None]
+            self._unexplained_redactions.setdefault(str(row["address_hash"]), int(row["id"]))
+            return [name for name in PERSONAL_FIELDS if _plain(row[name]) is not None]
         if self._digester is None:
             return []
-        digest = self._digester.digest
-        return [name for name in PERSONAL_FIELDS if digest(name, row.get(name)) != _plain(row.get(f"{name}_digest"))]
+        digest, bad = self._digester.digest, []
+        for name, digest_name in _PERSONAL_PAIRS:
+            value, stored = row[name], row[digest_name]
+            if value is None or value == "":
+                if stored is not None and stored != "":
+                    bad.append(name)
+            elif digest(name, value) != stored:
+                bad.append(name)
+        return bad
 
     def _classify(
         self,

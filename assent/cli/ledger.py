@@ -55,8 +55,12 @@ def ledger_verify(checkpoint_arg: str | None, from_id: int, limit: int) -> None:
     checkpoint = _checkpoint(checkpoint_arg)
     settings = Settings.from_env()
     db = Database(settings.database_url)
-    with db.read() as conn:
-        public_key = checkpoints.public_key_pem(conn, settings.ledger_signing_key)
+    try:
+        with db.read() as conn:
+            public_key = checkpoints.public_key_pem(conn, settings.ledger_signing_key)
+    except checkpoints.SigningKeyError as error:
+        err.print(f"[red]{error}[/red]")
+        sys.exit(2)
     report = verify(db, limit=limit, checkpoint=checkpoint, public_key_pem=public_key, from_id=from_id)
     db.dispose()
     for problem in report.problems:
@@ -111,5 +115,8 @@ def ledger_public_key() -> None:
     try:
         with db.read() as conn:
             click.echo(checkpoints.public_key_pem(conn, settings.ledger_signing_key), nl=False)
+    except checkpoints.SigningKeyError as error:
+        err.print(f"[red]{error}[/red]")
+        sys.exit(2)
     finally:
         db.dispose()

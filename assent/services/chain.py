@@ -15,7 +15,7 @@ the migration), so that appending needs no other read.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping, Sequence
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -159,8 +159,11 @@ def stream(conn: Connection, from_id: int = 1, extra: Sequence[str] = ()) -> Ite
     e = t.ledger_events
     names = tuple(dict.fromkeys((*CHAIN_COLUMNS, *extra)))
     query = sa.select(*(e.c[name] for name in names)).where(e.c.id >= from_id).order_by(e.c.id)
-    for row in conn.execution_options(stream_results=True, yield_per=5000).execute(query):
-        yield cast(Mapping[str, Any], row._mapping)
+    # Plain dicts: each is read a few dozen times, and a dict is much quicker at that. The
+    # `with` closes the server-side cursor even when the reader stops early.
+    with conn.execution_options(stream_results=True, yield_per=5000).execute(query) as result:
+        for row in result:
+            yield dict(zip(names, row, strict=True))
 
 
 def verify_chain(conn: Connection, *, from_id: int = 1, checkpoint: Checkpoint | None = None) -> ChainResult:

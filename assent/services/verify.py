@@ -137,11 +137,13 @@ def _check_head(conn: Connection, result: ChainResult) -> None:
     last_id, last_hash = conn.execute(
         sa.select(t.ledger_counter.c.last_id, t.ledger_counter.c.last_hash).where(t.ledger_counter.c.id == 1)
     ).one()
+    already = {(f.event_id, f.kind) for f in result.findings}
     if result.last_id is not None and result.last_id > last_id:
-        result.findings.append(
-            Finding(last_id + 1, INSERTED, f"events after id {last_id}, the last Assent handed out, were added")
-        )
-        result.findings.sort(key=lambda f: f.event_id)
+        if (last_id + 1, INSERTED) not in already:
+            result.findings.append(
+                Finding(last_id + 1, INSERTED, f"events after id {last_id}, the last Assent handed out, were added")
+            )
+            result.findings.sort(key=lambda f: f.event_id)
     elif result.last_id == last_id and last_hash not in (None, result.last_hash):
         result.findings.append(
             Finding(last_id, "edited", f"the chain's head is {last_hash}, but the last event's hash {result.last_hash}")
