@@ -38,14 +38,24 @@ CHAIN_COLUMNS = tuple(
     dict.fromkeys((*HASHED_FIELDS, *PERSONAL_FIELDS, *DIGEST_FIELDS, "redacted", "prev_hash", "hash"))
 )
 CHUNK = 10_000
+_PAIRS = tuple(zip(PERSONAL_FIELDS, DIGEST_FIELDS, strict=True))
 
 
 def link(rows: Sequence[MutableMapping[str, Any]], prev_hash: str, digester: Digester) -> str:
     """Give each row (in id order) its personal digests, `prev_hash` and `hash`; return the
     last hash, the chain's new head."""
+    # The events of one write share most personal values (one request's IP and user agent,
+    # one explanation, an address per few types): reuse the digest of the same object.
+    last: dict[str, tuple[Any, str | None]] = {}
     for row in rows:
-        for name in PERSONAL_FIELDS:
-            row[f"{name}_digest"] = digester.digest(name, row.get(name))
+        for name, digest_name in _PAIRS:
+            value = row.get(name)
+            seen = last.get(name)
+            if seen is not None and seen[0] is value:
+                row[digest_name] = seen[1]
+            else:
+                row[digest_name] = found = digester.digest(name, value)
+                last[name] = (value, found)
         row["prev_hash"] = prev_hash
         prev_hash = row["hash"] = event_hash(row)
     return prev_hash
