@@ -45,11 +45,12 @@ def decision(
             problems.raise_if_any()
         normalized = account.normalize(type_.channel, address)
         deferred: Deferrals = {}
+        policy_as_of = past.POLICY_AS_OF
         if as_of is None:
             [reasons] = Decider(conn, account, type_).reasons([normalized.key], deferred)
         else:  # the address's state then, rebuilt from the ledger (services/as_of.py)
             as_of = past.require_zone(as_of)
-            reasons = past.reasons_as_of(conn, account, type_, normalized, as_of)
+            reasons, policy_as_of = past.reasons_as_of(conn, account, type_, normalized, as_of)
     # The hot path of a sender: the shape is DecisionOut, written without validating it again.
     body: dict[str, object] = {
         "address": normalized.display,
@@ -61,7 +62,7 @@ def decision(
     if deferred:
         body["defer_until"] = _instant(deferred[0])
     if as_of is not None:
-        body |= {"as_of": as_of.isoformat(), "policy_as_of": past.POLICY_AS_OF}
+        body |= {"as_of": as_of.isoformat(), "policy_as_of": policy_as_of}
     return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
 

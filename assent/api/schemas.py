@@ -199,7 +199,11 @@ class SubscriberOut(BaseModel):
         description='HubSpot-style properties: "Opted out of email: <type>", "Unsubscribed from all email".'
     )
     as_of: dt.datetime | None = Field(None, description="set when asked `as_of`: the moment this state is of")
-    policy_as_of: str | None = Field(None, description='with `as_of`: whose policy applied ("now")')
+    policy_as_of: str | None = Field(
+        None,
+        description='with `as_of`: the policy applied: "now" (unchanged since), or "settings_audit" (as it was'
+        " then, rebuilt from the settings audit)",
+    )
 
 
 class EventOut(BaseModel):
@@ -246,7 +250,11 @@ class DecisionOut(BaseModel):
         " every time zone of the number — schedule the message for then. null when the window never opens.",
     )
     as_of: dt.datetime | None = Field(None, description="set when asked `as_of`")
-    policy_as_of: str | None = Field(None, description='with `as_of`: whose policy applied ("now")')
+    policy_as_of: str | None = Field(
+        None,
+        description='with `as_of`: the policy applied: "now" (unchanged since), or "settings_audit" (as it was'
+        " then, rebuilt from the settings audit)",
+    )
 
 
 class DecisionBatchOut(BaseModel):

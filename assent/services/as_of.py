@@ -7,14 +7,17 @@ undeliverable, soft bounces, confirmation, erasure — and a decision is the sam
 (`rules.decision_table`) asked of that state. A provider's resubscribe report is evidence
 only (it changes nothing then either).
 
-What the ledger does not hold is today's: the list of types and whether each is active, and
-the account's policy (data privacy mode, consent required to send, double opt-in). The
-settings audit that would date the policy is not part of this branch; the answer says which
-policy it used (`policy_as_of`: "now").
+The policy a decision applies (data privacy mode, consent required to send, double opt-in,
+a unit's own double opt-in) is the one in force then, taken from the settings audit
+(`audit_events`, written by the actions that change them): each field changed since is put
+back to what the first change after the moment found. The answer says which it used:
+`policy_as_of` "now" when nothing changed since, "settings_audit" when it was rebuilt.
+What neither holds is today's: the list of types and whether each is active.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,14 +26,18 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.addresses import Address
-from assent.domain.model import ConfirmationState, EventKind, EventState, Reason, Source, Status
+from assent.domain.audit import AuditTag
+from assent.domain.model import ConfirmationState, EventKind, EventState, Policy, Reason, Source, Status
 from assent.domain.rules import FactsKey, decision_table, policy_key
 from assent.services.errors import Invalid
 from assent.services.state import Account, SubscriptionType
 from assent.services.subscribers import opted_out_properties
 from assent.storage import tables as t
 
-POLICY_AS_OF = "now"
+POLICY_AS_OF = "now"  # no audited change of the policy since the moment asked about
+POLICY_FROM_AUDIT = "settings_audit"  # the policy then, rebuilt from the settings audit
+_ACCOUNT_POLICY = ("data_privacy_mode", "consent_required_to_send", "double_opt_in")
+_SETTINGS_TAGS = (AuditTag.DATA_PRIVACY_MODE_SET.value, AuditTag.SETTINGS_UPDATED.value)
 
 
 @dataclass
@@ -109,7 +116,8 @@ def replay(
 def subscriber_as_of(conn: Connection, account: Account, address: Address, at: dt.datetime) -> dict[str, Any]:
     """The `subscriber` shape, as it was at `at`."""
     past = replay(conn, account, address, at=at)
-    return subscriber_shape(conn, address, past) | {"as_of": at, "policy_as_of": POLICY_AS_OF}
+    _, policy_as_of = policy_at(conn, account, at)
+    return subscriber_shape(conn, address, past) | {"as_of": at, "policy_as_of": policy_as_of}
 
 
 def subscriber_shape(conn: Connection, address: Address, past: PastState) -> dict[str, Any]:
@@ -161,11 +169,44 @@ def subscriber_shape(conn: Connection, address: Address, past: PastState) -> dic
     }
 
 
+def policy_at(conn: Connection, account: Account, at: dt.datetime) -> tuple[Policy, str]:
+    """The policy in force at `at`, and which it is (`POLICY_AS_OF` or `POLICY_FROM_AUDIT`):
+    today's, with each field changed since put back to the value the first later change's
+    audit row had before it."""
+    a = t.audit_events
+    tags = (*_SETTINGS_TAGS, AuditTag.BUSINESS_UNIT_UPDATED.value)
+    later = conn.execute(
+        sa.select(a.c.tag, a.c.subject_id, a.c.before).where(a.c.at > at, a.c.tag.in_(tags)).order_by(a.c.id)
+    ).all()
+    fields: dict[str, bool] = {}
+    units: dict[int, bool | None] = {}
+    for row in later:
+        before = row.before or {}
+        if row.tag in _SETTINGS_TAGS:
+            for name in _ACCOUNT_POLICY:
+                if name in before:
+                    fields.setdefault(name, bool(before[name]))
+        elif "double_opt_in" in before and row.subject_id is not None:
+            value = before["double_opt_in"]
+            units.setdefault(int(row.subject_id), None if value is None else bool(value))
+    if not fields and not units:
+        return account.policy, POLICY_AS_OF
+    by_unit = dict(account.policy.double_opt_in_by_business_unit)
+    for unit_id, value in units.items():
+        if value is None:
+            by_unit.pop(unit_id, None)  # the unit followed the account setting then
+        else:
+            by_unit[unit_id] = value
+    return dataclasses.replace(account.policy, **fields, double_opt_in_by_business_unit=by_unit), POLICY_FROM_AUDIT
+
+
 def reasons_as_of(
     conn: Connection, account: Account, type_: SubscriptionType, address: Address, at: dt.datetime
-) -> tuple[Reason, ...]:
-    """The decision for `type_` as the address's state was at `at` (today's policy and type)."""
+) -> tuple[tuple[Reason, ...], str]:
+    """The decision for `type_` as the address's state and the policy were at `at` (today's
+    type), and which policy that was (`policy_at`)."""
     past = replay(conn, account, address, at=at)
+    policy, policy_as_of = policy_at(conn, account, at)
     status = past.statuses.get(type_.id, {}).get("status", Status.NOT_SPECIFIED.value)
     facts: FactsKey = (
         Status(status),
@@ -174,4 +215,4 @@ def reasons_as_of(
         ConfirmationState(past.confirmation) if past.confirmation else None,
         past.erased,
     )
-    return decision_table(type_.facts, policy_key(account.policy))[facts]
+    return decision_table(type_.facts, policy_key(policy))[facts], policy_as_of

@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from assent.domain.model import Actor, Channel, Evidence, Source, Status
 from assent.services import erasure
+from assent.services.as_of import policy_at
 from assent.services.changes import Writer
 from assent.services.ledger import RequestContext
 from assent.services.state import load_account, load_types
@@ -101,3 +102,39 @@ def test_it_wants_a_time_with_its_offset(client: TestClient, make: Catalog, read
         assert response.json()["errors"][0]["field"] == "as_of"
     bad = client.get(f"/api/v1/subscribers/EMAIL/{ANN}", params={"as_of": "3 March"}, headers=read_headers)
     assert bad.status_code == 422
+
+
+def test_the_policy_then_comes_from_the_settings_audit(
+    client: TestClient, make: Catalog, read_headers: Headers, admin_headers: Headers
+) -> None:
+    """Ann never said anything about the type: sendable before data privacy mode was turned
+    on (the audit dates the switch), not since; a unit's own double opt-in likewise."""
+    news = make.type("Newsletter")
+    before_switch = dt.datetime.now(dt.UTC).isoformat()
+    assert decision(client, read_headers, news)["allowed"] is True
+    switched = client.patch("/api/v1/settings", json={"data_privacy_mode": True}, headers=admin_headers)
+    assert switched.status_code == 200, switched.text
+    after_switch = dt.datetime.now(dt.UTC).isoformat()
+
+    assert decision(client, read_headers, news)["reasons"] == ["NO_CONSENT"]
+    then = decision(client, read_headers, news, before_switch)
+    assert (then["allowed"], then["reasons"], then["policy_as_of"]) == (True, [], "settings_audit")
+    since = decision(client, read_headers, news, after_switch)
+    assert (since["reasons"], since["policy_as_of"]) == (["NO_CONSENT"], "now")
+    state = client.get(f"/api/v1/subscribers/EMAIL/{ANN}", params={"as_of": before_switch}, headers=read_headers)
+    assert state.json()["policy_as_of"] == "settings_audit"
+
+
+def test_a_units_double_opt_in_then_comes_from_the_settings_audit(
+    client: TestClient, db: Database, admin_headers: Headers
+) -> None:
+    before = dt.datetime.now(dt.UTC)
+    turned_on = client.patch("/api/v1/business-units/0", json={"double_opt_in": True}, headers=admin_headers)
+    assert turned_on.status_code == 200, turned_on.text
+    after = dt.datetime.now(dt.UTC)
+    with db.read() as conn:
+        account = load_account(conn)
+        then, then_from = policy_at(conn, account, before)
+        since, since_from = policy_at(conn, account, after)
+    assert (then.double_opt_in_for(0), then_from) == (False, "settings_audit")
+    assert (since.double_opt_in_for(0), since_from) == (True, "now")
