@@ -150,3 +150,23 @@ def test_the_units_setting_is_off_by_default_and_kept(client: TestClient, admin_
     kept = client.patch(f"/api/v1/business-units/{created['id']}", json={"consent_receipts": True}, headers=admin_headers)
     assert kept.json()["consent_receipts"] is True
     assert client.get(f"/api/v1/business-units/{created['id']}", headers=admin_headers).json()["consent_receipts"] is True
+
+
+def test_a_website_signup_through_the_api_emails_the_receipt_too(
+    client: TestClient, shop: Shop, admin_headers: Headers, db: Database
+) -> None:
+    """POST /api/v1/form-submissions is the same signup as the hosted page (the person's own
+    opt-in, source FORM): with the unit's consent_receipts on, the person gets the receipt."""
+    client.patch(f"/api/v1/business-units/{shop.bu}", json={"consent_receipts": True}, headers=admin_headers)
+    key = client.post(f"/api/v1/business-units/{shop.bu}/form-key", headers=admin_headers).json()["form_key"]
+    body = {"business_unit_id": shop.bu, "address": ALICE, "subscription_type_ids": [shop.offers], "consent": True}
+    accepted = client.post("/api/v1/form-submissions", json={**body, "form_key": key})
+    assert accepted.status_code == 202, accepted.text
+    [receipt] = [m for m in outbox(db) if "receipt" in str(m["Subject"])]
+    [(name, document)] = [(p.get_filename(), json.loads(p.get_content())) for p in receipt.iter_attachments()]
+    assert (document["collectionMethod"], document["assent"]["event"]["new_status"]) == ("FORM", "SUBSCRIBED")
+    assert name == f"consent-receipt-{document['assent']['event']['id']}.json"
+    assert signed_correctly(document, public_key(client))
+    # A second submission of the same choice changes nothing, and so confirms nothing.
+    assert client.post("/api/v1/form-submissions", json={**body, "form_key": key}).status_code == 202
+    assert len([m for m in outbox(db) if "receipt" in str(m["Subject"])]) == 1
