@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assent import admin, api, hubspot, inbound, ops, pages
 from assent.actions.account import development_secret
+from assent.actions.ledger import periodic_checkpoints
 from assent.api.idempotency import IdempotencyMiddleware
 from assent.api.problems import problem_response
 from assent.bodylimit import BodyLimit
@@ -48,7 +49,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
         # `assent serve` runs one job worker thread beside the web server (not in tests).
-        lifespan=in_process_worker(database) if settings.run_worker else None,
+        lifespan=in_process_worker(database, periodic=periodic_checkpoints(database, settings))
+        if settings.run_worker
+        else None,
     )
     app.state.settings = settings
     app.state.db = database

@@ -51,6 +51,11 @@ class Settings:
     max_body_bytes: int = 1 << 20
     #: `/metrics` wants `Authorization: Bearer <this>`; unset, it is served to loopback only
     metrics_token: str | None = None
+    #: signs ledger checkpoints and consent receipts (Ed25519, PKCS#8 PEM or 32 bytes in
+    #: base64/hex); unset, a key generated once and kept in the database is used
+    ledger_signing_key: str | None = None
+    #: seconds between the worker's ledger checkpoints; 0 turns them off
+    ledger_checkpoint_interval: float = 3600.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -81,6 +86,8 @@ class Settings:
             "mailgun_signing_key": env.get("ASSENT_MAILGUN_SIGNING_KEY") or None,
             "max_body_bytes": _bytes(env, "ASSENT_MAX_BODY_BYTES", 1 << 20),
             "metrics_token": env.get("ASSENT_METRICS_TOKEN", "").strip() or None,
+            "ledger_signing_key": env.get("ASSENT_LEDGER_SIGNING_KEY") or None,
+            "ledger_checkpoint_interval": _interval(env.get("ASSENT_LEDGER_CHECKPOINT_INTERVAL")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -111,6 +118,18 @@ def _link_max_age(raw: str | None) -> int | None:
     if days < 60:
         raise ValueError("ASSENT_LINK_MAX_AGE_DAYS must be at least 60 (or unset: links never expire)")
     return days
+
+
+def _interval(raw: str | None) -> float:
+    if not raw or not raw.strip():
+        return 3600.0
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError("ASSENT_LEDGER_CHECKPOINT_INTERVAL: seconds between checkpoints (0: none)") from None
+    if seconds < 0:
+        raise ValueError("ASSENT_LEDGER_CHECKPOINT_INTERVAL must not be negative")
+    return seconds
 
 
 def legacy_secret_file(database_url: str) -> Path:

@@ -34,6 +34,7 @@ MEASUREMENTS = (
     "audience", "audience_ndjson", "reference", "batch", "decision", "writes", "batch_writes", "bulk", "contacts",
     "imports", "workflows",
     "hubspot",
+    "verify",
 )
 
 
@@ -100,6 +101,7 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
             step("imports", lambda: bench_imports.imports(server, url, key, data, work, args.scale))
             step("workflows", lambda: bench_workflows.enrollment(server.url, key, data))
             step("hubspot", lambda: measure.hubspot_batches(server.url, key, data, args.seconds))
+            step("verify", lambda: measure.verify(url))
     finally:
         if not args.keep:
             data.drop_copy(url)
@@ -154,6 +156,11 @@ def _memory(results: dict[str, Any]) -> str:
     return f"{before:.0f} → {after:.0f} MB" if before and after else "—"
 
 
+def _verify(results: dict[str, Any]) -> str:
+    seconds, events = _get(results, "verify", "full", "seconds"), _get(results, "verify", "full", "events")
+    return f"{seconds:.1f} s, {events:,}" if seconds is not None and events is not None else "—"
+
+
 ROWS: list[tuple[str, str, Cell]] = [
     ("audience filter, {n} lines, HTTP end to end", "≤ 2 s", _cell("audience", "seconds", unit=" s", digits=2)),
     ("  best hand-written SQL, same data", "", _cell("reference", "seconds", unit=" s", digits=2)),
@@ -177,6 +184,10 @@ ROWS: list[tuple[str, str, Cell]] = [
     ("workflow: manual enrollment of 100,000 contacts, one action", "≤ 20 s", _seconds("workflows")),
     ("HubSpot v4 batch/read of 100, calls/s", "≥ 380", _cell("hubspot", "read", "calls_per_second")),
     ("HubSpot v4 batch/write of 100, calls/s", "≥ 380", _cell("hubspot", "write", "calls_per_second")),
+    ("ledger verify, chain + replay, events/s", "1M ≤ 30 s", _cell("verify", "full", "events_per_second")),
+    ("  seconds, events", "", _verify),
+    ("  the chain alone (--from 2), events/s", "", _cell("verify", "chain_only", "events_per_second")),
+    ("  peak RSS of the verifying process", "flat", _cell("verify", "full", "peak_rss_mb", unit=" MB")),
     (
         "contacts index, first page, {n} contacts",
         "≤ 200 ms",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import random
 import shutil
 import time
@@ -27,13 +28,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.services import catalog
+from assent.services.chain import chain_existing
 from assent.services.state import Account, load_account
 from assent.storage import tables as t
 from assent.storage.db import Database
+from assent.storage.ledger_guard import create_ledger_guard, drop_ledger_guard
 from assent.storage.migrate import migrate
 
 #: bump when the generated data changes shape, so cached data sets are rebuilt
-VERSION = 4
+VERSION = 5
 DATA_DIR = Path(__file__).parent / ".data"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -120,7 +123,10 @@ def ensure(backend: str, scale: int, postgres_url: str, log: Any) -> Dataset:
     if backend == "sqlite":
         url = f"sqlite:///{DATA_DIR / f'assent-{scale}.db'}"
     else:
-        url = sa.make_url(postgres_url).set(database=f"assent_bench_{scale}").render_as_string(hide_password=False)
+        # ASSENT_BENCH_TAG keeps the data sets of several checkouts sharing one server apart
+        tag = "".join(c for c in os.environ.get("ASSENT_BENCH_TAG", "") if c.isalnum() or c == "_")
+        name = f"assent_bench_{scale}" + (f"_{tag}" if tag else "")
+        url = sa.make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
     # the upload names people of the data set: it belongs to one version of it
     audience_csv = DATA_DIR / f"audience-{scale}-v{VERSION}.csv"
     audience_ndjson = DATA_DIR / f"audience-{scale}-v{VERSION}.ndjson"
@@ -322,6 +328,10 @@ def _history(conn: Connection, run: Callable[[str], None]) -> None:
         ORDER BY p.hash"""
     )
     conn.execute(sa.text("UPDATE ledger_counter SET last_id = (SELECT max(id) FROM ledger_events) WHERE id = 1"))
+    # Chained as migration 0010 chains an older ledger (the guard is lifted for that only).
+    drop_ledger_guard(conn)
+    chain_existing(conn)
+    create_ledger_guard(conn)
 
 
 def _people(scale: int, account: Account) -> Iterator[tuple[int, str, str, str, str]]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -216,4 +218,42 @@ def contacts_index(url: str, key: str, data: Dataset, runs: int) -> dict[str, An
                     return None
                 response.raise_for_status()
             found[name] = {"seconds": statistics.median(times[1:]), "results": len(response.json()["results"])}
+    return found
+
+
+def verify(database_url: str) -> dict[str, Any]:
+    """`assent ledger verify` over the whole ledger (chain + replay against the state), and
+    `--from 2` (the chain alone), each in a process of its own: seconds, events per second
+    and the process's peak RSS (flat: it streams)."""
+    found: dict[str, Any] = {}
+    for name, args in (("full", ()), ("chain_only", ("--from", "2"))):
+        script = (
+            "import resource, sys, time\n"
+            "from assent.cli.main import cli\n"
+            "started = time.perf_counter()\n"
+            "try:\n"
+            "    cli(['ledger', 'verify', *sys.argv[1:]], standalone_mode=False)\n"
+            "finally:\n"
+            "    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
+            "    print(f'{time.perf_counter() - started} {rss}', file=sys.stderr)\n"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, *args],
+            env={**os.environ, "ASSENT_DATABASE_URL": database_url},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        lines = done.stderr.strip().splitlines()
+        seconds, rss = (float(v) for v in lines[-1].split())
+        counted = re.search(r"(\d+) events from id", done.stderr)
+        events = int(counted.group(1)) if counted else 0
+        found[name] = {
+            "seconds": seconds,
+            "events": events,
+            "events_per_second": events / seconds if seconds else None,
+            "peak_rss_mb": rss,
+            "ok": done.returncode == 0,
+            "problems": done.stdout.count("\n"),
+        }
     return found

@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Set
 from dataclasses import dataclass
+from email.message import EmailMessage
 
+from assent.config import Settings
 from assent.domain.addresses import Address
 from assent.domain.model import Actor, ConfirmationState, Evidence, Outcome, Source, Status
+from assent.mail.receipts import receipt_email
 from assent.services.changes import Writer
 from assent.services.ledger import RequestContext
+from assent.services.links import LinkTarget
 from assent.services.preferences import load_preferences
+from assent.services.receipts import last_event_id
 from assent.services.state import SubscriptionType, load_account, load_types
 from assent.storage.db import Database
 
@@ -44,24 +49,37 @@ class Choices:
     confirmed: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Saved:
+    """What a Save did."""
+
+    #: False, with nothing written, when it would lift an "unsubscribe from all" without the
+    #: second confirmation: the page then asks for it
+    saved: bool
+    #: the signed consent receipts of the opt-ins it wrote, to send after the commit, when
+    #: the business unit sends them (issue 17)
+    mail: EmailMessage | None = None
+
+
 def save_preferences(
     db: Database,
+    settings: Settings,
     *,
+    target: LinkTarget,
     address: Address,
-    business_unit_id: int,
     choices: Choices,
     notice_text: str,
     notice_version: str,
     context: RequestContext,
-) -> bool:
-    """Apply a Save as source PREFERENCE_CENTER with the notice the person saw (R6, R13).
-    False, with nothing written, when it would lift an "unsubscribe from all" without the
-    second confirmation: the page then asks for it."""
-    channel = address.channel
+) -> Saved:
+    """Apply a Save as source PREFERENCE_CENTER with the notice the person saw (R6, R13),
+    for the link's address and business unit (`target`)."""
+    channel, business_unit_id = address.channel, target.business_unit_id
     with db.write() as conn:
+        before = last_event_id(conn)
         state = load_preferences(conn, address, business_unit_id)
         if state.wide is not None and not choices.unsubscribe_all and not choices.confirmed:
-            return False
+            return Saved(False)
         evidence = Evidence(notice_text=notice_text, notice_version=notice_version)
         writer = Writer(db, conn, state.account, Actor(Source.PREFERENCE_CENTER), evidence, context)
         if state.wide is not None and not choices.unsubscribe_all:
@@ -81,7 +99,8 @@ def save_preferences(
                 changes.append((types[ty.id], Status.UNSUBSCRIBED))
         if changes:
             writer.change_statuses(channel, [(address, changes)])
-    return True
+    source = Source.PREFERENCE_CENTER.value
+    return Saved(True, receipt_email(db, settings, target=target, to=address.display, source=source, after_id=before))
 
 
 def confirm(db: Database, *, address: Address, context: RequestContext) -> Outcome:

@@ -5,7 +5,9 @@ A signup is the person's own opt-in (source FORM, a CONTACT act) evidenced by th
 they saw. With double opt-in on, the address is left PENDING and the outcome carries the
 confirmation email. A signup never lifts an "unsubscribe from all" the person set (anyone
 can type an address into a form; R8): the person gets the resubscribe email instead, whose
-link lets only them lift it. The caller sends `outcome.mail` after the commit (STYLE §2).
+link lets only them lift it. The caller sends `outcome.mail` after the commit (STYLE §2),
+and `outcome.receipt`, the signed consent receipts of the opt-ins, when the business unit
+sends them (issue 17).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from assent.domain.addresses import Address
 from assent.domain.model import Actor, Channel, ConfirmationState, Evidence, Source, Status
 from assent.domain.rules import EVIDENCE_REASONS, starts_double_opt_in
 from assent.mail import compose
+from assent.mail.receipts import receipt_email
 from assent.services import contacts, links, workflows
 from assent.services.branding import load_brand
 from assent.services.changes import ChangeResult, Writer
@@ -27,6 +30,7 @@ from assent.services.errors import Collected, Invalid
 from assent.services.evidence import evidence_problem
 from assent.services.ledger import RequestContext
 from assent.services.links import LinkTarget
+from assent.services.receipts import last_event_id
 from assent.services.state import load_account, load_address_facts, load_wide_opt_outs
 from assent.services.types import check_types
 from assent.storage.db import Database
@@ -57,6 +61,8 @@ class SignupOutcome:
     double_opt_in: bool
     #: the follow-up email, to send after the commit
     mail: EmailMessage | None
+    #: the consent receipts of the opt-ins, to send after the commit (issue 17)
+    receipt: EmailMessage | None = None
 
 
 def submit_form(
@@ -65,6 +71,7 @@ def submit_form(
     """Opt the person in to the chosen types, or a 422 naming the field (nothing written)."""
     channel, bu_id = signup.channel, signup.business_unit_id
     with db.write() as conn:
+        before = last_event_id(conn)
         brand = load_brand(conn, bu_id)
         if brand is None:
             raise Invalid("business_unit_id", f"business unit {bu_id} does not exist", "UNKNOWN_BUSINESS_UNIT")
@@ -118,4 +125,8 @@ def submit_form(
             follow_up = "confirm"
     target = LinkTarget(address_hash, bu_id, signup.language or brand.default_language or "en")
     mail = compose.follow_up(settings, brand, follow_up, address.display, target)
-    return SignupOutcome(address, results, follow_up, target, account.policy.double_opt_in_for(bu_id), mail)
+    receipt = receipt_email(
+        db, settings, target=target, to=address.display, source=Source.FORM.value, after_id=before, brand=brand
+    )
+    double_opt_in = account.policy.double_opt_in_for(bu_id)
+    return SignupOutcome(address, results, follow_up, target, double_opt_in, mail, receipt)

@@ -76,9 +76,13 @@ class _Branding(Strict):
     quiet_hours: QuietHours | None = None
 
 
+RECEIPTS = "Email people a signed consent receipt of their own opt-in (preference center, signup)"
+
+
 class BusinessUnitIn(_Branding):
     name: Name
     default_language: Language = "en"
+    consent_receipts: bool = Field(False, description=RECEIPTS)
 
     @field_validator("name")
     @classmethod
@@ -91,8 +95,9 @@ class BusinessUnitPatch(_Branding):
 
     name: Name | None = None
     default_language: Language | None = None
+    consent_receipts: bool | None = Field(None, description=RECEIPTS)
 
-    _not_null = not_null("name", "default_language")
+    _not_null = not_null("name", "default_language", "consent_receipts")
 
     @field_validator("name")
     @classmethod
@@ -122,6 +127,7 @@ class BusinessUnitOut(BaseModel):
     sms_keywords: dict[str, list[str]] | None = None
     sms_replies: dict[str, str | None] | None = None
     quiet_hours: dict[str, dict[str, Any] | None] | None = None
+    consent_receipts: bool
     created_at: dt.datetime
     updated_at: dt.datetime
 

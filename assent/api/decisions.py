@@ -16,6 +16,7 @@ from assent.api.common import db_of
 from assent.api.schemas import DecisionBatchOut, DecisionOut, Id, QueryId, Strict
 from assent.domain.addresses import normalize_many
 from assent.domain.model import Reason
+from assent.services import as_of as past
 from assent.services.apikeys import Principal
 from assent.services.decisions import Decider, Deferrals
 from assent.services.errors import Collected
@@ -32,6 +33,7 @@ def decision(
     address: Annotated[str, Query(max_length=320)],
     subscription_type_id: QueryId,
     channel: Annotated[str | None, Query(description="Optional: checked against the type's channel")] = None,
+    as_of: Annotated[dt.datetime | None, Query(description="RFC 3339 time: the answer as it was then")] = None,
     _: Principal = Depends(auth.read),
 ) -> Response:
     with db_of(request).read_replica() as conn:
@@ -43,7 +45,12 @@ def decision(
             problems.raise_if_any()
         normalized = account.normalize(type_.channel, address)
         deferred: Deferrals = {}
-        [reasons] = Decider(conn, account, type_).reasons([normalized.key], deferred)
+        policy_as_of = past.POLICY_AS_OF
+        if as_of is None:
+            [reasons] = Decider(conn, account, type_).reasons([normalized.key], deferred)
+        else:  # the address's state then, rebuilt from the ledger (services/as_of.py)
+            as_of = past.require_zone(as_of)
+            reasons, policy_as_of = past.reasons_as_of(conn, account, type_, normalized, as_of)
     # The hot path of a sender: the shape is DecisionOut, written without validating it again.
     body: dict[str, object] = {
         "address": normalized.display,
@@ -54,6 +61,8 @@ def decision(
     }
     if deferred:
         body["defer_until"] = _instant(deferred[0])
+    if as_of is not None:
+        body |= {"as_of": as_of.isoformat(), "policy_as_of": policy_as_of}
     return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 
 

@@ -143,9 +143,10 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
         client_context(request),
         actor_id=f"form-key:{body.business_unit_id}" if public else principal.id if principal else None,
     )
-    if outcome.mail is not None:
-        mailer: Mailer = request.app.state.mailer
-        background.add_task(deliver, mailer, outcome.mail)
+    mailer: Mailer = request.app.state.mailer
+    for mail in (outcome.mail, outcome.receipt):  # the follow-up, the consent receipt (issue 17)
+        if mail is not None:
+            background.add_task(deliver, mailer, mail)
     if public:
         return accepted
     return {

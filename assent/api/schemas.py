@@ -198,6 +198,12 @@ class SubscriberOut(BaseModel):
     properties: dict[str, bool] = Field(
         description='HubSpot-style properties: "Opted out of email: <type>", "Unsubscribed from all email".'
     )
+    as_of: dt.datetime | None = Field(None, description="set when asked `as_of`: the moment this state is of")
+    policy_as_of: str | None = Field(
+        None,
+        description='with `as_of`: the policy applied: "now" (unchanged since), or "settings_audit" (as it was'
+        " then, rebuilt from the settings audit)",
+    )
 
 
 class EventOut(BaseModel):
@@ -224,6 +230,8 @@ class EventOut(BaseModel):
     notice_version: str | None
     notice_text: str | None
     redacted: bool
+    hash: str | None = Field(None, description="SHA-256 of the event in the ledger's hash chain (README, Evidence)")
+    prev_hash: str | None = Field(None, description="the hash of the event before it")
 
 
 class EventPage(Page):
@@ -240,6 +248,12 @@ class DecisionOut(BaseModel):
         None,
         description="Only with reason QUIET_HOURS (R28): the first moment the unit's sending window is open in"
         " every time zone of the number — schedule the message for then. null when the window never opens.",
+    )
+    as_of: dt.datetime | None = Field(None, description="set when asked `as_of`")
+    policy_as_of: str | None = Field(
+        None,
+        description='with `as_of`: the policy applied: "now" (unchanged since), or "settings_audit" (as it was'
+        " then, rebuilt from the settings audit)",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -23,6 +24,7 @@ from assent.api.schemas import (
     WideChangeOut,
 )
 from assent.domain.model import Channel, Evidence, Outcome, Source
+from assent.services import as_of as past
 from assent.services import events as ledger_reads
 from assent.services import subscribers
 from assent.services.apikeys import Principal
@@ -31,6 +33,7 @@ from assent.services.evidence import parse_evidence
 from assent.services.state import load_account
 
 router = APIRouter(prefix="/subscribers/{channel}/{address}", tags=["subscribers"])
+AS_OF = "RFC 3339 time: the state as it was then, rebuilt from the ledger (today's types and policy)"
 batch_router = APIRouter(tags=["subscribers"])
 
 
@@ -77,10 +80,16 @@ def _evidence(body: EvidenceIn) -> Evidence:
 
 @router.get("", response_model=SubscriberOut, summary="Every type's status, wide opt-outs, delivery state")
 def get_subscriber(
-    request: Request, channel: Channel, address: str, _: Principal = Depends(auth.read)
+    request: Request,
+    channel: Channel,
+    address: str,
+    as_of: Annotated[dt.datetime | None, Query(description=AS_OF)] = None,
+    _: Principal = Depends(auth.read),
 ) -> dict[str, Any]:
     with db_of(request).read() as conn:
         account = load_account(conn)
+        if as_of is not None:  # rebuilt from the ledger (services/as_of.py)
+            return past.subscriber_as_of(conn, account, account.normalize(channel, address), past.require_zone(as_of))
         return subscribers.subscriber_view(conn, account, account.normalize(channel, address))
 
 

@@ -1,4 +1,4 @@
-"""`assent demo`, `assent export suppressions|history`, `assent ledger verify`."""
+"""`assent demo`, `assent export suppressions|history`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from assent.actions.demo import seed_if_empty
 from assent.cli.main import cli
 from assent.config import Settings
 from assent.services import exports
-from assent.services.verify import verify
 from assent.storage.db import Database, open_database
 from assent.storage.migrate import migrate
 
@@ -61,27 +60,3 @@ def export_history(after: int) -> None:
     db = _database()
     _write(exports.csv_chunks(exports.HISTORY_COLUMNS, exports.history_rows(db, after)))
     db.dispose()
-
-
-@cli.group("ledger")
-def ledger() -> None:
-    """The ledger of every change (R24)."""
-
-
-@ledger.command("verify")
-@click.option("--limit", default=1000, show_default=True, help="List at most this many problems.")
-def ledger_verify(limit: int) -> None:
-    """Replay the ledger and compare it with the state; exit 1 on any mismatch."""
-    db = _database()
-    report = verify(db, limit=limit)
-    db.dispose()
-    for problem in report.problems:
-        click.echo(problem)
-    if report.more_problems:
-        click.echo(f"… and {report.more_problems} more problems")
-    summary = f"{report.events} events, {report.addresses} addresses replayed"
-    if report.ok:
-        err.print(f"[green]The ledger explains the state:[/green] {summary}.")
-        return
-    err.print(f"[red]{len(report.problems) + report.more_problems} problems[/red] ({summary}).")
-    sys.exit(1)

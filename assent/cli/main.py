@@ -61,6 +61,7 @@ def _register() -> None:
     from assent.cli import (
         data,  # noqa: F401
         imports,  # noqa: F401
+        ledger,  # noqa: F401
         serve,  # noqa: F401
         users,  # noqa: F401
         worker,  # noqa: F401

@@ -16,6 +16,7 @@ from types import FrameType
 import click
 from rich.console import Console
 
+from assent.actions.ledger import periodic_checkpoints
 from assent.cli.main import cli
 from assent.config import Settings
 from assent.jobs.worker import Worker
@@ -52,7 +53,14 @@ def worker(poll: float, chunk_size: int, lease_seconds: float, pause: float, onc
     settings = Settings.from_env()
     db = open_database(settings, pool_size=2)
     migrate(db)
-    runner = Worker(db, lease=dt.timedelta(seconds=lease_seconds), chunk_size=chunk_size, poll=poll, pause=pause)
+    runner = Worker(
+        db,
+        lease=dt.timedelta(seconds=lease_seconds),
+        chunk_size=chunk_size,
+        poll=poll,
+        pause=pause,
+        periodic=periodic_checkpoints(db, settings),
+    )
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:

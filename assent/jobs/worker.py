@@ -16,6 +16,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -47,6 +48,17 @@ KIND_MODULES = ("assent.jobs.bulk", "assent.jobs.imports", "assent.jobs.workflow
 
 #: Claims of a job (by any worker) after which a failing chunk fails the job for good.
 MAX_ATTEMPTS = 5
+
+
+@dataclass
+class Periodic:
+    """Work the worker does every `every` seconds besides jobs (a ledger checkpoint), first
+    when it starts. A failure is logged and tried again at the next interval."""
+
+    name: str
+    every: float
+    run: Callable[[], object]
+    due: float = 0.0  # time.monotonic() of the next run
 
 
 class JobFailed(Exception):
@@ -86,6 +98,8 @@ class Worker:
     chunks: dict[str, int] = field(default_factory=dict)
     leases_lost: int = 0
     failures: int = 0
+    #: periodic work beside the jobs (see `Periodic`)
+    periodic: list[Periodic] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         for module in KIND_MODULES:
@@ -95,6 +109,7 @@ class Worker:
         """Work until `stop` is set."""
         log.info("job worker %s started", self.owner)
         while not stop.is_set():
+            self.run_periodic()
             try:
                 busy = self.work_once(stop)
             except Exception:  # a database outage must not end the loop
@@ -103,6 +118,17 @@ class Worker:
             if not busy:
                 stop.wait(self.poll)
         log.info("job worker %s stopped", self.owner)
+
+    def run_periodic(self) -> None:
+        now = time.monotonic()
+        for task in self.periodic:
+            if task.every <= 0 or now < task.due:
+                continue
+            task.due = now + task.every
+            try:
+                task.run()
+            except Exception:
+                log.exception("job worker %s: %s failed", self.owner, task.name)
 
     def run_until_idle(self, stop: threading.Event | None = None) -> None:
         """Work until no job is waiting (tests, `assent worker --once`)."""

@@ -3,7 +3,9 @@ business unit's branding and the person's language:
 
 - `preference_link` — "get my link" (R14); asked for by the person, so no list headers;
 - `confirmation` — double opt-in (R16);
-- `resubscribe` — a user's invitation to lift an "unsubscribe from all" (R8).
+- `resubscribe` — a user's invitation to lift an "unsubscribe from all" (R8);
+- `receipt` — the signed consent receipts of a person's own opt-in (issue 17), attached as
+  JSON, when their business unit sends them.
 
 The last two are about a list, so they carry their own one-click List-Unsubscribe headers
 (RFC 8058) for the business unit.
@@ -11,6 +13,7 @@ The last two are about a list, so they carry their own one-click List-Unsubscrib
 
 from __future__ import annotations
 
+import json
 from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
@@ -31,6 +34,7 @@ SUBJECTS = {
     "preference_link": N_("Your email preferences for %(company)s"),
     "confirmation": N_("Please confirm your subscription to %(company)s"),
     "resubscribe": N_("Would you like to hear from %(company)s again?"),
+    "receipt": N_("Your consent receipt from %(company)s"),
 }
 
 
@@ -110,6 +114,27 @@ def resubscribe(settings: Settings, brand: Brand, language: str, to: str, target
         context={"preferences_url": urls.preferences(invitation)},
         headers=urls.list_unsubscribe_headers(_wide(target)),
     )
+
+
+def receipt(
+    settings: Settings, brand: Brand, language: str, to: str, target: LinkTarget, signed: list[dict[str, Any]]
+) -> EmailMessage:
+    """Receipts of one opt-in, each attached as `consent-receipt-<event id>.json`."""
+    urls = urls_for(settings)
+    names = [p["purpose"] for r in signed for s in r["services"] for p in s["purposes"]]
+    message = compose(
+        "receipt",
+        settings=settings,
+        brand=brand,
+        language=language,
+        to=to,
+        context={"subscribed": names, "preferences_url": urls.preferences(target)},
+    )
+    for document in signed:
+        body = json.dumps(document, indent=2, ensure_ascii=False).encode()
+        name = f"consent-receipt-{document['assent']['event']['id']}.json"
+        message.add_attachment(body, maintype="application", subtype="json", filename=name)
+    return message
 
 
 def _wide(target: LinkTarget) -> LinkTarget:

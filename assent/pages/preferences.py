@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
@@ -23,10 +23,11 @@ from starlette.datastructures import FormData
 from assent.actions import contact_pages
 from assent.actions.contact_pages import Choices
 from assent.domain.model import Channel, Status, WideOptOut
+from assent.mail import deliver
 from assent.pages import i18n
 from assent.pages.i18n import N_
 from assent.pages.links import Opened, open_link, read_form
-from assent.pages.web import check_form, db_of, evidence_context, form_token, render
+from assent.pages.web import check_form, db_of, evidence_context, form_token, mailer_of, render, settings_of
 from assent.services.links import Purpose
 from assent.services.preferences import load_preferences
 from assent.services.state import Account
@@ -108,9 +109,9 @@ def show(request: Request, token: str) -> HTMLResponse:
 
 
 @router.post("/preferences/{token}", response_class=HTMLResponse)
-async def save(request: Request, token: str) -> Response:
+async def save(request: Request, token: str, background: BackgroundTasks) -> Response:
     form = await read_form(request)
-    return await run_in_threadpool(_save, request, token, form)
+    return await run_in_threadpool(_save, request, token, form, background)
 
 
 def parse_choices(form: FormData) -> Choices:
@@ -125,7 +126,7 @@ def parse_choices(form: FormData) -> Choices:
     )
 
 
-def _save(request: Request, token: str, form: FormData) -> Response:
+def _save(request: Request, token: str, form: FormData, background: BackgroundTasks) -> Response:
     with db_of(request).read() as conn:
         opened = open_link(request, conn, token, Purpose.PREFERENCES)
         back = f"/preferences/{token}?lang={opened.language}"
@@ -135,17 +136,20 @@ def _save(request: Request, token: str, form: FormData) -> Response:
     notice_text, notice_version = notice(opened)
     saved = contact_pages.save_preferences(
         db_of(request),
+        settings_of(request),
+        target=opened.target,
         address=opened.address,
-        business_unit_id=opened.brand.id,
         choices=choices,
         notice_text=notice_text,
         notice_version=notice_version,
         context=evidence_context(request),
     )
-    if not saved:
+    if not saved.saved:
         # R8/R13: lifting "unsubscribe from all" takes a second, explicit yes. Nothing is
         # written until it comes.
         return _confirm_page(request, center, choices)
+    if saved.mail is not None:  # the consent receipt, when the unit sends them (issue 17)
+        background.add_task(deliver, mailer_of(request), saved.mail)
     return RedirectResponse(f"/preferences/{token}?saved=1&lang={opened.language}", status_code=303)
 
 

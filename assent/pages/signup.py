@@ -143,6 +143,8 @@ def _subscribe(request: Request, business_unit_id: int, form: FormData, backgrou
             errors["email" if field == "address" else "types"] = "invalid" if field == "address" else "choose"
         else:
             background.add_task(deliver, mailer_of(request), outcome.mail)
+            if outcome.receipt is not None:  # the consent receipt (issue 17)
+                background.add_task(deliver, mailer_of(request), outcome.receipt)
             return render(
                 request, "subscribed.html", language=language, brand=brand, confirm=outcome.double_opt_in
             )

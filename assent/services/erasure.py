@@ -175,7 +175,9 @@ def _forget_elsewhere(conn: Connection, targets: Sequence[Address], hashes: list
 
 def _redact(conn: Connection, hashes: list[str]) -> int:
     """Blank the personal columns of the events: exactly the UPDATE the ledger's trigger
-    lets through (tables.LEDGER_PERSONAL_COLUMNS). Earlier ERASURE events hold nothing of the
+    lets through (tables.LEDGER_PERSONAL_COLUMNS). Their keyed digests and the hash chain stay
+    as they are (the trigger refuses any change to them), so the events still verify, as
+    redacted. Earlier ERASURE events hold nothing of the
     person (their request context is the admin's who asked) and stay as they are."""
     if not hashes:
         return 0

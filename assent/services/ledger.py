@@ -11,8 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assent.services import chain
 from assent.storage import tables as t
 from assent.storage.db import LAST_EVENT_ID, Database
+from assent.verifier_standalone import GENESIS, Digester
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +44,18 @@ def truncate_ip(ip: str | None) -> str | None:
 
 def append(db: Database, conn: Connection, events: Sequence[dict[str, Any]], at: dt.datetime) -> None:
     """Write events and their outbox rows. Ids come from the counter row, whose lock is
-    held until commit: ids are gap-free and in commit order."""
+    held until commit: ids are gap-free and in commit order. The chain's head is read and
+    replaced under the same lock, so each transaction's events chain onto the last
+    committed event (services/chain.py)."""
     if not events:
         return
     counter = t.ledger_counter
-    last = conn.execute(
+    last, head, key = conn.execute(
         sa.update(counter)
         .where(counter.c.id == 1)
         .values(last_id=counter.c.last_id + len(events))
-        .returning(counter.c.last_id)
-    ).scalar_one()
+        .returning(counter.c.last_id, counter.c.last_hash, counter.c.digest_key)
+    ).one()
     conn.info[LAST_EVENT_ID] = last  # the write's consistency position (storage/db.py)
     first = last - len(events) + 1
     rows = []
@@ -62,6 +66,8 @@ def append(db: Database, conn: Connection, events: Sequence[dict[str, Any]], at:
         outbox.append(
             {"event_id": row["id"], "address_hash": row["address_hash"], "created_at": at, "published_at": None}
         )
+    new_head = chain.link(rows, head or GENESIS, Digester(bytes.fromhex(key)))
+    conn.execute(sa.update(counter).where(counter.c.id == 1).values(last_hash=new_head))
     db.bulk_insert(conn, t.ledger_events, rows)
     db.bulk_insert(conn, t.outbox, outbox)
 

@@ -1,10 +1,15 @@
-"""`assent ledger verify`: does the ledger explain the state? (R24)
+"""`assent ledger verify`: is the ledger intact, and does it explain the state? (R24)
 
-Replays every event in id order to rebuild, per address, its statuses, wide opt-outs,
-undeliverable flag, confirmation and erasure, then compares that with the state tables.
-Also checks that each event's `old_status` is what the events before it left (no event lost
-or invented), that ids run 1..last_id without a gap, and that every event has its outbox row
-(R25). Everything is read in one snapshot, so writes going on meanwhile cause no false alarm.
+One pass over every event in id order, through a server-side cursor:
+- the hash chain (services/chain.py): each event's hash, its link to the event before, the
+  keyed digests of its unredacted personal fields, and — given a signed checkpoint — that
+  the ledger still holds what was signed; the first bad event is named with what is wrong
+  (edited, deleted, inserted, reordered, truncated, bad_signature);
+- the replay: per address, its statuses, wide opt-outs, undeliverable flag, confirmation and
+  erasure, then compared with the state tables; each event's `old_status` must be what the
+  events before it left, and every event must have its outbox row (R25).
+Everything is read in one snapshot, so writes going on meanwhile cause no false alarm.
+With `from_id`, only the chain from that event on is checked (the replay needs it all).
 
 Memory grows with the number of addresses that have state, not with the ledger's length.
 """
@@ -19,9 +24,19 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.model import EventKind, EventState, Status
+from assent.services import chain
 from assent.services.state import load_account
 from assent.storage import tables as t
 from assent.storage.db import Database
+from assent.verifier_standalone import (
+    BAD_SIGNATURE,
+    INSERTED,
+    ChainChecker,
+    ChainResult,
+    Checkpoint,
+    Finding,
+    signature_ok,
+)
 
 NOT_SPECIFIED = Status.NOT_SPECIFIED.value
 
@@ -44,10 +59,19 @@ class Report:
     #: problems beyond `limit` are counted, not listed
     more_problems: int = 0
     limit: int = 1000
+    #: the chain's check: counts, findings (also in `problems`), the checkpoint compared with
+    chain: ChainResult | None = None
+    #: False when only the chain was checked (`from_id`)
+    replayed: bool = True
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and not self.more_problems
+
+    @property
+    def first(self) -> Finding | None:
+        """The first bad event and what is wrong with it."""
+        return self.chain.first if self.chain is not None else None
 
     def add(self, problem: str) -> None:
         if len(self.problems) < self.limit:
@@ -66,63 +90,115 @@ def _snapshot(db: Database) -> Iterator[Connection]:
             yield conn
 
 
-def verify(db: Database, limit: int = 1000) -> Report:
-    report = Report(limit=limit)
+def verify(
+    db: Database,
+    limit: int = 1000,
+    *,
+    checkpoint: Checkpoint | None = None,
+    public_key_pem: str | None = None,
+    from_id: int = 1,
+) -> Report:
+    """`checkpoint` is compared with the ledger once its signature holds for `public_key_pem`."""
+    report = Report(limit=limit, replayed=from_id <= 1)
+    bad_signature: Finding | None = None
+    if checkpoint is not None and (public_key_pem is None or not signature_ok(checkpoint.as_dict(), public_key_pem)):
+        bad_signature = Finding(
+            checkpoint.last_event_id,
+            BAD_SIGNATURE,
+            f"the checkpoint of {checkpoint.at} is not signed by the ledger's key",
+        )
+        checkpoint = None
     with _snapshot(db) as conn:
-        state, erased, names = _replay(conn, report)
-        report.addresses = len(state)
-        _compare(conn, report, state, erased, names)
-        _check_outbox(conn, report)
+        check = chain.checker(conn, from_id=max(from_id, 1), checkpoint=checkpoint, limit=limit)
+        if report.replayed:
+            state, erased, names = _replay(conn, report, check)
+        else:
+            for event in chain.stream(conn, from_id):
+                check.feed(event)
+        report.chain = check.finish()
+        report.events = report.chain.events
+        if bad_signature is not None:
+            report.chain.findings.insert(0, bad_signature)
+            report.chain.findings.sort(key=lambda f: f.event_id)
+        _check_head(conn, report.chain)
+        chain_problems = [str(f) for f in report.chain.findings]
+        report.problems[:0] = chain_problems[:limit]
+        report.more_problems += report.chain.more_findings + max(0, len(chain_problems) - limit)
+        if report.replayed:
+            report.addresses = len(state)
+            _compare(conn, report, state, erased, names)
+            _check_outbox(conn, report)
     return report
 
 
-def _replay(conn: Connection, report: Report) -> tuple[dict[str, Replayed], set[str], dict[str, str]]:
-    e = t.ledger_events
+def _check_head(conn: Connection, result: ChainResult) -> None:
+    """Events beyond the counter's last id were not appended by Assent (which takes ids
+    from it); a head other than the last event's hash means the chain was cut or rewritten."""
+    last_id, last_hash = conn.execute(
+        sa.select(t.ledger_counter.c.last_id, t.ledger_counter.c.last_hash).where(t.ledger_counter.c.id == 1)
+    ).one()
+    already = {(f.event_id, f.kind) for f in result.findings}
+    if result.last_id is not None and result.last_id > last_id:
+        if (last_id + 1, INSERTED) not in already:
+            result.findings.append(
+                Finding(last_id + 1, INSERTED, f"events after id {last_id}, the last Assent handed out, were added")
+            )
+            result.findings.sort(key=lambda f: f.event_id)
+    elif result.last_id == last_id and last_hash not in (None, result.last_hash):
+        result.findings.append(
+            Finding(last_id, "edited", f"the chain's head is {last_hash}, but the last event's hash {result.last_hash}")
+        )
+        result.findings.sort(key=lambda f: f.event_id)
+
+
+def _replay(
+    conn: Connection, report: Report, check: ChainChecker
+) -> tuple[dict[str, Replayed], set[str], dict[str, str]]:
     state: dict[str, Replayed] = {}
     erased: set[str] = set()
     names: dict[str, str] = {}  # hash → address, for messages (until erasure redacts it)
-    expected = 1
-    query = sa.select(
-        e.c.id, e.c.address_hash, e.c.address, e.c.kind, e.c.business_unit_id,
-        e.c.subscription_type_id, e.c.old_status, e.c.new_status,
-    ).order_by(e.c.id)  # fmt: skip
-    for ev in conn.execution_options(stream_results=True, yield_per=5000).execute(query):
-        report.events += 1
-        if ev.id != expected:
-            report.add(f"ids {expected}..{ev.id - 1} are missing from the ledger")
-        expected = ev.id + 1
-        h = ev.address_hash
-        if ev.address:
-            names[h] = ev.address
-        if ev.kind == EventKind.ERASURE:
+    last = 0
+    for ev in chain.stream(conn):
+        check.feed(ev)
+        last = ev["id"]
+        h = ev["address_hash"]
+        if ev["address"]:
+            names[h] = ev["address"]
+        kind = ev["kind"]
+        if kind == EventKind.ERASURE:
             state.pop(h, None)
             erased.add(h)
             continue
         now = state.setdefault(h, Replayed())
         before: str | None
-        if ev.kind == EventKind.STATUS:
-            before = now.statuses.get(ev.subscription_type_id, NOT_SPECIFIED)
-            now.statuses[ev.subscription_type_id] = ev.new_status
-            if ev.new_status == Status.SUBSCRIBED.value:
+        new_status = ev["new_status"]
+        if kind == EventKind.STATUS:
+            type_id = ev["subscription_type_id"]
+            before = now.statuses.get(type_id, NOT_SPECIFIED)
+            now.statuses[type_id] = new_status
+            if new_status == Status.SUBSCRIBED.value:
                 erased.discard(h)  # only the person can opt in an erased address, and that lifts it
-        elif ev.kind == EventKind.WIDE_OPT_OUT:
-            before = Status.UNSUBSCRIBED if ev.business_unit_id in now.wides else NOT_SPECIFIED
-            if ev.new_status == Status.UNSUBSCRIBED:
-                now.wides.add(ev.business_unit_id)
+        elif kind == EventKind.WIDE_OPT_OUT:
+            bu = ev["business_unit_id"]
+            before = Status.UNSUBSCRIBED if bu in now.wides else NOT_SPECIFIED
+            if new_status == Status.UNSUBSCRIBED:
+                now.wides.add(bu)
             else:
-                now.wides.discard(ev.business_unit_id)
-        elif ev.kind == EventKind.UNDELIVERABLE:
+                now.wides.discard(bu)
+        elif kind == EventKind.UNDELIVERABLE:
             before = EventState.UNDELIVERABLE if now.undeliverable else EventState.DELIVERABLE
-            now.undeliverable = ev.new_status == EventState.UNDELIVERABLE
-        elif ev.kind == EventKind.CONFIRMATION:
-            before, now.confirmation = now.confirmation, ev.new_status
+            now.undeliverable = new_status == EventState.UNDELIVERABLE
+        elif kind == EventKind.CONFIRMATION:
+            before, now.confirmation = now.confirmation, new_status
         else:
             continue  # a kind that changes no state this check knows
-        if ev.old_status != before:
-            report.add(f"event {ev.id} ({ev.kind}): old_status {ev.old_status}, but the events before leave {before}")
+        if ev["old_status"] != before:
+            report.add(
+                f"event {ev['id']} ({kind}): old_status {ev['old_status']}, but the events before leave {before}"
+            )
     last_id = conn.execute(sa.select(t.ledger_counter.c.last_id).where(t.ledger_counter.c.id == 1)).scalar_one()
-    if last_id != expected - 1:
-        report.add(f"ledger_counter says the last id is {last_id}, but the events end at {expected - 1}")
+    if last_id != last:
+        report.add(f"ledger_counter says the last id is {last_id}, but the events end at {last}")
     return state, erased, names
 
 

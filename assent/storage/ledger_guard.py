@@ -7,20 +7,24 @@ refused outright. The application never relies on itself to keep this promise.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy.engine import Connection
 
 from assent.storage.tables import LEDGER_PERSONAL_COLUMNS, ledger_events
 
-_KEPT = [c.name for c in ledger_events.columns if c.name not in LEDGER_PERSONAL_COLUMNS]
-_KEPT.remove("redacted")
+#: every column an UPDATE must leave as it is: all but the personal ones and `redacted` —
+#: the hash chain and the personal fields' digests among them (erasure keeps those)
+KEPT = tuple(c.name for c in ledger_events.columns if c.name not in (*LEDGER_PERSONAL_COLUMNS, "redacted"))
 
 UPDATE_MESSAGE = "ledger events are append-only: only erasure may redact personal fields"
 DELETE_MESSAGE = "ledger events are append-only: they are never deleted"
 
 
-def create_ledger_guard(conn: Connection) -> None:
+def create_ledger_guard(conn: Connection, kept: Sequence[str] = KEPT) -> None:
+    """`kept`: the columns that exist when a migration creates the guard (default: all of today's)."""
     if conn.dialect.name == "sqlite":
-        changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in _KEPT)
+        changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in kept)
         kept_personal = " OR ".join(f"NEW.{c} IS NOT NULL" for c in LEDGER_PERSONAL_COLUMNS)
         conn.exec_driver_sql(
             f"""CREATE TRIGGER ledger_events_no_update BEFORE UPDATE ON ledger_events
@@ -32,7 +36,7 @@ def create_ledger_guard(conn: Connection) -> None:
             BEGIN SELECT RAISE(ABORT, '{DELETE_MESSAGE}'); END"""
         )
         return
-    changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in _KEPT)
+    changed = " OR ".join(f"NEW.{c} IS DISTINCT FROM OLD.{c}" for c in kept)
     kept_personal = " OR ".join(f"NEW.{c} IS NOT NULL" for c in LEDGER_PERSONAL_COLUMNS)
     conn.exec_driver_sql(
         f"""CREATE FUNCTION ledger_events_guard() RETURNS trigger LANGUAGE plpgsql AS $$

@@ -81,6 +81,7 @@ def _values(form: Any) -> dict[str, Any]:
     doi = form.get("double_opt_in")
     values["double_opt_in"] = None if doi in (None, "") else doi == "true"
     values.update(_sms_values(form))
+    values["consent_receipts"] = form.get("consent_receipts") == "1"
     return values
 
 

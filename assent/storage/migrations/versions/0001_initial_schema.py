@@ -230,8 +230,16 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_subscription_statuses_subscription_type_id_status'), ['subscription_type_id', 'status'], unique=False)
 
 
-    create_ledger_guard(op.get_bind())
+    create_ledger_guard(op.get_bind(), _GUARDED)
     _seed()
+
+
+# The columns the guard protected at this revision (migration 0010 adds the hash chain's).
+_GUARDED = (
+    "address_hash", "id", "at", "kind", "channel", "business_unit_id", "subscription_type_id",
+    "old_status", "new_status", "legal_basis", "processing_legal_basis", "source", "actor_kind",
+    "actor_id", "job_id", "notice_version",
+)
 
 
 def _seed() -> None:

@@ -1,7 +1,7 @@
 """Email feedback from the sending providers (issue 13, SPEC R19).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-11-27
 
 - `addresses`: when the address became undeliverable, and its last soft bounce (time and
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
