@@ -28,6 +28,12 @@ class Settings:
     #: contact links (preferences, unsubscribe, confirm) never expire unless this is set;
     #: when set it is at least 60 days (SPEC R13; CAN-SPAM asks for 30 after a send)
     link_max_age_days: int | None = None
+    #: seconds before a failed webhook delivery is retried; doubles per attempt up to an hour
+    webhook_retry_base_seconds: float = 5.0
+    #: allow webhook targets on private, loopback and link-local addresses (tests, one host)
+    webhook_allow_private: bool = False
+    #: seconds before a mail the SMTP server did not take is retried; doubles up to an hour
+    mail_retry_base_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -43,9 +49,31 @@ class Settings:
             "twilio_auth_token": env.get("ASSENT_TWILIO_AUTH_TOKEN") or None,
             "default_phone_region": env.get("ASSENT_DEFAULT_PHONE_REGION") or None,
             "link_max_age_days": _link_max_age(env.get("ASSENT_LINK_MAX_AGE_DAYS")),
+            "webhook_retry_base_seconds": _seconds(env, "ASSENT_WEBHOOK_RETRY_BASE_SECONDS"),
+            "webhook_allow_private": _flag(env.get("ASSENT_WEBHOOK_ALLOW_PRIVATE")),
+            "mail_retry_base_seconds": _seconds(env, "ASSENT_MAIL_RETRY_BASE_SECONDS"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float = 5.0) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    value = float(raw)
+    if not 0 < value <= 3600:
+        raise ValueError(f"{name} must be a number of seconds above 0 and at most 3600")
+    return value
+
+
+def _flag(raw: str | None) -> bool:
+    value = (raw or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"expected true or false, not {raw!r}")
 
 
 def _link_max_age(raw: str | None) -> int | None:

@@ -9,11 +9,23 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from assent.api import audiences, catalog, contacts, decisions, erasure, forms, jobs, ledger, links, subscribers
+from assent.api import (
+    audiences,
+    catalog,
+    contacts,
+    decisions,
+    erasure,
+    forms,
+    jobs,
+    ledger,
+    links,
+    subscribers,
+    webhooks,
+)
 
 router = APIRouter(prefix="/api/v1")
 router.include_router(subscribers.batch_router)
-for module in (catalog, subscribers, decisions, audiences, ledger, jobs, contacts, erasure, links, forms):
+for module in (catalog, subscribers, decisions, audiences, ledger, jobs, contacts, erasure, links, forms, webhooks):
     router.include_router(module.router)
 
 

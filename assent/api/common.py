@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from assent.domain.model import API_KEY_SOURCES, Actor, Source
 from assent.services.apikeys import Principal
 from assent.services.errors import Invalid
+from assent.services.events import event_dict
 from assent.services.ledger import RequestContext
 from assent.storage import tables as t
 from assent.storage.db import Database
@@ -48,10 +49,6 @@ def parse_cursor(cursor: str | None, field: str = "cursor") -> int | None:
     if not cursor.isdigit() or len(cursor) > 18:
         raise Invalid(field, "not a cursor this API returned")
     return int(cursor)
-
-
-def event_dict(row: Any) -> dict[str, Any]:
-    return {c.name: getattr(row, c.name) for c in t.ledger_events.columns if c.name != "address_hash"}
 
 
 def events_page(conn: Connection, where: Any, cursor: str | None, limit: int, *, newest_first: bool) -> dict[str, Any]:
