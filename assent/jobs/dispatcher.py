@@ -248,11 +248,14 @@ class Dispatcher:
                         ~_earlier_pending(d, p),
                     )
                     .order_by(d.c.next_attempt_at, d.c.event_id)
-                    .limit(room)
+                    .limit(room * 4)
                 ).scalars().all()
                 if ids:
-                    candidates[endpoint_id] = list(ids)
-                    free_threads -= len(ids)
+                    # Heads of different lanes are independent: take a random `room` of the
+                    # oldest, so that workers racing for the same rows mostly do not collide.
+                    chosen = sorted(self.rng.sample(list(ids), min(room, len(ids))))
+                    candidates[endpoint_id] = chosen
+                    free_threads -= len(chosen)
         if not candidates:
             return [], []
         claimed: list[Claimed] = []

@@ -50,7 +50,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with receiver.lock:
                     receiver.deliveries.append(Delivery(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
@@ -131,7 +131,10 @@ def create_hook(client: TestClient, headers: dict[str, str], url: str, **body: A
 def set_status(client: TestClient, headers: dict[str, str], address: str, type_id: int, status: str) -> None:
     response = client.post(
         f"/api/v1/subscribers/EMAIL/{address}/statuses",
-        json={"changes": [{"subscription_type_id": type_id, "status": status}]},
+        json={
+            "changes": [{"subscription_type_id": type_id, "status": status}],
+            "legal_basis_explanation": "Asked us on the phone",  # a user's resubscribe needs one
+        },
         headers=headers,
     )
     assert response.status_code == 200, response.text
