@@ -25,7 +25,8 @@ from assent.api.links import TooManyRequests
 from assent.api.problems import problem_response
 from assent.api.schemas import ChangeResultOut, Strict
 from assent.domain.model import Channel
-from assent.mail import Mailer, compose, deliver
+from assent.mail import Mailer, compose
+from assent.mail.queue import deliver_now
 from assent.pages.branding import load_brand
 from assent.services import links, ratelimit, signups
 from assent.services.apikeys import Principal
@@ -133,6 +134,8 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
         if exceeded is not None:
             retry = exceeded.retry_after
             raise TooManyRequests("RATE_LIMITED", "Too many signups; try again later.", extra={"retry_after": retry})
+    with db.read() as conn:
+        brand = load_brand(conn, body.business_unit_id)
     outcome = signups.submit(
         db,
         signups.Signup(
@@ -146,16 +149,14 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
         ),
         client_context(request),
         actor_id=f"form-key:{body.business_unit_id}" if public else principal.id if principal else None,
+        mail=compose.queue_follow_up(request.app.state.settings, brand) if brand is not None else None,
     )
-    if outcome.follow_up:
-        with db.read() as conn:
-            brand = load_brand(conn, body.business_unit_id)
-        assert brand is not None
+    if outcome.mail_id is not None:
         mailer: Mailer = request.app.state.mailer
-        message = compose.follow_up(
-            request.app.state.settings, brand, outcome.follow_up, outcome.address.display, outcome.target
+        background.add_task(
+            deliver_now, db, mailer, outcome.mail_id,
+            retry_base_seconds=request.app.state.settings.mail_retry_base_seconds,
         )
-        background.add_task(deliver, mailer, message)
     if public:
         return accepted
     return {

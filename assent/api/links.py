@@ -18,7 +18,8 @@ from assent.api import auth
 from assent.api.common import db_of
 from assent.api.schemas import Strict
 from assent.domain.model import Channel
-from assent.mail import Mailer, compose, deliver
+from assent.mail import Mailer, compose
+from assent.mail.queue import deliver_now, enqueue
 from assent.pages.branding import load_brand
 from assent.services import links, ratelimit
 from assent.services.apikeys import Principal
@@ -36,11 +37,6 @@ RESUBSCRIBE_EMAILS = Limit("resubscribe-email", 1, dt.timedelta(days=7))
 class TooManyRequests(Problem):
     status = 429
     title = "Too many requests"
-
-
-class MailNotSent(Problem):
-    status = 502
-    title = "Mail not sent"
 
 
 Language = Annotated[str, Field(max_length=35, examples=["en", "sv"])]
@@ -115,7 +111,8 @@ class ResubscribeOut(BaseModel):
     address: str
     channel: Channel
     business_unit_id: int
-    sent: bool
+    sent: bool = Field(description="the mail server took it already; if not, the worker retries it")
+    queued: bool = Field(description="the email is in the mail queue (always true): it is not lost")
 
 
 @router.post(
@@ -165,15 +162,23 @@ def resubscribe_email(
             "A resubscribe email went to this address in the last 7 days.",
             extra={"retry_after": exceeded.retry_after},
         )
+    settings = request.app.state.settings
     with db.write() as conn:
         brand = load_brand(conn, body.business_unit_id)
         assert brand is not None
         target = LinkTarget(
             links.remember(conn, account, normalized), body.business_unit_id, language or brand.default_language
         )
+        # Queued in the transaction that decides to send it (R33): a mail server that is down
+        # delays the email (the worker retries it), it does not lose it.
+        message = compose.resubscribe(settings, brand, target.language, normalized.display, target)
+        mail_id = enqueue(conn, message)
     mailer: Mailer = request.app.state.mailer
-    message = compose.resubscribe(request.app.state.settings, brand, target.language, normalized.display, target)
-    if not deliver(mailer, message):
-        ratelimit.release(db, RESUBSCRIBE_EMAILS, limit_key)  # nothing went out: allow a retry
-        raise MailNotSent("MAIL_NOT_SENT", "The mail server did not take the message; try again later.")
-    return {"address": normalized.display, "channel": channel, "business_unit_id": body.business_unit_id, "sent": True}
+    sent = deliver_now(db, mailer, mail_id, retry_base_seconds=settings.mail_retry_base_seconds)
+    return {
+        "address": normalized.display,
+        "channel": channel,
+        "business_unit_id": body.business_unit_id,
+        "sent": sent,
+        "queued": True,
+    }

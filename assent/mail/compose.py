@@ -11,11 +11,16 @@ The last two are about a list, so they carry their own one-click List-Unsubscrib
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 
+from sqlalchemy.engine import Connection
+
 from assent.config import Settings
+from assent.domain.addresses import Address
+from assent.mail.queue import enqueue
 from assent.pages import i18n
 from assent.pages.branding import Brand
 from assent.pages.i18n import N_
@@ -114,3 +119,14 @@ def follow_up(settings: Settings, brand: Brand, kind: str | None, to: str, targe
     if kind == "resubscribe":
         return resubscribe(settings, brand, target.language, to, target)
     return None
+
+
+def queue_follow_up(settings: Settings, brand: Brand) -> Callable[[Connection, str, Address, LinkTarget], int | None]:
+    """For `signups.submit`: compose the follow-up an outcome names and queue it in the
+    deciding transaction (R33). Returns the queued mail's id."""
+
+    def queue_it(conn: Connection, kind: str, address: Address, target: LinkTarget) -> int | None:
+        message = follow_up(settings, brand, kind, address.display, target)
+        return enqueue(conn, message) if message is not None else None
+
+    return queue_it

@@ -20,7 +20,8 @@ from starlette.datastructures import FormData
 from assent.config import Settings
 from assent.domain.addresses import InvalidAddress, normalize_email
 from assent.domain.model import Channel
-from assent.mail import Mailer, compose, deliver
+from assent.mail import Mailer, compose
+from assent.mail.queue import deliver_now, enqueue
 from assent.pages.branding import Brand, load_brand
 from assent.pages.links import read_form
 from assent.pages.web import (
@@ -123,4 +124,6 @@ def send_link(db: Database, settings: Settings, mailer: Mailer, key: str, brand:
         account = load_account(conn)
         address = normalize_email(known.display)
         target = LinkTarget(links.remember(conn, account, address), brand.id, language)
-    deliver(mailer, compose.preference_link(settings, brand, language, address.display, target))
+        # Queued in the transaction that decides to send it (R33); sent now if the server takes it.
+        mail_id = enqueue(conn, compose.preference_link(settings, brand, language, address.display, target))
+    deliver_now(db, mailer, mail_id, retry_base_seconds=settings.mail_retry_base_seconds)

@@ -16,7 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from assent.domain.model import Actor, Channel, ConfirmationState, Source
-from assent.mail import compose, deliver
+from assent.mail import compose
+from assent.mail.queue import deliver_now
 from assent.pages import i18n
 from assent.pages.branding import Brand, load_brand
 from assent.pages.i18n import N_
@@ -136,15 +137,16 @@ def _subscribe(request: Request, business_unit_id: int, form: FormData, backgrou
                 signups.Signup(brand.id, Channel.EMAIL, email, chosen, notice_text, notice_version, language),
                 evidence_context(request),
                 actor_id=f"signup-page:{brand.id}",
+                mail=compose.queue_follow_up(settings_of(request), brand),
             )
         except Problem as problem:
             field = problem.errors[0].field if problem.errors else ""
             errors["email" if field == "address" else "types"] = "invalid" if field == "address" else "choose"
         else:
-            message = compose.follow_up(
-                settings_of(request), brand, outcome.follow_up, outcome.address.display, outcome.target
+            background.add_task(
+                deliver_now, db_of(request), mailer_of(request), outcome.mail_id,
+                retry_base_seconds=settings_of(request).mail_retry_base_seconds,
             )
-            background.add_task(deliver, mailer_of(request), message)
             return render(
                 request, "subscribed.html", language=language, brand=brand, confirm=outcome.double_opt_in
             )

@@ -7,18 +7,20 @@ and we email a confirmation link. A signup does not lift an "unsubscribe from al
 person set (anyone can type an address into a form); instead the person gets the
 resubscribe email, whose link lets only them lift it (R8).
 
-The interfaces send the email an outcome names (`assent.mail.compose.follow_up`) after the
-transaction has committed (STYLE §2).
+The interfaces pass `mail`, which composes the email the outcome names
+(`assent.mail.compose.follow_up`) and queues it in the deciding transaction (R33); they send
+it after commit (`assent.mail.queue.deliver_now`), and the worker retries what did not go out.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
 from assent.domain.addresses import Address
 from assent.domain.model import Actor, Channel, ConfirmationState, Evidence, Source, Status
@@ -59,9 +61,17 @@ class SignupOutcome:
     #: whether the business unit asks for confirmation (what a page may say without
     #: revealing this address's own state)
     double_opt_in: bool
+    #: the queued follow-up email (`assent.mail.queue`), to send after commit
+    mail_id: int | None = None
 
 
-def submit(db: Database, signup: Signup, context: RequestContext, actor_id: str | None) -> SignupOutcome:
+#: Composes the follow-up email and queues it in the given transaction; returns its id.
+QueueMail = Callable[[Connection, FollowUp, Address, LinkTarget], int | None]
+
+
+def submit(
+    db: Database, signup: Signup, context: RequestContext, actor_id: str | None, mail: QueueMail | None = None
+) -> SignupOutcome:
     """Opt the person in to the chosen types, or a 422 naming the field (nothing written)."""
     with db.read() as conn:
         require_business_unit(conn, signup.business_unit_id)
@@ -102,16 +112,18 @@ def submit(db: Database, signup: Signup, context: RequestContext, actor_id: str 
                 w.c.business_unit_id == signup.business_unit_id,
             )
         ).first()
-    follow_up: FollowUp | None = None
-    if address.channel is Channel.EMAIL:
-        if wide is not None:
-            follow_up = "resubscribe"
-        elif confirmation == ConfirmationState.PENDING.value:
-            follow_up = "confirm"
-    language = signup.language or unit.default_language or "en"
-    target = LinkTarget(address_hash, signup.business_unit_id, language)
+        follow_up: FollowUp | None = None
+        if address.channel is Channel.EMAIL:
+            if wide is not None:
+                follow_up = "resubscribe"
+            elif confirmation == ConfirmationState.PENDING.value:
+                follow_up = "confirm"
+        language = signup.language or unit.default_language or "en"
+        target = LinkTarget(address_hash, signup.business_unit_id, language)
+        # The email is queued in the transaction that decides to send it (R33).
+        mail_id = mail(conn, follow_up, address, target) if mail is not None and follow_up else None
     double_opt_in = account.policy.double_opt_in_for(signup.business_unit_id)
-    return SignupOutcome(address, results, follow_up, target, double_opt_in)
+    return SignupOutcome(address, results, follow_up, target, double_opt_in, mail_id)
 
 
 def _check_types(known: dict[int, SubscriptionType], signup: Signup) -> None:

@@ -22,7 +22,8 @@ from assent.admin.web import is_htmx, problem_words, redirect, render
 from assent.api.common import client_context
 from assent.domain.addresses import Address
 from assent.domain.model import Actor, Channel, Evidence, LegalBasis, Outcome, Source, Status
-from assent.mail import Mailer, compose, deliver, mailer_for
+from assent.mail import Mailer, compose, mailer_for
+from assent.mail.queue import deliver_now, enqueue
 from assent.pages.branding import load_brand
 from assent.services import catalog, contacts, links, subscribers
 from assent.services.errors import Invalid, Problem
@@ -405,9 +406,12 @@ async def send_preference_link(
         by_contact = any(w["business_unit_id"] == unit and w["set_by"] == "CONTACT" for w in view["wide_opt_outs"])
         language = brand.default_language
         target = LinkTarget(links.remember(conn, account, address), unit, language)
-    make = compose.resubscribe if by_contact else compose.preference_link
-    message = make(settings, brand, language, address.display, target)
-    background.add_task(deliver, _mailer(request), message)
+        make = compose.resubscribe if by_contact else compose.preference_link
+        # Queued in the transaction that decides to send it (R33); sent after the response.
+        mail_id = enqueue(conn, make(settings, brand, language, address.display, target))
+    background.add_task(
+        deliver_now, _db(request), _mailer(request), mail_id, retry_base_seconds=settings.mail_retry_base_seconds
+    )
     what = "an invitation to resubscribe" if by_contact else "a link to their preference page"
     return redirect(request, f"/contacts/{contact_id}?business_unit_id={unit}", f"Sent {what} to {address.display}.")
 
