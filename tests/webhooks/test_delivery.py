@@ -185,3 +185,23 @@ def test_it_changes_disables_and_deletes_endpoints(
     assert [h["id"] for h in listed] == [hook["id"]]
     assert hooks.delete(f"/api/v1/webhooks/{hook['id']}", headers=admin_headers).status_code == 204
     assert hooks.get(f"/api/v1/webhooks/{hook['id']}", headers=admin_headers).status_code == 404
+
+
+def test_metrics_show_the_backlog_deliveries_and_failures(
+    hooks: TestClient, db: Database, make: Catalog, admin_headers: dict[str, str], receiver: Receiver
+) -> None:
+    hook = create_hook(hooks, admin_headers, receiver.url())
+    receiver.script.extend([500])
+    set_status(hooks, admin_headers, ALICE, make.type("Newsletter"), "SUBSCRIBED")
+    clock = Clock()
+    dispatcher(db, clock).run_until_idle()
+    metrics = hooks.get("/metrics").text
+    assert f'assent_webhook_deliveries{{endpoint="{hook["id"]}",state="PENDING"}} 1' in metrics
+    assert f'assent_webhook_failed_attempts_total{{endpoint="{hook["id"]}"}} 1' in metrics
+    line = next(x for x in metrics.splitlines() if x.startswith(f'assent_webhook_backlog_seconds{{endpoint="{hook["id"]}"'))
+    assert float(line.split()[-1]) > 0  # the event is waiting for its retry
+    clock.jump(dt.timedelta(minutes=3))
+    dispatcher(db, clock).run_until_idle()
+    metrics = hooks.get("/metrics").text
+    assert f'assent_webhook_deliveries{{endpoint="{hook["id"]}",state="DELIVERED"}} 1' in metrics
+    assert f'assent_webhook_backlog_seconds{{endpoint="{hook["id"]}"}} 0.000' in metrics
