@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from assent.admin.views import activity, bulk, contact, contacts, login, settings, types, units
+from assent.admin.views import activity, bulk, contact, contacts, login, settings, types, units, webhooks
 
 # Order matters where paths overlap: /contacts/count and /contacts/bulk before
 # /contacts/{contact_id}.
@@ -16,5 +16,6 @@ ROUTERS: list[APIRouter] = [
     types.router,
     units.router,
     settings.router,
+    webhooks.router,
     activity.router,
 ]
