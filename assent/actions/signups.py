@@ -5,21 +5,22 @@ A signup is the person's own opt-in (source FORM, a CONTACT act) evidenced by th
 they saw. With double opt-in on, the address is left PENDING and the outcome carries the
 confirmation email. A signup never lifts an "unsubscribe from all" the person set (anyone
 can type an address into a form; R8): the person gets the resubscribe email instead, whose
-link lets only them lift it. The caller sends `outcome.mail` after the commit (STYLE §2).
+link lets only them lift it. That email is queued in the signup's own transaction (R33,
+`assent.mail.queue`) and sent by the worker: no caller sends mail itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Literal
 
 from assent.config import Settings
 from assent.domain.addresses import Address
 from assent.domain.model import Actor, Channel, ConfirmationState, Evidence, Source, Status
 from assent.domain.rules import EVIDENCE_REASONS, starts_double_opt_in
-from assent.mail import compose
+from assent.mail import compose, is_local
+from assent.mail.queue import Queued, enqueue
 from assent.services import links
 from assent.services.branding import load_brand
 from assent.services.changes import ChangeResult, Writer
@@ -55,8 +56,8 @@ class SignupOutcome:
     #: whether the business unit asks for confirmation (what a page may say without
     #: revealing this address's own state)
     double_opt_in: bool
-    #: the follow-up email, to send after the commit
-    mail: EmailMessage | None
+    #: the follow-up email, queued in the signup's transaction
+    mail: Queued | None
 
 
 def submit_form(
@@ -106,12 +107,14 @@ def submit_form(
         address_hash = links.remember(conn, account, address)
         facts = load_address_facts(conn, channel, {address.key}).get(address.key)
         wide = load_wide_opt_outs(conn, channel, {address.key}, [bu_id]).get((address.key, bu_id))
-    follow_up: FollowUp | None = None
-    if channel is Channel.EMAIL:
-        if wide is not None:
-            follow_up = "resubscribe"
-        elif facts is not None and facts.confirmation is ConfirmationState.PENDING:
-            follow_up = "confirm"
-    target = LinkTarget(address_hash, bu_id, signup.language or brand.default_language or "en")
-    mail = compose.follow_up(settings, brand, follow_up, address.display, target)
+        follow_up: FollowUp | None = None
+        if channel is Channel.EMAIL:
+            if wide is not None:
+                follow_up = "resubscribe"
+            elif facts is not None and facts.confirmation is ConfirmationState.PENDING:
+                follow_up = "confirm"
+        target = LinkTarget(address_hash, bu_id, signup.language or brand.default_language or "en")
+        # Queued in the transaction that decides to send it (R33).
+        message = compose.follow_up(settings, brand, follow_up, address.display, target)
+        mail = enqueue(conn, message, local=is_local(settings)) if message is not None else None
     return SignupOutcome(address, results, follow_up, target, account.policy.double_opt_in_for(bu_id), mail)

@@ -27,6 +27,7 @@ from assent.api import (
     problems,
     responses,
     subscribers,
+    webhooks,
     workflows,
 )
 from assent.api.consistency import ConsistencyMiddleware
@@ -50,6 +51,7 @@ for module in (
     forms,
     workflows,
     audit,
+    webhooks,
 ):
     router.include_router(module.router)
 

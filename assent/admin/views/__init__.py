@@ -17,6 +17,7 @@ from assent.admin.views import (
     settings,
     types,
     units,
+    webhooks,
     workflows,
 )
 
@@ -32,6 +33,7 @@ ROUTERS: list[APIRouter] = [
     units.router,
     settings.router,
     audit.router,
+    webhooks.router,
     activity.router,
     reviews.router,
     imports.router,
