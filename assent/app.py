@@ -48,8 +48,9 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
         docs_url=None,  # served by api.mount_docs from vendored files: no CDN for a self-hosted service
         redoc_url=None,
         openapi_url="/openapi.json",
-        # `assent serve` runs one job worker thread beside the web server (not in tests).
-        lifespan=in_process_worker(database, periodic=periodic_checkpoints(database, settings))
+        # `assent serve` runs the worker's loops (jobs, ledger checkpoints, webhooks, mail) beside
+        # the web server (not in tests).
+        lifespan=in_process_worker(database, settings, periodic=periodic_checkpoints(database, settings))
         if settings.run_worker
         else None,
     )

@@ -56,6 +56,12 @@ class Settings:
     ledger_signing_key: str | None = None
     #: seconds between the worker's ledger checkpoints; 0 turns them off
     ledger_checkpoint_interval: float = 3600.0
+    #: seconds before a failed webhook delivery is retried; doubles per attempt up to an hour
+    webhook_retry_base_seconds: float = 5.0
+    #: allow webhook targets on private, loopback and link-local addresses (tests, one host)
+    webhook_allow_private: bool = False
+    #: seconds before a mail the SMTP server did not take is retried; doubles up to an hour
+    mail_retry_base_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -88,6 +94,9 @@ class Settings:
             "metrics_token": env.get("ASSENT_METRICS_TOKEN", "").strip() or None,
             "ledger_signing_key": env.get("ASSENT_LEDGER_SIGNING_KEY") or None,
             "ledger_checkpoint_interval": _interval(env.get("ASSENT_LEDGER_CHECKPOINT_INTERVAL")),
+            "webhook_retry_base_seconds": _seconds(env, "ASSENT_WEBHOOK_RETRY_BASE_SECONDS"),
+            "webhook_allow_private": _flag(env.get("ASSENT_WEBHOOK_ALLOW_PRIVATE")),
+            "mail_retry_base_seconds": _seconds(env, "ASSENT_MAIL_RETRY_BASE_SECONDS"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -109,6 +118,25 @@ def _bytes(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw.isdigit() or int(raw) < 1024:
         raise ValueError(f"{name} must be a number of bytes, at least 1024 (got {raw!r})")
     return int(raw)
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float = 5.0) -> float:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    value = float(raw)
+    if not 0 < value <= 3600:
+        raise ValueError(f"{name} must be a number of seconds above 0 and at most 3600")
+    return value
+
+
+def _flag(raw: str | None) -> bool:
+    value = (raw or "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ValueError(f"expected true or false, not {raw!r}")
 
 
 def _link_max_age(raw: str | None) -> int | None:

@@ -16,6 +16,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from assent.api.auth import bearer_token
 from assent.config import Settings
+from assent.domain.webhooks import AttemptOutcome
+from assent.mail.queue import queue_view
+from assent.services import webhooks
 from assent.storage import tables as t
 from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE, Database
 
@@ -89,6 +92,17 @@ def metrics(request: Request) -> PlainTextResponse:
         pending = conn.execute(
             sa.select(sa.func.count()).select_from(t.outbox).where(t.outbox.c.published_at.is_(None))
         ).scalar_one()
+        backlog = webhooks.backlog(conn, t.now())
+        deliveries = webhooks.pending_counts(conn)
+        a = t.webhook_attempts
+        failures: dict[str, int] = dict(
+            conn.execute(
+                sa.select(a.c.endpoint_id, sa.func.count())
+                .where(a.c.outcome.in_([AttemptOutcome.RETRY.value, AttemptOutcome.GAVE_UP.value]))
+                .group_by(a.c.endpoint_id)
+            ).all()
+        )
+        mail = queue_view(conn, limit=0)["counts"]
     lines = [
         "# HELP assent_ledger_events_total Ledger events written.",
         "# TYPE assent_ledger_events_total counter",
@@ -100,4 +114,25 @@ def metrics(request: Request) -> PlainTextResponse:
         "# TYPE assent_jobs gauge",
     ]
     lines += [f'assent_jobs{{status="{status}"}} {count}' for status, count in sorted(jobs.items())]
+    lines += [
+        "# HELP assent_webhook_backlog_seconds Age of the oldest event an endpoint has not received yet.",
+        "# TYPE assent_webhook_backlog_seconds gauge",
+    ]
+    lines += [f'assent_webhook_backlog_seconds{{endpoint="{e}"}} {age:.3f}' for e, age in sorted(backlog.items())]
+    lines += [
+        "# HELP assent_webhook_deliveries Events per endpoint by delivery state (PENDING, DELIVERED, GAVE_UP).",
+        "# TYPE assent_webhook_deliveries gauge",
+    ]
+    lines += [
+        f'assent_webhook_deliveries{{endpoint="{e}",state="{state}"}} {count}'
+        for e, states in sorted(deliveries.items())
+        for state, count in sorted(states.items())
+    ]
+    lines += [
+        "# HELP assent_webhook_failed_attempts_total Delivery attempts that failed (non-2xx, timeout, refused).",
+        "# TYPE assent_webhook_failed_attempts_total counter",
+    ]
+    lines += [f'assent_webhook_failed_attempts_total{{endpoint="{e}"}} {n}' for e, n in sorted(failures.items())]
+    lines += ["# HELP assent_mail_queue Queued mail by state.", "# TYPE assent_mail_queue gauge"]
+    lines += [f'assent_mail_queue{{state="{state}"}} {count}' for state, count in sorted(mail.items())]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

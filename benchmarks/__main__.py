@@ -25,7 +25,7 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 
-from benchmarks import dataset, measure, reference
+from benchmarks import dataset, measure, reference, webhooks
 from benchmarks import imports as bench_imports
 from benchmarks import workflows as bench_workflows
 from benchmarks.server import Server, api_key
@@ -35,7 +35,10 @@ MEASUREMENTS = (
     "imports", "workflows",
     "hubspot",
     "verify",
+    "webhooks_drain", "webhooks_lag",
 )
+#: measured on a fresh database of their own (benchmarks/webhooks.py), not the data set
+WEBHOOKS = ("webhooks_drain", "webhooks_lag")
 
 
 def log(message: str) -> None:
@@ -105,6 +108,18 @@ def run_backend(backend: str, args: argparse.Namespace, work: Path) -> dict[str,
     finally:
         if not args.keep:
             data.drop_copy(url)
+    return results
+
+
+def run_all(backend: str, args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    wanted = set(args.only or MEASUREMENTS)
+    results = run_backend(backend, args, work) if wanted - set(WEBHOOKS) else {"scale": args.scale}
+    if "webhooks_drain" in wanted:
+        results["webhooks_drain"] = webhooks.drain(backend, args.postgres_url, args.webhook_events, log)
+        log(f"[{backend}] webhooks_drain: {results['webhooks_drain']}")
+    if "webhooks_lag" in wanted:
+        results["webhooks_lag"] = webhooks.lag(backend, args.postgres_url, max(args.seconds, 10), log)
+        log(f"[{backend}] webhooks_lag: {results['webhooks_lag']}")
     return results
 
 
@@ -193,6 +208,8 @@ ROWS: list[tuple[str, str, Cell]] = [
         "≤ 200 ms",
         _cell("contacts", "first_page", "seconds", scale=1000, unit=" ms"),
     ),
+    ("webhooks: drain a backlog, deliveries/s", "≥ 1,000", _cell("webhooks_drain", "deliveries_per_second")),
+    ("webhooks: 5 endpoints, 1 down, lag p99", "≤ 2 s", _cell("webhooks_lag", "p99_s", unit=" s", digits=2)),
 ]
 
 
@@ -221,13 +238,14 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=MEASUREMENTS, help="measure only these")
     parser.add_argument("--postgres-url", default=os.environ.get("ASSENT_BENCH_POSTGRES_URL", dataset.DEFAULT_POSTGRES))
     parser.add_argument("--keep", action="store_true", help="keep the run's database copy")
+    parser.add_argument("--webhook-events", type=int, default=100_000, help="backlog drained by webhooks_drain")
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     work = dataset.DATA_DIR
     work.mkdir(exist_ok=True)
     info = machine(args.postgres_url)
     log(f"machine: {info}")
-    all_results = {backend: run_backend(backend, args, work) for backend in backends}
+    all_results = {backend: run_all(backend, args, work) for backend in backends}
     info["load_average_after"] = os.getloadavg()
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     out = work / f"results-{stamp}.json"

@@ -15,7 +15,9 @@ from email.message import EmailMessage
 from assent.config import Settings
 from assent.domain.addresses import Address
 from assent.domain.model import Actor, ConfirmationState, Evidence, Outcome, Source, Status
-from assent.mail.receipts import receipt_email
+from assent.mail import is_local
+from assent.mail.queue import enqueue
+from assent.mail.receipts import receipt_message
 from assent.services.changes import Writer
 from assent.services.ledger import RequestContext
 from assent.services.links import LinkTarget
@@ -99,8 +101,12 @@ def save_preferences(
                 changes.append((types[ty.id], Status.UNSUBSCRIBED))
         if changes:
             writer.change_statuses(channel, [(address, changes)])
-    source = Source.PREFERENCE_CENTER.value
-    return Saved(True, receipt_email(db, settings, target=target, to=address.display, source=source, after_id=before))
+        # The signed receipts of the person's own opt-ins, queued with them (issue 17, R33).
+        source = Source.PREFERENCE_CENTER.value
+        receipt = receipt_message(conn, settings, target=target, to=address.display, source=source, after_id=before)
+        if receipt is not None:
+            enqueue(conn, receipt, local=is_local(settings))
+    return Saved(True)
 
 
 def confirm(db: Database, *, address: Address, context: RequestContext) -> Outcome:

@@ -1,20 +1,21 @@
 """Links for a person and the emails that carry them (SPEC R13–R15, R8). Making an address
 linkable writes its `link_subjects` row, so each of these is a write transaction; the email
-is composed here and returned for the caller to send after the commit.
+is composed here and queued in that same transaction (R33, `assent.mail.queue`): the worker
+sends it, retrying while the mail server is down. No caller sends mail itself.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Any
 
 from assent.config import Settings
 from assent.domain.addresses import Address, InvalidAddress, normalize_email
 from assent.domain.model import Actor, Channel, Reason
 from assent.domain.rules import may_lift_wide_opt_out
-from assent.mail import compose
+from assent.mail import compose, is_local
+from assent.mail.queue import Queued, enqueue
 from assent.services import links, ratelimit
 from assent.services.branding import Brand, load_brand
 from assent.services.errors import Conflict, Invalid, Problem
@@ -71,8 +72,8 @@ def create_links(
 @dataclass(frozen=True, slots=True)
 class Invitation:
     address: Address
-    mail: EmailMessage
-    limit_key: str
+    #: the queued invitation (`sent` already when the local outbox kept it)
+    mail: Queued
 
 
 def invite_to_resubscribe(
@@ -99,24 +100,27 @@ def invite_to_resubscribe(
             "A resubscribe email went to this address in the last 7 days.",
             extra={"retry_after": exceeded.retry_after},
         )
-    with db.write() as conn:
-        brand = load_brand(conn, business_unit_id)
-        assert brand is not None
-        target = LinkTarget(
-            links.remember(conn, account, address), business_unit_id, language or brand.default_language
-        )
-    mail = compose.resubscribe(settings, brand, target.language, address.display, target)
-    return Invitation(address, mail, limit_key)
-
-
-def invitation_not_sent(db: Database, invitation: Invitation) -> None:
-    """The mail server did not take the invitation: it does not count against the week."""
-    ratelimit.release(db, RESUBSCRIBE_EMAILS, invitation.limit_key)
+    # The week's count is taken above, in its own transaction; it is given back only when
+    # nothing was queued. A queued invitation counts even before the mail server takes it:
+    # the worker delivers it (retrying while the server is down), so it is not lost.
+    try:
+        with db.write() as conn:
+            brand = load_brand(conn, business_unit_id)
+            assert brand is not None
+            target = LinkTarget(
+                links.remember(conn, account, address), business_unit_id, language or brand.default_language
+            )
+            message = compose.resubscribe(settings, brand, target.language, address.display, target)
+            queued = enqueue(conn, message, local=is_local(settings))
+    except Exception:
+        ratelimit.release(db, RESUBSCRIBE_EMAILS, limit_key)  # nothing was queued: allow a retry
+        raise
+    return Invitation(address, queued)
 
 
 @dataclass(frozen=True, slots=True)
 class PreferenceMail:
-    mail: EmailMessage
+    mail: Queued
     #: the person unsubscribed from all themself: the mail is the resubscribe invitation
     invitation: bool
 
@@ -126,7 +130,7 @@ def send_preference_link(
 ) -> PreferenceMail:
     """A user emails a person the link to their preference page for one business unit.
     When only the person may lift their "unsubscribe from all" (R8), it is the resubscribe
-    invitation instead."""
+    invitation instead. Queued in this transaction (R33)."""
     with db.write() as conn:
         account = load_account(conn)
         brand = load_brand(conn, business_unit_id)
@@ -136,16 +140,20 @@ def send_preference_link(
             (address.key, business_unit_id)
         )
         target = LinkTarget(links.remember(conn, account, address), business_unit_id, brand.default_language)
-    invitation = wide is not None and may_lift_wide_opt_out(wide, actor).reason is Reason.WIDE_OPT_OUT_SET_BY_CONTACT
-    make = compose.resubscribe if invitation else compose.preference_link
-    return PreferenceMail(make(settings, brand, brand.default_language, address.display, target), invitation)
+        invitation = (
+            wide is not None and may_lift_wide_opt_out(wide, actor).reason is Reason.WIDE_OPT_OUT_SET_BY_CONTACT
+        )
+        make = compose.resubscribe if invitation else compose.preference_link
+        message = make(settings, brand, brand.default_language, address.display, target)
+        queued = enqueue(conn, message, local=is_local(settings))
+    return PreferenceMail(queued, invitation)
 
 
 def email_preference_link(
     db: Database, settings: Settings, *, key: str, brand: Brand, language: str
-) -> EmailMessage | None:
+) -> Queued | None:
     """"Get my link" (R14), after the response: a fresh link for an address Assent knows,
-    or None (Assent does not write to strangers)."""
+    queued in this transaction (R33), or None (Assent does not write to strangers)."""
     with db.write() as conn:
         display = known_email(conn, key)
         if display is None:
@@ -156,4 +164,5 @@ def email_preference_link(
         except InvalidAddress:
             return None
         target = LinkTarget(links.remember(conn, account, address), brand.id, language)
-    return compose.preference_link(settings, brand, language, address.display, target)
+        message = compose.preference_link(settings, brand, language, address.display, target)
+        return enqueue(conn, message, local=is_local(settings))

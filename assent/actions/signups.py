@@ -5,24 +5,24 @@ A signup is the person's own opt-in (source FORM, a CONTACT act) evidenced by th
 they saw. With double opt-in on, the address is left PENDING and the outcome carries the
 confirmation email. A signup never lifts an "unsubscribe from all" the person set (anyone
 can type an address into a form; R8): the person gets the resubscribe email instead, whose
-link lets only them lift it. The caller sends `outcome.mail` after the commit (STYLE §2),
-and `outcome.receipt`, the signed consent receipts of the opt-ins, when the business unit
-sends them (issue 17).
+link lets only them lift it. That email, and the signed consent receipts of the opt-ins when
+the business unit sends them (issue 17), are queued in the signup's own transaction (R33,
+`assent.mail.queue`) and sent by the worker: no caller sends mail itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from email.message import EmailMessage
 from typing import Literal
 
 from assent.config import Settings
 from assent.domain.addresses import Address
 from assent.domain.model import Actor, Channel, ConfirmationState, Evidence, Source, Status
 from assent.domain.rules import EVIDENCE_REASONS, starts_double_opt_in
-from assent.mail import compose
-from assent.mail.receipts import receipt_email
+from assent.mail import compose, is_local
+from assent.mail.queue import Queued, enqueue
+from assent.mail.receipts import receipt_message
 from assent.services import contacts, links, workflows
 from assent.services.branding import load_brand
 from assent.services.changes import ChangeResult, Writer
@@ -59,10 +59,8 @@ class SignupOutcome:
     #: whether the business unit asks for confirmation (what a page may say without
     #: revealing this address's own state)
     double_opt_in: bool
-    #: the follow-up email, to send after the commit
-    mail: EmailMessage | None
-    #: the consent receipts of the opt-ins, to send after the commit (issue 17)
-    receipt: EmailMessage | None = None
+    #: the follow-up email, queued in the signup's transaction
+    mail: Queued | None
 
 
 def submit_form(
@@ -117,16 +115,19 @@ def submit_form(
         workflows.enroll_on_form(conn, contact_id, bu_id)
         facts = load_address_facts(conn, channel, {address.key}).get(address.key)
         wide = load_wide_opt_outs(conn, channel, {address.key}, [bu_id]).get((address.key, bu_id))
-    follow_up: FollowUp | None = None
-    if channel is Channel.EMAIL:
-        if wide is not None:
-            follow_up = "resubscribe"
-        elif facts is not None and facts.confirmation is ConfirmationState.PENDING:
-            follow_up = "confirm"
-    target = LinkTarget(address_hash, bu_id, signup.language or brand.default_language or "en")
-    mail = compose.follow_up(settings, brand, follow_up, address.display, target)
-    receipt = receipt_email(
-        db, settings, target=target, to=address.display, source=Source.FORM.value, after_id=before, brand=brand
-    )
-    double_opt_in = account.policy.double_opt_in_for(bu_id)
-    return SignupOutcome(address, results, follow_up, target, double_opt_in, mail, receipt)
+        follow_up: FollowUp | None = None
+        if channel is Channel.EMAIL:
+            if wide is not None:
+                follow_up = "resubscribe"
+            elif facts is not None and facts.confirmation is ConfirmationState.PENDING:
+                follow_up = "confirm"
+        target = LinkTarget(address_hash, bu_id, signup.language or brand.default_language or "en")
+        # Queued in the transaction that decides to send it (R33).
+        message = compose.follow_up(settings, brand, follow_up, address.display, target)
+        mail = enqueue(conn, message, local=is_local(settings)) if message is not None else None
+        receipt = receipt_message(
+            conn, settings, target=target, to=address.display, source=Source.FORM.value, after_id=before, brand=brand
+        )
+        if receipt is not None:
+            enqueue(conn, receipt, local=is_local(settings))
+    return SignupOutcome(address, results, follow_up, target, account.policy.double_opt_in_for(bu_id), mail)

@@ -28,6 +28,7 @@ from assent.api import (
     problems,
     responses,
     subscribers,
+    webhooks,
     workflows,
 )
 from assent.api.consistency import ConsistencyMiddleware
@@ -52,6 +53,7 @@ for module in (
     forms,
     workflows,
     audit,
+    webhooks,
 ):
     router.include_router(module.router)
 

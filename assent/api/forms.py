@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -24,7 +24,6 @@ from assent.api.common import audit_actor, client_context, db_of
 from assent.api.problems import problem_response
 from assent.api.schemas import ChangeResultOut, Strict
 from assent.domain.model import Channel
-from assent.mail import Mailer, deliver
 from assent.services import form_keys, links, ratelimit, signups
 from assent.services.apikeys import Principal
 from assent.services.errors import Invalid, Problem
@@ -89,10 +88,10 @@ def preflight() -> Response:
     status_code=202,
     summary="A signup from your website's form (double opt-in applies)",
 )
-def submit(request: Request, body: FormSubmissionIn, background: BackgroundTasks) -> Any:
+def submit(request: Request, body: FormSubmissionIn) -> Any:
     public = not request.headers.get("authorization")
     try:
-        return _submit(request, body, background, public)
+        return _submit(request, body, public)
     except Problem as problem:
         response = problem_response(
             problem.status, problem.code, problem.title, problem.detail, problem.errors, **problem.extra
@@ -102,7 +101,7 @@ def submit(request: Request, body: FormSubmissionIn, background: BackgroundTasks
         return response
 
 
-def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTasks, public: bool) -> Any:
+def _submit(request: Request, body: FormSubmissionIn, public: bool) -> Any:
     db = db_of(request)
     principal: Principal | None = None
     if public:
@@ -143,10 +142,6 @@ def _submit(request: Request, body: FormSubmissionIn, background: BackgroundTask
         client_context(request),
         actor_id=f"form-key:{body.business_unit_id}" if public else principal.id if principal else None,
     )
-    mailer: Mailer = request.app.state.mailer
-    for mail in (outcome.mail, outcome.receipt):  # the follow-up, the consent receipt (issue 17)
-        if mail is not None:
-            background.add_task(deliver, mailer, mail)
     if public:
         return accepted
     return {

@@ -18,18 +18,13 @@ from assent.api import auth
 from assent.api.common import db_of
 from assent.api.schemas import Strict
 from assent.domain.model import Channel
-from assent.mail import Mailer, deliver
 from assent.services import links
 from assent.services.apikeys import Principal
-from assent.services.errors import Invalid, Problem
+from assent.services.errors import Invalid
 
 __all__ = ["TooManyRequests", "router"]
 
 router = APIRouter(tags=["links"])
-
-class MailNotSent(Problem):
-    status = 502
-    title = "Mail not sent"
 
 
 Language = Annotated[str, Field(max_length=35, examples=["en", "sv"])]
@@ -95,7 +90,10 @@ class ResubscribeOut(BaseModel):
     address: str
     channel: Channel
     business_unit_id: int
-    sent: bool
+    sent: bool = Field(
+        description="already delivered (the local outbox, without ASSENT_SMTP_URL); otherwise the worker sends it"
+    )
+    queued: bool = Field(description="the email is in the mail queue (always true): it is not lost")
 
 
 @router.post(
@@ -114,7 +112,8 @@ def resubscribe_email(
 ) -> dict[str, Any]:
     """Emails the person a link to their preference center, where only they can lift the
     "unsubscribe from all" (with a second confirmation). At most one per address and
-    business unit every 7 days."""
+    business unit every 7 days. The email is queued in the deciding transaction (R33) and
+    sent by the worker: a mail server that is down delays it, never loses it."""
     body = body or ResubscribeIn()
     if channel is not Channel.EMAIL:
         raise Invalid("channel", "a resubscribe email needs an EMAIL address", "EMAIL_ONLY")
@@ -126,13 +125,10 @@ def resubscribe_email(
         business_unit_id=body.business_unit_id,
         language=links.normalize_language(body.language),
     )
-    mailer: Mailer = request.app.state.mailer
-    if not deliver(mailer, invitation.mail):
-        link_actions.invitation_not_sent(db, invitation)  # nothing went out: allow a retry
-        raise MailNotSent("MAIL_NOT_SENT", "The mail server did not take the message; try again later.")
     return {
         "address": invitation.address.display,
         "channel": channel,
         "business_unit_id": body.business_unit_id,
-        "sent": True,
+        "sent": invitation.mail.sent,
+        "queued": True,
     }

@@ -9,6 +9,7 @@ from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assent.domain.model import API_KEY_SOURCE_ORDER, BULK_SOURCES, Channel, LegalBasis, Outcome, Reason, Status
+from assent.services.events import EventOut  # the feed's shape, shared with webhooks
 
 #: Database ids: 32-bit in the schema, so that nobody can send one no column can hold.
 MAX_ID = 2_147_483_647
@@ -204,34 +205,6 @@ class SubscriberOut(BaseModel):
         description='with `as_of`: the policy applied: "now" (unchanged since), or "settings_audit" (as it was'
         " then, rebuilt from the settings audit)",
     )
-
-
-class EventOut(BaseModel):
-    id: int
-    at: dt.datetime
-    kind: str
-    channel: str
-    address: str | None
-    business_unit_id: int | None
-    subscription_type_id: int | None
-    old_status: str | None
-    new_status: str | None
-    legal_basis: str | None
-    legal_basis_explanation: str | None
-    processing_legal_basis: str | None
-    source: str
-    actor_kind: str
-    actor_id: str | None
-    ip: str | None
-    user_agent: str | None
-    job_id: str | None
-    #: the workflow whose action wrote this event (R23)
-    workflow_id: int | None = None
-    notice_version: str | None
-    notice_text: str | None
-    redacted: bool
-    hash: str | None = Field(None, description="SHA-256 of the event in the ledger's hash chain (README, Evidence)")
-    prev_hash: str | None = Field(None, description="the hash of the event before it")
 
 
 class EventPage(Page):

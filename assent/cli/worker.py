@@ -1,4 +1,5 @@
-"""`assent worker`: run durable jobs (bulk updates…) without the web server.
+"""`assent worker`: run durable jobs (bulk updates…), deliver webhooks and queued mail,
+without the web server.
 
 Several may run against one PostgreSQL (or beside `assent serve`): each job is held by one
 worker at a time through its lease. SIGTERM or Ctrl-C finishes the current chunk, hands
@@ -19,7 +20,10 @@ from rich.console import Console
 from assent.actions.ledger import periodic_checkpoints
 from assent.cli.main import cli
 from assent.config import Settings
+from assent.jobs.dispatcher import Dispatcher
 from assent.jobs.worker import Worker
+from assent.mail import mailer_for
+from assent.mail.queue import MailSender
 from assent.storage.db import open_database
 from assent.storage.migrate import migrate
 
@@ -46,12 +50,23 @@ console = Console(stderr=True)
     type=float,
     help="Seconds to rest between chunks (leaves SQLite's write lock to other writers).",
 )
+@click.option(
+    "--delivery-lease",
+    "delivery_lease_seconds",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(1.0),
+    help="Seconds a webhook delivery stays ours; attempts time out within half of it (at most 10 s).",
+)
 @click.option("--once", is_flag=True, help="Exit when no job is waiting instead of polling.")
-def worker(poll: float, chunk_size: int, lease_seconds: float, pause: float, once: bool) -> None:
-    """Run the job worker until SIGTERM/SIGINT (migrates the database first)."""
+def worker(
+    poll: float, chunk_size: int, lease_seconds: float, pause: float, delivery_lease_seconds: float, once: bool
+) -> None:
+    """Run the job worker, the webhook dispatcher and the mail queue until SIGTERM/SIGINT
+    (migrates the database first)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
-    db = open_database(settings, pool_size=2)
+    db = open_database(settings, pool_size=4)  # the jobs, the dispatcher and the mail sender
     migrate(db)
     runner = Worker(
         db,
@@ -61,6 +76,15 @@ def worker(poll: float, chunk_size: int, lease_seconds: float, pause: float, onc
         pause=pause,
         periodic=periodic_checkpoints(db, settings),
     )
+    dispatcher = Dispatcher(
+        db,
+        allow_private=settings.webhook_allow_private,
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        lease=dt.timedelta(seconds=delivery_lease_seconds),
+        owner=runner.owner,
+        poll=min(poll, 0.5),
+    )
+    mail = MailSender(db, mailer_for(settings, db), retry_base_seconds=settings.mail_retry_base_seconds)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -73,7 +97,20 @@ def worker(poll: float, chunk_size: int, lease_seconds: float, pause: float, onc
     try:
         if once:
             runner.run_until_idle(stop)
+            dispatcher.run_until_idle()
+            mail.run_until_idle()
         else:
-            runner.run(stop)
+            threads = [
+                threading.Thread(target=loop, args=(stop,), name=name)
+                for name, loop in (("assent-webhooks", dispatcher.run), ("assent-mail", mail.run))
+            ]
+            for thread in threads:
+                thread.start()
+            try:
+                runner.run(stop)
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join()
     finally:
         db.dispose()

@@ -17,7 +17,9 @@ one chunk, and a killed worker's uncommitted chunk is simply done again by the n
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
+import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -51,6 +53,11 @@ class Target:
     display: str | None
     contact_id: int | None
     error: str | None
+
+
+def default_owner() -> str:
+    """A worker's name in leases: host, process and a random part (threads of one process differ)."""
+    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 def new_job_id() -> str:

@@ -12,9 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import logging
-import os
-import secrets
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
@@ -25,8 +22,12 @@ from typing import Any
 import anyio
 from sqlalchemy.engine import Connection
 
+from assent.config import Settings
 from assent.jobs import queue
-from assent.jobs.queue import Job, Target
+from assent.jobs.dispatcher import Dispatcher
+from assent.jobs.queue import Job, Target, default_owner
+from assent.mail import mailer_for
+from assent.mail.queue import MailSender
 from assent.storage import tables as t
 from assent.storage.db import Database
 
@@ -77,14 +78,10 @@ def register(kind: str, handler: Any, *, ranged: bool = False) -> None:
     HANDLERS[kind] = on_targets
 
 
-def _default_owner() -> str:
-    return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(4)}"
-
-
 @dataclass
 class Worker:
     db: Database
-    owner: str = field(default_factory=_default_owner)
+    owner: str = field(default_factory=default_owner)
     lease: dt.timedelta = dt.timedelta(seconds=30)
     chunk_size: int = 1000
     #: seconds between polls of an empty queue
@@ -202,31 +199,58 @@ class Worker:
         return Job(job.id, job.kind, job.params, job.total, new_done, job.attempts)
 
 
-class Background:
-    """One worker thread beside the web server (`assent serve`), stopped cleanly."""
+def loops(
+    db: Database,
+    settings: Settings | None,
+    delivery_lease: dt.timedelta = dt.timedelta(seconds=60),
+    **options: Any,
+) -> dict[str, Callable[[threading.Event], None]]:
+    """What a worker runs, each in its own thread: the job worker, and — given settings —
+    the webhook dispatcher and the mail queue's sender."""
+    found: dict[str, Callable[[threading.Event], None]] = {"assent-jobs": Worker(db, **options).run}
+    if settings is not None:
+        dispatcher = Dispatcher(
+            db,
+            allow_private=settings.webhook_allow_private,
+            retry_base_seconds=settings.webhook_retry_base_seconds,
+            lease=delivery_lease,
+        )
+        mail = MailSender(db, mailer_for(settings, db), retry_base_seconds=settings.mail_retry_base_seconds)
+        found.update({"assent-webhooks": dispatcher.run, "assent-mail": mail.run})
+    return found
 
-    def __init__(self, db: Database, **options: Any) -> None:
-        self.worker = Worker(db, **options)
+
+class Background:
+    """The worker's loops in threads beside the web server (`assent serve`), stopped cleanly."""
+
+    def __init__(self, db: Database, settings: Settings | None = None, **options: Any) -> None:
         self.stop = threading.Event()
-        self.thread = threading.Thread(target=self.worker.run, args=(self.stop,), name="assent-jobs", daemon=True)
+        self.threads = [
+            threading.Thread(target=run, args=(self.stop,), name=name, daemon=True)
+            for name, run in loops(db, settings, **options).items()
+        ]
 
     def __enter__(self) -> Background:
-        self.thread.start()
+        for thread in self.threads:
+            thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.stop.set()
-        # A chunk is one transaction of ~1000 addresses: it ends within seconds. If it does
-        # not, the process exits anyway and the lease hands the job to the next worker.
-        self.thread.join(timeout=30)
+        # A chunk is one transaction of ~1000 addresses, a webhook attempt at most 10 s: they
+        # end within seconds. If not, the process exits anyway and the leases hand the work on.
+        for thread in self.threads:
+            thread.join(timeout=30)
 
 
-def in_process_worker(db: Database, **options: Any) -> Callable[[Any], AbstractAsyncContextManager[None]]:
-    """A FastAPI lifespan running one `Background` worker while the app serves."""
+def in_process_worker(
+    db: Database, settings: Settings | None = None, **options: Any
+) -> Callable[[Any], AbstractAsyncContextManager[None]]:
+    """A FastAPI lifespan running the `Background` loops while the app serves."""
 
     @asynccontextmanager
     async def lifespan(_app: Any) -> AsyncIterator[None]:
-        background = Background(db, **options)
+        background = Background(db, settings, **options)
         background.__enter__()
         try:
             yield

@@ -7,15 +7,17 @@ Messages are composed in `assent.mail.compose`; this package only delivers them.
 
 from __future__ import annotations
 
-import logging
-import smtplib
+from email import policy
 from email.message import EmailMessage
 from typing import Protocol
 
 from assent.config import Settings
 from assent.storage.db import Database
 
-log = logging.getLogger("assent.mail")
+#: Headers are folded at white space, or kept on one line up to RFC 5322's 998 characters.
+#: With the usual 78, Python encodes a header it cannot fold (RFC 2047) — and a one-click
+#: `List-Unsubscribe` URL written as `=?utf-8?q?=3Chttps…` is one no mailbox provider finds.
+POLICY = policy.default.clone(max_line_length=998)
 
 
 class Mailer(Protocol):
@@ -23,24 +25,16 @@ class Mailer(Protocol):
         """Deliver one message or raise (OSError, smtplib.SMTPException)."""
 
 
+def is_local(settings: Settings) -> bool:
+    """No ASSENT_SMTP_URL: mail goes to the local outbox (a table of Assent's own database)."""
+    return not settings.smtp_url
+
+
 def mailer_for(settings: Settings, db: Database) -> Mailer:
-    if settings.smtp_url:
+    if settings.smtp_url:  # not is_local(settings)
         from assent.mail.smtp import SmtpMailer
 
         return SmtpMailer(settings.smtp_url)
     from assent.mail.outbox import OutboxMailer
 
     return OutboxMailer(db)
-
-
-def deliver(mailer: Mailer, message: EmailMessage | None) -> bool:
-    """Send after commit. A failure is logged and reported, never raised into a request whose
-    changes are already committed."""
-    if message is None:
-        return False
-    try:
-        mailer.send(message)
-    except (OSError, smtplib.SMTPException):
-        log.exception("Could not send %r to %s", str(message["Subject"]), message["To"])
-        return False
-    return True

@@ -14,21 +14,16 @@ The last two are about a list, so they carry their own one-click List-Unsubscrib
 from __future__ import annotations
 
 import json
-from email import policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 
 from assent.config import Settings
+from assent.mail import POLICY
 from assent.pages import i18n
 from assent.pages.i18n import N_
 from assent.services.branding import Brand
 from assent.services.links import LinkTarget, urls_for
-
-#: Headers are folded at white space, or kept on one line up to RFC 5322's 998 characters.
-#: With the usual 78, Python encodes a header it cannot fold (RFC 2047) — and a one-click
-#: `List-Unsubscribe` URL written as `=?utf-8?q?=3Chttps…` is one no mailbox provider finds.
-POLICY = policy.default.clone(max_line_length=998)
 
 SUBJECTS = {
     "preference_link": N_("Your email preferences for %(company)s"),

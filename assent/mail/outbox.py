@@ -9,6 +9,8 @@ import re
 import sys
 from email.message import EmailMessage
 
+from sqlalchemy.engine import Connection
+
 from assent.storage import tables as t
 from assent.storage.db import Database
 
@@ -22,22 +24,28 @@ class OutboxMailer:
         _make_visible()
 
     def send(self, message: EmailMessage) -> None:
-        recipient = str(message["To"])
-        subject = str(message["Subject"])
         with self.db.write() as conn:
-            conn.execute(
-                t.mail_outbox.insert().values(
-                    created_at=t.now(), recipient=recipient, subject=subject, message=message.as_bytes()
-                )
-            )
-        body = message.get_body(preferencelist=("plain",))
-        links = _URL.findall(body.get_content()) if body is not None else []
-        log.info(
-            "No ASSENT_SMTP_URL: mail to %s kept in the local outbox: %s%s",
-            recipient,
-            subject,
-            "".join(f"\n    {link}" for link in dict.fromkeys(links)),
+            keep(conn, message)
+
+
+def keep(conn: Connection, message: EmailMessage) -> None:
+    """Keep a message in the local outbox, in the caller's transaction, and log it."""
+    recipient = str(message["To"])
+    subject = str(message["Subject"])
+    conn.execute(
+        t.mail_outbox.insert().values(
+            created_at=t.now(), recipient=recipient, subject=subject, message=message.as_bytes()
         )
+    )
+    _make_visible()
+    body = message.get_body(preferencelist=("plain",))
+    links = _URL.findall(body.get_content()) if body is not None else []
+    log.info(
+        "No ASSENT_SMTP_URL: mail to %s kept in the local outbox: %s%s",
+        recipient,
+        subject,
+        "".join(f"\n    {link}" for link in dict.fromkeys(links)),
+    )
 
 
 def _make_visible() -> None:

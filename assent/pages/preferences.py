@@ -23,11 +23,10 @@ from starlette.datastructures import FormData
 from assent.actions import contact_pages
 from assent.actions.contact_pages import Choices
 from assent.domain.model import Channel, Status, WideOptOut
-from assent.mail import deliver
 from assent.pages import i18n
 from assent.pages.i18n import N_
 from assent.pages.links import Opened, open_link, read_form
-from assent.pages.web import check_form, db_of, evidence_context, form_token, mailer_of, render, settings_of
+from assent.pages.web import check_form, db_of, evidence_context, form_token, render, settings_of
 from assent.services.links import Purpose
 from assent.services.preferences import load_preferences
 from assent.services.state import Account
@@ -148,8 +147,6 @@ def _save(request: Request, token: str, form: FormData, background: BackgroundTa
         # R8/R13: lifting "unsubscribe from all" takes a second, explicit yes. Nothing is
         # written until it comes.
         return _confirm_page(request, center, choices)
-    if saved.mail is not None:  # the consent receipt, when the unit sends them (issue 17)
-        background.add_task(deliver, mailer_of(request), saved.mail)
     return RedirectResponse(f"/preferences/{token}?saved=1&lang={opened.language}", status_code=303)
 
 

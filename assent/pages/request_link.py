@@ -19,7 +19,6 @@ from starlette.datastructures import FormData
 from assent.actions import links
 from assent.config import Settings
 from assent.domain.addresses import InvalidAddress, normalize_email
-from assent.mail import Mailer, deliver
 from assent.pages.links import read_form
 from assent.pages.web import (
     PageError,
@@ -28,7 +27,6 @@ from assent.pages.web import (
     db_of,
     form_token,
     language_for,
-    mailer_of,
     render,
     settings_of,
 )
@@ -102,11 +100,12 @@ def _request(request: Request, form: FormData, background: BackgroundTasks) -> H
         retry = str(exceeded.retry_after)
         raise PageError(429, "rate_limited", language=language, brand=brand, headers={"Retry-After": retry}, back=back)
     background.add_task(
-        send_link, db_of(request), settings_of(request), mailer_of(request), address.key, brand, language
+        send_link, db_of(request), settings_of(request), address.key, brand, language
     )
     return sent
 
 
-def send_link(db: Database, settings: Settings, mailer: Mailer, key: str, brand: Brand, language: str) -> None:
-    """After the response: email a fresh link if the address is known."""
-    deliver(mailer, links.email_preference_link(db, settings, key=key, brand=brand, language=language))
+def send_link(db: Database, settings: Settings, key: str, brand: Brand, language: str) -> None:
+    """After the response (so that its time does not tell whether the address is known):
+    queue a fresh link for an address Assent knows; the worker sends it (R33)."""
+    links.email_preference_link(db, settings, key=key, brand=brand, language=language)

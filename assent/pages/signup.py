@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from assent.actions import contact_pages, signups
 from assent.domain.model import Channel
-from assent.mail import deliver
 from assent.pages import i18n
 from assent.pages.i18n import N_
 from assent.pages.links import open_link, read_form
@@ -29,7 +28,6 @@ from assent.pages.web import (
     evidence_context,
     form_token,
     language_for,
-    mailer_of,
     render,
     settings_of,
 )
@@ -100,12 +98,12 @@ def show(request: Request, business_unit_id: int) -> HTMLResponse:
 
 
 @router.post("/subscribe/{business_unit_id}", response_class=HTMLResponse)
-async def subscribe(request: Request, business_unit_id: int, background: BackgroundTasks) -> Response:
+async def subscribe(request: Request, business_unit_id: int) -> Response:
     form = await read_form(request)
-    return await run_in_threadpool(_subscribe, request, business_unit_id, form, background)
+    return await run_in_threadpool(_subscribe, request, business_unit_id, form)
 
 
-def _subscribe(request: Request, business_unit_id: int, form: FormData, background: BackgroundTasks) -> HTMLResponse:
+def _subscribe(request: Request, business_unit_id: int, form: FormData) -> HTMLResponse:
     brand, types = _brand(request, business_unit_id)
     language = language_for(request, brand=brand)
     back = f"/subscribe/{business_unit_id}?lang={language}"
@@ -142,9 +140,6 @@ def _subscribe(request: Request, business_unit_id: int, form: FormData, backgrou
             field = problem.errors[0].field if problem.errors else ""
             errors["email" if field == "address" else "types"] = "invalid" if field == "address" else "choose"
         else:
-            background.add_task(deliver, mailer_of(request), outcome.mail)
-            if outcome.receipt is not None:  # the consent receipt (issue 17)
-                background.add_task(deliver, mailer_of(request), outcome.receipt)
             return render(
                 request, "subscribed.html", language=language, brand=brand, confirm=outcome.double_opt_in
             )

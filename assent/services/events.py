@@ -1,6 +1,7 @@
 """Reading the ledger — the one reader every interface uses: the admin's Activity screen
 and History tab (`page`), the API's per-address history (`history_page`) and its feed
-(`feed_page`). Newest first (or, for the feed, oldest first), keyset-paged on the event id,
+(`feed_page`), and the `data` of every outbound webhook (`public_events`, one shape:
+`EventOut`). Newest first (or, for the feed, oldest first), keyset-paged on the event id,
 and fast at millions of events without extra indexes.
 
 - An address filter uses the ledger's primary key (address hash, id).
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel, Field
 from sqlalchemy.engine import Connection
 
 from assent.services import sms
@@ -151,6 +153,50 @@ def event_dict(row: Any) -> dict[str, Any]:
     workflow = (event.get("actor_id") or "").removeprefix("workflow:")
     event["workflow_id"] = int(workflow) if event.get("source") == "WORKFLOW" and workflow.isdigit() else None
     return event
+
+
+class EventOut(BaseModel):
+    """An event as every interface shows it: the API feed and history, and the `data` of a
+    webhook (jobs/dispatcher.py) are this one shape."""
+
+    id: int
+    at: dt.datetime
+    kind: str
+    channel: str
+    address: str | None
+    business_unit_id: int | None
+    subscription_type_id: int | None
+    old_status: str | None
+    new_status: str | None
+    legal_basis: str | None
+    legal_basis_explanation: str | None
+    processing_legal_basis: str | None
+    source: str
+    actor_kind: str
+    actor_id: str | None
+    ip: str | None
+    user_agent: str | None
+    job_id: str | None
+    #: the workflow whose action wrote this event (R23)
+    workflow_id: int | None = None
+    notice_version: str | None
+    notice_text: str | None
+    redacted: bool
+    hash: str | None = Field(None, description="SHA-256 of the event in the ledger's hash chain (README, Evidence)")
+    prev_hash: str | None = Field(None, description="the hash of the event before it")
+
+
+def public_events(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Events by id, as JSON-ready dicts exactly as the feed shows them (read now, so an
+    erasure's redaction since the event was written is what goes out): the `data` of a
+    webhook."""
+    if not ids:
+        return {}
+    e = t.ledger_events
+    rows = conn.execute(sa.select(e).where(e.c.id.in_(list(ids)))).all()
+    return {
+        row.id: EventOut.model_validate(event_dict(row._mapping)).model_dump(mode="json") for row in rows
+    }
 
 
 def history_page(conn: Connection, address_hashes: Sequence[str], cursor: str | None, limit: int) -> dict[str, Any]:

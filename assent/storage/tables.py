@@ -30,6 +30,7 @@ from assent.domain.model import (
     Source,
     Status,
 )
+from assent.domain.webhooks import AttemptOutcome, DeliveryState, MailState
 
 metadata = sa.MetaData(
     naming_convention={
@@ -766,4 +767,97 @@ sms_messages = sa.Table(
     sa.Column("reviewed_at", UTCDateTime, nullable=True),
     sa.Column("received_at", UTCDateTime, nullable=False),
     sa.Index(None, "review", "received_at"),
+)
+
+# --- outbound webhooks and queued mail (issue 14, SPEC R25, R33) ---------------------------
+
+# Unpublished outbox rows, oldest first: the dispatcher's fan-out reads them through this.
+sa.Index("ix_outbox_published_at_event_id", outbox.c.published_at, outbox.c.event_id)
+
+webhook_endpoints = sa.Table(
+    "webhook_endpoints",
+    metadata,
+    sa.Column("id", Text(40), primary_key=True),
+    sa.Column("url", Text(2000), nullable=False),
+    sa.Column("description", Text(500), nullable=True),
+    sa.Column("event_types", sa.JSON, nullable=False),  # ["*"] or names of domain.webhooks.EventType
+    sa.Column("enabled", sa.Boolean, nullable=False),
+    # Standard Webhooks secrets ("whsec_" + base64). Kept in the clear: signing needs them.
+    sa.Column("secret", Text(100), nullable=False),
+    sa.Column("previous_secret", Text(100), nullable=True),  # still signs until previous_secret_until
+    sa.Column("previous_secret_until", UTCDateTime, nullable=True),
+    sa.Column("secret_rotated_at", UTCDateTime, nullable=True),
+    sa.Column("disabled_at", UTCDateTime, nullable=True),
+    sa.Column("disabled_reason", Text(1000), nullable=True),
+    # The first failure since the last success; three days of it disable the endpoint.
+    sa.Column("failing_since", UTCDateTime, nullable=True),
+    # The ledger position when the endpoint was created: it receives the events after it.
+    sa.Column("start_after", sa.BigInteger, nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One row per (endpoint, ledger event) the endpoint receives: its delivery state. Rows of
+# one address and endpoint go out in event order: a row is due only when no earlier row of
+# its lane (endpoint, address_hash) is still PENDING. `next_attempt_at` is NULL while the
+# row waits behind such an earlier one. Workers hold a row by a compare-and-set lease.
+webhook_deliveries = sa.Table(
+    "webhook_deliveries",
+    metadata,
+    sa.Column("endpoint_id", Text(40), sa.ForeignKey("webhook_endpoints.id"), primary_key=True),
+    sa.Column("event_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("address_hash", Text(64), nullable=False),
+    sa.Column("state", Text(10), nullable=False),  # domain.webhooks.DeliveryState
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("first_attempt_at", UTCDateTime, nullable=True),  # the retry window starts here
+    sa.Column("lease_owner", Text(100), nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("last_status_code", sa.Integer, nullable=True),
+    sa.Column("last_error", Text(500), nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("finished_at", UTCDateTime, nullable=True),
+    sa.Index("ix_webhook_deliveries_due", "endpoint_id", "state", "next_attempt_at", "event_id"),
+    sa.Index("ix_webhook_deliveries_lane", "endpoint_id", "address_hash", "state", "event_id"),
+    one_of("state", DeliveryState),
+)
+
+# Every attempt, for the delivery log (GET /api/v1/webhooks/{id}/deliveries), newest first.
+webhook_attempts = sa.Table(
+    "webhook_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("endpoint_id", Text(40), sa.ForeignKey("webhook_endpoints.id"), nullable=False),
+    sa.Column("event_id", sa.BigInteger, nullable=True),  # None: a test event
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("outcome", Text(10), nullable=False),  # domain.webhooks.AttemptOutcome
+    sa.Column("status_code", sa.Integer, nullable=True),
+    sa.Column("error", Text(500), nullable=True),
+    sa.Column("response_body", Text(4096), nullable=True),  # the first 4 KB
+    sa.Column("duration_ms", sa.Integer, nullable=False),
+    sa.Column("at", UTCDateTime, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Index(None, "endpoint_id", "id"),
+    one_of("outcome", AttemptOutcome),
+)
+
+# Mail Assent sends (preference links, confirmations, resubscribe invitations), written in
+# the transaction that decides to send it and delivered by the worker with retries (R33).
+mail_queue = sa.Table(
+    "mail_queue",
+    metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("recipient", Text(320), nullable=False),  # personal
+    sa.Column("subject", Text(500), nullable=False),
+    sa.Column("message", sa.LargeBinary, nullable=False),  # the whole RFC 5322 message
+    sa.Column("state", Text(10), nullable=False),  # domain.webhooks.MailState
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=True),
+    sa.Column("lease_owner", Text(100), nullable=True),
+    sa.Column("lease_until", UTCDateTime, nullable=True),
+    sa.Column("last_error", Text(500), nullable=True),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.Index(None, "state", "next_attempt_at"),
+    one_of("state", MailState),
 )

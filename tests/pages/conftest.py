@@ -14,7 +14,10 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from assent.config import Settings
 from assent.domain.model import Channel
+from assent.mail import mailer_for
+from assent.mail.queue import MailSender
 from assent.storage import tables as t
 from assent.storage.db import Database
 from tests.conftest import Catalog
@@ -113,6 +116,16 @@ def outbox(db: Database) -> list[EmailMessage]:
     with db.read() as conn:
         rows = conn.execute(sa.select(t.mail_outbox.c.message).order_by(t.mail_outbox.c.id)).scalars().all()
     return [email.message_from_bytes(raw, policy=email.policy.default) for raw in rows]  # type: ignore[misc]
+
+
+def worker_sends_mail(db: Database, settings: Settings) -> int:
+    """What `assent worker` does with the mail queue: send every message that is due (with
+    ASSENT_SMTP_URL set, the requests only queue mail, R33). Returns how many it tried."""
+    sender = MailSender(db, mailer_for(settings, db), retry_base_seconds=settings.mail_retry_base_seconds)
+    tried = 0
+    while found := sender.work_once():
+        tried += found
+    return tried
 
 
 def text_of(message: EmailMessage) -> str:

@@ -5,6 +5,7 @@ backend, so these run on SQLite only.)"""
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import email
 import email.policy
 import re
@@ -14,15 +15,18 @@ from email.message import EmailMessage
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 
 from assent.app import create_app
 from assent.config import Settings
-from assent.mail.smtp import SmtpConfig
+from assent.mail.queue import MailSender
+from assent.mail.smtp import SmtpConfig, SmtpMailer
+from assent.storage import tables as t
 from assent.storage.db import Database
 from tests.conftest import count_rows
-from tests.pages.conftest import ALICE, Shop, form_token, html_of, subscribe, text_of
+from tests.pages.conftest import ALICE, Shop, form_token, html_of, subscribe, text_of, worker_sends_mail
 
 
 @pytest.fixture
@@ -75,6 +79,8 @@ def test_it_sends_a_preference_link_by_smtp_that_opens_the_preference_center(
         "/preferences?lang=sv",
         data={"csrf": form_token(page.text), "email": ALICE, "business_unit_id": shop.bu},
     )
+    assert inbox[0].messages == []  # queued (R33): the worker sends it
+    worker_sends_mail(db, smtp_client.app.state.settings)
     [(sender, recipients, message)] = inbox[0].messages
     assert (sender, recipients) == ("mail@acme.example", ["Alice.Andersson@example.com"])
     assert message["From"] == "Acme AB <mail@acme.example>"
@@ -96,7 +102,7 @@ def test_it_sends_a_preference_link_by_smtp_that_opens_the_preference_center(
 
 def test_it_sends_a_confirmation_whose_list_unsubscribe_header_works(
     smtp_client: TestClient, inbox: tuple[Inbox, int], shop: Shop, write_headers: dict[str, str],
-    admin_headers: dict[str, str],
+    admin_headers: dict[str, str], db: Database,
 ) -> None:
     smtp_client.patch(f"/api/v1/business-units/{shop.bu}", json={"double_opt_in": True}, headers=admin_headers)
     submitted = smtp_client.post(
@@ -105,6 +111,7 @@ def test_it_sends_a_confirmation_whose_list_unsubscribe_header_works(
         headers=write_headers,
     )
     assert submitted.json()["confirmation_required"] is True
+    worker_sends_mail(db, smtp_client.app.state.settings)  # the signup queued it (R33)
     [(_, _, message)] = inbox[0].messages
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     header = re.fullmatch(r"<http://testserver(/unsubscribe/[\w.\-]+)>", message["List-Unsubscribe"])
@@ -115,19 +122,42 @@ def test_it_sends_a_confirmation_whose_list_unsubscribe_header_works(
     assert [(w["business_unit_id"], w["source"]) for w in wides] == [(shop.bu, "ONE_CLICK")]
 
 
-def test_it_reports_a_mail_server_that_is_down(
+def test_it_queues_mail_while_the_server_is_down_and_delivers_it_when_it_is_back(
     settings: Settings, db: Database, shop: Shop, write_headers: dict[str, str]
 ) -> None:
-    down = dataclasses.replace(settings, smtp_url=f"smtp://127.0.0.1:{_free_port()}")
+    port = _free_port()
+    down = dataclasses.replace(settings, smtp_url=f"smtp://127.0.0.1:{port}", mail_from="Assent <mail@acme.example>")
     with TestClient(create_app(down, db)) as client:
         subscribe(client, write_headers, shop.newsletter)
         client.put(f"/api/v1/subscribers/EMAIL/{ALICE}/unsubscribe-all", params={"business_unit_id": shop.bu},
                    headers=write_headers)
         url = f"/api/v1/subscribers/EMAIL/{ALICE}/resubscribe-email"
-        failed = client.post(url, json={"business_unit_id": shop.bu}, headers=write_headers)
-        assert (failed.status_code, failed.json()["code"]) == (502, "MAIL_NOT_SENT")
-        # Nothing went out, so the weekly limit was not used up.
-        assert client.post(url, json={"business_unit_id": shop.bu}, headers=write_headers).status_code == 502
+        invited = client.post(url, json={"business_unit_id": shop.bu}, headers=write_headers)
+        assert invited.status_code == 202
+        assert (invited.json()["sent"], invited.json()["queued"]) == (False, True)
+        page = client.get("/preferences", params={"business_unit_id": shop.bu})
+        asked = client.post("/preferences", data={"csrf": form_token(page.text), "email": ALICE, "business_unit_id": shop.bu})
+        assert asked.status_code == 200
+    # The requests only queued the mail (R33); the worker's first attempt finds the server down.
+    assert worker_sends_mail(db, down) == 2
+    with db.read() as conn:
+        queued = conn.execute(sa.select(t.mail_queue.c.state, t.mail_queue.c.attempts, t.mail_queue.c.last_error)).all()
+    assert [(state, attempts) for state, attempts, _ in queued] == [("QUEUED", 1), ("QUEUED", 1)]
+    assert all("Connection refused" in (error or "") for _, _, error in queued)
+
+    handler = Inbox()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        sender = MailSender(db, SmtpMailer(down.smtp_url or ""), clock=lambda: t.now() + dt.timedelta(seconds=30))
+        sender.run_until_idle()
+    finally:
+        controller.stop()
+    subjects = sorted(str(message["Subject"]) for _, _, message in handler.messages)
+    assert subjects == ["Would you like to hear from Acme AB again?", "Your email preferences for Acme AB"]
+    assert {tuple(rcpt) for _, rcpt, _ in handler.messages} == {("Alice.Andersson@example.com",)}
+    with db.read() as conn:
+        assert conn.execute(sa.select(t.mail_queue.c.state)).scalars().all() == ["SENT", "SENT"]
 
 
 def test_it_reads_smtp_urls() -> None:

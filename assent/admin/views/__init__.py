@@ -18,6 +18,7 @@ from assent.admin.views import (
     settings,
     types,
     units,
+    webhooks,
     workflows,
 )
 
@@ -34,6 +35,7 @@ ROUTERS: list[APIRouter] = [
     units.router,
     settings.router,
     audit.router,
+    webhooks.router,
     activity.router,
     reviews.router,
     imports.router,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from sqlalchemy.engine import Connection
 
@@ -34,7 +34,6 @@ from assent.domain.rules import (
     is_resubscribe,
     may_lift_wide_opt_out,
 )
-from assent.mail import Mailer, deliver
 from assent.services import catalog, contacts, subscribers
 from assent.services import events as ledger_reads
 from assent.services.errors import Invalid, Problem
@@ -428,17 +427,13 @@ async def resubscribe_all(request: Request, contact_id: int, me: SignedIn = Depe
 # --- preference link, delete ----------------------------------------------------------------
 
 
-def _mailer(request: Request) -> Mailer:
-    mailer: Mailer = request.app.state.mailer
-    return mailer
-
-
 @router.post("/contacts/{contact_id}/preference-link")
 async def send_preference_link(
-    request: Request, contact_id: int, background: BackgroundTasks, me: SignedIn = Depends(editor)
+    request: Request, contact_id: int, me: SignedIn = Depends(editor)
 ) -> Response:
     """Email the contact a link to their preference page for one business unit. When they
-    unsubscribed from all themselves, it is the resubscribe invitation (only they can)."""
+    unsubscribed from all themselves, it is the resubscribe invitation (only they can).
+    The action queues it (R33); the worker sends it."""
     form = await request.form()
     unit = _int(form.get("business_unit_id"), "business_unit_id")
     with _db(request).read() as conn:
@@ -446,9 +441,9 @@ async def send_preference_link(
     sent = link_actions.send_preference_link(
         _db(request), request.app.state.settings, address=address, business_unit_id=unit, actor=_actor(me)
     )
-    background.add_task(deliver, _mailer(request), sent.mail)
     what = "an invitation to resubscribe" if sent.invitation else "a link to their preference page"
-    return redirect(request, f"/contacts/{contact_id}?business_unit_id={unit}", f"Sent {what} to {address.display}.")
+    done = "Sent" if sent.mail.sent else "Queued"  # with SMTP the worker sends it in a moment
+    return redirect(request, f"/contacts/{contact_id}?business_unit_id={unit}", f"{done} {what} to {address.display}.")
 
 
 @router.get("/contacts/{contact_id}/delete")

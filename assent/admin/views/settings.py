@@ -15,7 +15,7 @@ from assent.actions import users as user_actions
 from assent.admin.security import SignedIn, admin, request_context
 from assent.admin.web import redirect, render, validation_words
 from assent.api.ledger import SettingsPatch
-from assent.services import apikeys, catalog, users
+from assent.services import apikeys, catalog, users, webhooks
 from assent.services import settings as settings_service
 from assent.services.errors import Problem
 from assent.services.users import Role
@@ -43,6 +43,7 @@ def _page(
         units = catalog.list_business_units(conn)
         people = users.list_users(conn)
         keys = apikeys.list_api_keys(conn)
+        hooks = webhooks.list_endpoints(conn)
     return render(
         request,
         "settings/index.html",
@@ -54,6 +55,7 @@ def _page(
         units=units,
         users=people,
         keys=keys,
+        webhooks=hooks,
         roles=[r.value for r in Role],
         scopes=apikeys.SCOPES,
         errors=errors or {},

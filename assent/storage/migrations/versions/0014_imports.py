@@ -1,7 +1,7 @@
 """Imports: uploaded CSV files, their records in chunks, and the problems found reading them.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-01
 
 An import is stored whole in the database (not on one host's disk), so any worker on any
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
