@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -50,8 +50,20 @@ def sign_in(browser: Any, live_server: Any, db: Database, email: str, role: str 
 def wait_for_text(browser: Any, text: str, timeout: float = 10) -> None:
     # The page may be replaced while it is read (a redirect after a form): read again.
     WebDriverWait(browser, timeout, ignored_exceptions=[StaleElementReferenceException]).until(
-        lambda b: text in b.find_element(By.TAG_NAME, "body").text
+        lambda b: text in _body_text(b)
     )
+
+
+def _body_text(browser: Any) -> str:
+    """The body's text; "" while the page is being replaced. Chromium reports an element of
+    the page just left either as stale or, in a narrower race, as a node that "does not belong
+    to the document": both mean read again."""
+    try:
+        return str(browser.find_element(By.TAG_NAME, "body").text)
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error.msg):
+            return ""
+        raise
 
 
 def settled(browser: Any, read: Any, timeout: float = 10) -> Any:

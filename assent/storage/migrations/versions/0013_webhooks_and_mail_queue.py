@@ -18,6 +18,20 @@ down_revision = "0012"
 branch_labels = None
 depends_on = None
 
+# table -> [(constraint name, condition)]: the enums of domain/webhooks.py as they are today
+# (tests/test_storage.py checks them against storage/tables.py, as it does migration 0007's).
+CHECKS: dict[str, list[tuple[str, str]]] = {
+    "webhook_deliveries": [("ck_webhook_deliveries_state_valid", "state IN ('DELIVERED', 'GAVE_UP', 'PENDING')")],
+    "webhook_attempts": [
+        ("ck_webhook_attempts_outcome_valid", "outcome IN ('DELIVERED', 'GAVE_UP', 'RETRY', 'TEST')"),
+    ],
+    "mail_queue": [("ck_mail_queue_state_valid", "state IN ('FAILED', 'QUEUED', 'SENT')")],
+}
+
+
+def _checks(table: str) -> list[sa.CheckConstraint]:
+    return [sa.CheckConstraint(condition, name=op.f(name)) for name, condition in CHECKS[table]]
+
 
 def upgrade() -> None:
     op.create_index("ix_outbox_published_at_event_id", "outbox", ["published_at", "event_id"])
@@ -59,9 +73,7 @@ def upgrade() -> None:
             ["endpoint_id"], ["webhook_endpoints.id"], name=op.f("fk_webhook_deliveries_endpoint_id_webhook_endpoints")
         ),
         sa.PrimaryKeyConstraint("endpoint_id", "event_id", name=op.f("pk_webhook_deliveries")),
-        sa.CheckConstraint(
-            "state IN ('DELIVERED', 'GAVE_UP', 'PENDING')", name=op.f("ck_webhook_deliveries_state_valid")
-        ),
+        *_checks("webhook_deliveries"),
     )
     op.create_index(
         "ix_webhook_deliveries_due", "webhook_deliveries", ["endpoint_id", "state", "next_attempt_at", "event_id"]
@@ -86,9 +98,7 @@ def upgrade() -> None:
             ["endpoint_id"], ["webhook_endpoints.id"], name=op.f("fk_webhook_attempts_endpoint_id_webhook_endpoints")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_attempts")),
-        sa.CheckConstraint(
-            "outcome IN ('DELIVERED', 'GAVE_UP', 'RETRY', 'TEST')", name=op.f("ck_webhook_attempts_outcome_valid")
-        ),
+        *_checks("webhook_attempts"),
     )
     op.create_index(op.f("ix_webhook_attempts_endpoint_id_id"), "webhook_attempts", ["endpoint_id", "id"])
     op.create_table(
@@ -106,7 +116,7 @@ def upgrade() -> None:
         sa.Column("last_error", sa.String(length=500), nullable=True),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mail_queue")),
-        sa.CheckConstraint("state IN ('FAILED', 'QUEUED', 'SENT')", name=op.f("ck_mail_queue_state_valid")),
+        *_checks("mail_queue"),
     )
     op.create_index(op.f("ix_mail_queue_state_next_attempt_at"), "mail_queue", ["state", "next_attempt_at"])
 
