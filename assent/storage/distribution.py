@@ -81,6 +81,12 @@ LOCAL: dict[str, str] = {
     "import_errors": "an import's problems, by import",
     "workflows": "a handful of definitions",
     "audit_events": "account changes (settings, types, units, users, keys): few, by id",
+    "ledger_checkpoints": "signed heads of the chain, one an hour: they sign the coordinator's order",
+    "ledger_signing_keys": "the Ed25519 key that signs checkpoints and receipts",
+    "webhook_endpoints": "a handful of receivers",
+    "webhook_deliveries": "one row per endpoint and event, claimed by compare-and-set like jobs",
+    "webhook_attempts": "the delivery log, by endpoint",
+    "mail_queue": "mail to send, claimed by compare-and-set like jobs",
     "workflow_runs": "a workflow's run log, by workflow",
     "workflow_run_actions": "a run's actions",
 }
