@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assent.domain.addresses import Address, InvalidAddress
+from assent.domain.addresses import Address, InvalidAddress, normalize_many
 from assent.domain.imports import (
     NO_ADDRESS_ON_CHANNEL,
     ImportKind,
@@ -181,7 +181,7 @@ def _opt_outs(
     conn: Connection, account: Account, plan: Plan, writer: Writer, lines: Sequence[Line], seen: set[int] | None
 ) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
-    usable: list[tuple[int, Address]] = []
+    candidates: list[tuple[int, str]] = []
     for item in lines:
         if item.fields is None:
             rows.append(_row(item.line, 0, None, Outcome.REFUSED, item.problem))
@@ -192,10 +192,15 @@ def _opt_outs(
         elif len(cell) > MAX_ADDRESS_CHARS:
             rows.append(_row(item.line, 0, cell[:200], Outcome.REFUSED, LineReason.FIELD_TOO_LONG, plan.address_column))
         else:
-            try:
-                usable.append((item.line, account.normalize_raw(plan.channel, cell)))
-            except InvalidAddress:
-                rows.append(_row(item.line, 0, cell, Outcome.REFUSED, LineReason.INVALID_ADDRESS, plan.address_column))
+            candidates.append((item.line, cell))
+    # The whole chunk at once, as decisions normalize their streams (R1: the same answers).
+    keys, displays = normalize_many(plan.channel, [cell for _, cell in candidates], account.default_phone_region)
+    usable: list[tuple[int, Address]] = []
+    for (line, cell), key, display in zip(candidates, keys, displays, strict=True):
+        if key is None:
+            rows.append(_row(line, 0, cell, Outcome.REFUSED, LineReason.INVALID_ADDRESS, plan.address_column))
+        else:
+            usable.append((line, Address(plan.channel, key, display)))
     erased = load_erased(conn, account, plan.channel, {a.key for _, a in usable})
     todo: list[tuple[int, Address]] = []
     for line, address in usable:
