@@ -138,5 +138,5 @@ def enroll(
             ids = list(conn.execute(sa.select(c.c.id).where(where).order_by(c.c.id)).scalars())
         else:
             ids = list(dict.fromkeys(contact_ids or ()))
-        job_id = reading.queue_enrollment(conn, workflow_id, ids, TriggerType.MANUAL.value, actor_id)
+        job_id = reading.queue_enrollment(conn, workflow_id, ids, TriggerType.MANUAL.value, actor_id, db)
     return {"workflow_id": workflow_id, "job_id": job_id, "contacts": len(ids)}

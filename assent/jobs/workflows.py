@@ -73,7 +73,8 @@ def apply_chunk(db: Database, conn: Connection, job: Job, targets: list[Target])
                 "job_id": job.id,
                 "once_key": None if workflow.reenroll else f"{workflow.id}:{contact.id}",
                 "enrolled_at": at,
-                "finished_at": None,
+                # enrolled and run in this one transaction: it finishes when it commits
+                "finished_at": at,
             }
         )
     if not runs:
@@ -92,7 +93,10 @@ def apply_chunk(db: Database, conn: Connection, job: Job, targets: list[Target])
     context = RequestContext(None, None, job.id)
     actions: list[dict[str, Any]] = list(workflow.actions)
     types = load_types(conn, {a["subscription_type_id"] for a in actions if a.get("subscription_type_id")})
-    addresses = {channel: _addresses(enrolled, channel) for channel in Channel}
+    # the addresses of the channels the actions use (a contact's phone is not locked for an
+    # email-only workflow)
+    used = {Channel(action["channel"]) for action in actions}
+    addresses = {channel: _addresses(enrolled, channel) for channel in Channel if channel in used}
     # Lock every address of the chunk first, in key order, before the first action writes
     # the ledger (see jobs/worker.py on why a chunk takes no lock after the ledger counter).
     locker = Writer(db, conn, account, actor_of(workflow.id), Evidence(), context)
@@ -119,7 +123,6 @@ def apply_chunk(db: Database, conn: Connection, job: Job, targets: list[Target])
             for (run, _), wide in zip(with_address, wides, strict=True):
                 log.append(_log(run, position, action, wide.outcome, wide.reason))
     db.bulk_insert(conn, t.workflow_run_actions, log)
-    conn.execute(sa.update(r).where(r.c.id.in_([run["id"] for run, _ in enrolled])).values(finished_at=t.now()))
     seq_of = {run["id"]: int(run["id"].rsplit(":", 1)[1]) for run, _ in enrolled}
     return [
         {
