@@ -7,10 +7,10 @@ import sys
 import click
 from rich.console import Console
 
-from assent.actions.apikeys import create_api_key
+from assent.actions.apikeys import create_api_key, revoke_api_key
 from assent.config import Settings
 from assent.domain.audit import COMMAND_LINE
-from assent.services.apikeys import SCOPES
+from assent.services.apikeys import SCOPES, list_api_keys
 from assent.storage.db import Database, open_database
 from assent.storage.migrate import migrate
 
@@ -54,6 +54,39 @@ def api_key_create(name: str, scopes: tuple[str, ...]) -> None:
         db.dispose()
     err.print(f"Created API key {key_id} ({', '.join(sorted(scopes))}). It is shown once:")
     click.echo(key)
+
+
+@api_key.command("list")
+def api_key_list() -> None:
+    """Every key: id, name, scopes, when created, when revoked (keys themselves are never shown)."""
+    _, db = _database()
+    try:
+        migrate(db)
+        with db.read() as conn:
+            keys = list_api_keys(conn)
+    finally:
+        db.dispose()
+    for found in keys:
+        revoked = f"revoked {found['revoked_at']:%Y-%m-%d %H:%M}" if found["revoked_at"] else "active"
+        scopes = ",".join(str(s) for s in found["scopes"])  # type: ignore[attr-defined]
+        click.echo(f"{found['id']}\t{found['name']}\t{scopes}\t{found['created_at']:%Y-%m-%d %H:%M}\t{revoked}")
+    if not keys:
+        err.print("No API keys yet: assent api-key create --name N --scope write")
+
+
+@api_key.command("revoke")
+@click.argument("key_id")
+def api_key_revoke(key_id: str) -> None:
+    """Revoke a key by its id (the part after `assent_`): it stops working within 2 seconds."""
+    _, db = _database()
+    try:
+        migrate(db)
+        revoked = revoke_api_key(db, key_id, COMMAND_LINE)
+    finally:
+        db.dispose()
+    if not revoked:
+        raise click.ClickException(f"no active API key {key_id!r}: see assent api-key list")
+    err.print(f"Revoked API key {key_id}.")
 
 
 def _register() -> None:

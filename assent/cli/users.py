@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 from rich.console import Console
 
-from assent.actions.users import create_user, reset_password_by_email
+from assent.actions.users import create_user, reset_password_by_email, set_disabled
 from assent.cli.main import _database, cli
 from assent.domain.audit import COMMAND_LINE
 from assent.services.errors import Problem
-from assent.services.users import Role
+from assent.services.users import Role, list_users
 from assent.storage.migrate import migrate
 
 err = Console(stderr=True)
@@ -70,3 +70,41 @@ def user_reset_password(email: str, password: str) -> None:
     finally:
         db.dispose()
     err.print(f"Set a new password for {changed.email}; their sessions ended and sign-in is unlocked.")
+
+
+@user.command("list")
+def user_list() -> None:
+    """Every admin UI user: email, role, last sign-in, disabled or not."""
+    _, db = _database()
+    try:
+        migrate(db)
+        with db.read() as conn:
+            found = list_users(conn)
+    finally:
+        db.dispose()
+    for row in found:
+        last = f"{row['last_login_at']:%Y-%m-%d %H:%M}" if row["last_login_at"] else "never signed in"
+        state = "disabled" if row["disabled_at"] else "active"
+        click.echo(f"{row['email']}\t{row['role']}\t{last}\t{state}")
+    if not found:
+        err.print("No users yet: assent user create --email E --role admin")
+
+
+@user.command("disable")
+@click.option("--email", required=True, help="The user's sign-in email.")
+@click.option("--enable", is_flag=True, help="Enable a disabled user again instead.")
+def user_disable(email: str, enable: bool) -> None:
+    """Disable a user (their sessions end at once), or with --enable let them sign in again."""
+    _, db = _database()
+    try:
+        migrate(db)
+        with db.read() as conn:
+            match = next((u for u in list_users(conn) if u["email"] == email.strip().lower()), None)
+        if match is None:
+            raise click.ClickException(f"no user {email!r}: see assent user list")
+        set_disabled(db, int(match["id"]), not enable, COMMAND_LINE)
+    except Problem as problem:
+        raise _problem(problem) from None
+    finally:
+        db.dispose()
+    err.print(f"{'Enabled' if enable else 'Disabled'} {email.strip().lower()}.")
