@@ -4,7 +4,7 @@ applies nothing again.
 The key is reserved (a row with status 0) before the request runs, so a retry that arrives
 while the first attempt is still running gets a 409 instead of running twice. The answer is
 stored when the request ends; a 5xx releases the key so that the client may retry. A
-reservation left by a crashed process is taken over after `ABANDONED_AFTER`.
+reservation left by a crashed process is taken over after `ABANDONED_AFTER` (actions/idempotency.py).
 """
 
 from __future__ import annotations
@@ -14,24 +14,20 @@ import hashlib
 import json
 from typing import Any
 
-import sqlalchemy as sa
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from assent.actions.idempotency import finish_key, reserve_key
 from assent.api.auth import bearer_token
 from assent.api.problems import PROBLEM_JSON
 from assent.services.apikeys import authenticate
-from assent.storage import tables as t
 from assent.storage.db import Database
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 #: POSTs that only read (bodies too large to keep, answers that must stay fresh)
 READ_ONLY_PATHS = ("/api/v1/audiences/filter", "/api/v1/decisions/batch")
-ABANDONED_AFTER = dt.timedelta(minutes=10)
-#: How long a key is remembered. Answers may hold personal data (an address), so they are
-#: not kept forever; a day covers every sensible retry (it is Stripe's window too).
-KEPT_FOR = dt.timedelta(hours=24)
+#: old keys are purged at most this often (ABANDONED_AFTER and KEPT_FOR: actions/idempotency.py)
 PURGE_EVERY = dt.timedelta(minutes=10)
 MAX_KEY_LENGTH = 200
 
@@ -129,56 +125,14 @@ class IdempotencyMiddleware:
         return found.id if found else None
 
     def _reserve(self, principal: str, key: str, digest: str) -> tuple[str, tuple[int, str, bytes] | None]:
-        try:
-            return self._reserve_once(principal, key, digest)
-        except sa.exc.IntegrityError:
-            # Two requests with one key raced to insert it (PostgreSQL reads no row in both,
-            # then one insert loses on the primary key): look again, the winner's row is there.
-            return self._reserve_once(principal, key, digest)
-
-    def _reserve_once(self, principal: str, key: str, digest: str) -> tuple[str, tuple[int, str, bytes] | None]:
-        i = t.idempotency_keys
-        now = t.now()
-        with self.db.write() as conn:
-            if now - self._last_purge > PURGE_EVERY:
-                conn.execute(sa.delete(i).where(i.c.created_at < now - KEPT_FOR))
-                self._last_purge = now
-            row = conn.execute(sa.select(i).where(i.c.principal == principal, i.c.key == key)).first()
-            if row is not None and now - row.created_at > KEPT_FOR:
-                conn.execute(sa.delete(i).where(i.c.principal == principal, i.c.key == key))
-                row = None
-            if row is None:
-                conn.execute(
-                    i.insert().values(
-                        principal=principal,
-                        key=key,
-                        request_hash=digest,
-                        status_code=0,
-                        response_body=b"",
-                        content_type="",
-                        created_at=now,
-                    )
-                )
-                return "run", None
-            if row.request_hash != digest:
-                return "mismatch", None
-            if row.status_code:
-                return "replay", (row.status_code, row.content_type, row.response_body)
-            if now - row.created_at < ABANDONED_AFTER:
-                return "running", None
-            conn.execute(sa.update(i).where(i.c.principal == principal, i.c.key == key).values(created_at=now))
-            return "run", None
+        now = dt.datetime.now(dt.UTC)
+        purge = now - self._last_purge > PURGE_EVERY
+        if purge:
+            self._last_purge = now
+        return reserve_key(self.db, principal, key, digest, purge=purge)
 
     def _finish(self, principal: str, key: str, status: int, content_type: str, body: bytes) -> None:
-        i = t.idempotency_keys
-        where = (i.c.principal == principal, i.c.key == key)
-        with self.db.write() as conn:
-            if status >= 500:
-                conn.execute(sa.delete(i).where(*where))
-            else:
-                conn.execute(
-                    sa.update(i).where(*where).values(status_code=status, content_type=content_type, response_body=body)
-                )
+        finish_key(self.db, principal, key, status, content_type, body)
 
 
 async def _read_body(receive: Receive) -> bytes:
