@@ -9,7 +9,7 @@ the native API shows for the same address (R12).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,52 +102,43 @@ def default_language(conn: Connection, business_unit_id: int) -> str:
     return str(found or "en")
 
 
+def _stored(conn: Connection, channel: Channel, keys: Sequence[str], type_ids: Sequence[int]) -> Iterator[Any]:
+    """The stored status rows of these addresses and types, 1,000 addresses per query."""
+    if not keys or not type_ids:
+        return
+    s = t.subscription_statuses
+    columns = (s.c.address, s.c.subscription_type_id, s.c.status, s.c.legal_basis, s.c.legal_basis_explanation,
+               s.c.source, s.c.updated_at)  # fmt: skip
+    for start in range(0, len(keys), 1000):
+        yield from conn.execute(
+            sa.select(*columns).where(
+                s.c.channel == channel.value,
+                s.c.address.in_(keys[start : start + 1000]),
+                s.c.subscription_type_id.in_(type_ids),
+            )
+        )
+
+
+def _view(ty: TypeView, row: Any) -> StatusView:
+    return StatusView(ty, Status(row.status), row.legal_basis, row.legal_basis_explanation, row.source, row.updated_at)
+
+
 def statuses(
     conn: Connection, channel: Channel, keys: Sequence[str], of_types: Sequence[TypeView]
 ) -> dict[str, list[StatusView]]:
     """For each address key, one StatusView per type in `of_types` (in that order)."""
-    s = t.subscription_statuses
-    stored: dict[tuple[str, int], Any] = {}
     unique_keys = sorted(set(keys))
-    type_ids = [ty.id for ty in of_types]
-    if unique_keys and type_ids:
-        for start in range(0, len(unique_keys), 1000):
-            rows = conn.execute(
-                sa.select(
-                    s.c.address,
-                    s.c.subscription_type_id,
-                    s.c.status,
-                    s.c.legal_basis,
-                    s.c.legal_basis_explanation,
-                    s.c.source,
-                    s.c.updated_at,
-                ).where(
-                    s.c.channel == channel.value,
-                    s.c.address.in_(unique_keys[start : start + 1000]),
-                    s.c.subscription_type_id.in_(type_ids),
-                )
-            )
-            for r in rows:
-                stored[(r.address, r.subscription_type_id)] = r
+    stored = {
+        (r.address, r.subscription_type_id): r for r in _stored(conn, channel, unique_keys, [t.id for t in of_types])
+    }
     answer: dict[str, list[StatusView]] = {}
     for key in unique_keys:
-        views = []
-        for ty in of_types:
-            found = stored.get((key, ty.id))
-            if found is None:
-                views.append(StatusView(ty, Status.NOT_SPECIFIED))
-            else:
-                views.append(
-                    StatusView(
-                        ty,
-                        Status(found.status),
-                        found.legal_basis,
-                        found.legal_basis_explanation,
-                        found.source,
-                        found.updated_at,
-                    )
-                )
-        answer[key] = views
+        answer[key] = [
+            _view(ty, found)
+            if (found := stored.get((key, ty.id))) is not None
+            else StatusView(ty, Status.NOT_SPECIFIED)
+            for ty in of_types
+        ]
     return answer
 
 
@@ -155,33 +146,14 @@ def status_pairs(
     conn: Connection, channel: Channel, pairs: Sequence[tuple[str, TypeView]]
 ) -> dict[tuple[str, int], StatusView]:
     """The StatusView of each (address key, type) pair, and of no other pair."""
-    s = t.subscription_statuses
     keys = sorted({key for key, _ in pairs})
     type_ids = sorted({ty.id for _, ty in pairs})
     wanted = {(key, ty.id): ty for key, ty in pairs}
     answer = {pair: StatusView(ty, Status.NOT_SPECIFIED) for pair, ty in wanted.items()}
-    for start in range(0, len(keys), 1000):
-        rows = conn.execute(
-            sa.select(
-                s.c.address,
-                s.c.subscription_type_id,
-                s.c.status,
-                s.c.legal_basis,
-                s.c.legal_basis_explanation,
-                s.c.source,
-                s.c.updated_at,
-            ).where(
-                s.c.channel == channel.value,
-                s.c.address.in_(keys[start : start + 1000]),
-                s.c.subscription_type_id.in_(type_ids),
-            )
-        )
-        for r in rows:
-            ty = wanted.get((r.address, r.subscription_type_id))
-            if ty is not None:
-                answer[(r.address, ty.id)] = StatusView(
-                    ty, Status(r.status), r.legal_basis, r.legal_basis_explanation, r.source, r.updated_at
-                )
+    for r in _stored(conn, channel, keys, type_ids):
+        ty = wanted.get((r.address, r.subscription_type_id))
+        if ty is not None:
+            answer[(r.address, ty.id)] = _view(ty, r)
     return answer
 
 
