@@ -69,6 +69,31 @@ def browser() -> Iterator[Any]:
         driver.quit()
 
 
+def click_to_new_page(browser: Any, element: Any, timeout: float = 10) -> None:
+    """Click something that loads a new page, and wait until the new page has loaded.
+
+    The old page is marked with a script variable and the wait is for a complete document
+    without it. (Waiting for an old element to go stale is not enough: Chromium answers a
+    question about an element of a page being replaced with an "inspector error" that is
+    not a staleness error.)
+    """
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.execute_script("window.__assentOldPage = true")
+    element.click()
+
+    def arrived(driver: Any) -> bool:
+        try:
+            return bool(
+                driver.execute_script("return window.__assentOldPage !== true && document.readyState === 'complete'")
+            )
+        except WebDriverException:  # the page is between documents
+            return False
+
+    WebDriverWait(browser, timeout).until(arrived)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

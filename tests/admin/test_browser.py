@@ -67,8 +67,19 @@ def _body_text(browser: Any) -> str:
 
 
 def settled(browser: Any, read: Any, timeout: float = 10) -> Any:
-    """`read(browser)` once the page holds still: htmx may swap the part being read."""
-    return WebDriverWait(browser, timeout, ignored_exceptions=[StaleElementReferenceException]).until(read)
+    """`read(browser)` once the page holds still: htmx may swap the part being read (an
+    element of the swapped part reads as stale, or as a node that "does not belong to the
+    document")."""
+
+    def steady(b: Any) -> Any:
+        try:
+            return read(b)
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error.msg):
+                return False
+            raise
+
+    return WebDriverWait(browser, timeout, ignored_exceptions=[StaleElementReferenceException]).until(steady)
 
 
 def newsletter_row(browser: Any) -> str:

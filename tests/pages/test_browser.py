@@ -13,10 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.expected_conditions import staleness_of
-from selenium.webdriver.support.ui import WebDriverWait
 
 from assent.storage.db import Database
+from tests.browser import click_to_new_page
 from tests.pages.conftest import ALICE, Shop, history, links_for, outbox, path, statuses, subscribe, subscriber, text_of
 
 pytestmark = pytest.mark.browser
@@ -33,9 +32,7 @@ def _text(browser: Any, css: str) -> str:
 
 def _go(browser: Any, by: str, selector: str) -> None:
     """Click something that loads a new page, and wait until it has."""
-    old = browser.find_element(By.TAG_NAME, "html")
-    browser.find_element(by, selector).click()
-    WebDriverWait(browser, 10).until(staleness_of(old))
+    click_to_new_page(browser, browser.find_element(by, selector))
 
 
 def _check_page(browser: Any) -> None:
@@ -104,8 +101,13 @@ def test_it_lets_a_person_manage_their_preferences(
 
 
 def test_it_signs_up_confirms_and_unsubscribes_in_one_click(
-    browser: Any, live_server: Any, client: TestClient, shop: Shop, write_headers: dict[str, str],
-    admin_headers: dict[str, str], db: Database,
+    browser: Any,
+    live_server: Any,
+    client: TestClient,
+    shop: Shop,
+    write_headers: dict[str, str],
+    admin_headers: dict[str, str],
+    db: Database,
 ) -> None:
     client.patch(f"/api/v1/business-units/{shop.bu}", json={"double_opt_in": True}, headers=admin_headers)
     browser.get(f"{live_server.url}/subscribe/{shop.bu}")
