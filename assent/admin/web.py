@@ -35,7 +35,7 @@ _env = jinja2.Environment(
 )
 
 
-def _when(value: dt.datetime | None) -> str:
+def when(value: dt.datetime | None) -> str:
     if value is None:
         return ""
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -45,7 +45,7 @@ def _number(value: int) -> str:
     return f"{value:,}".replace(",", "\u202f")  # a thin space groups digits in any language
 
 
-_env.filters.update(when=_when, number=_number)
+_env.filters.update(when=when, number=_number)
 _env.globals.update(words=words)
 
 

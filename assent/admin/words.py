@@ -22,6 +22,7 @@ from assent.domain.model import (
     Reason,
     Source,
     Status,
+    Verdict,
 )
 
 STATUS = {
@@ -51,7 +52,7 @@ SOURCE = {
     Source.WHATSAPP_KEYWORD.value: "WhatsApp keyword",
     Source.FORM.value: "Form",
     Source.DOUBLE_OPT_IN.value: "Double opt-in confirmation",
-    Source.MANUAL.value: "Manual (admin UI)",
+    Source.MANUAL.value: "Manual, in the admin UI",
     Source.BULK.value: "Bulk update",
     Source.IMPORT.value: "Import",
     Source.WORKFLOW.value: "Workflow",
@@ -126,13 +127,13 @@ REFUSALS: dict[str, Refusal] = {
     Reason.WIDE_OPT_OUT_IN_FORCE + "/" + ActorClass.USER: Refusal(
         "A user unsubscribed this person from all {channel} here; remove that opt-out first, with a legal basis.",
         "{n} {contacts} {were} unsubscribed from all {channel} by a user; remove that first "
-        "(More → Remove opt-out of all email that a user added).",
+        "(More → Remove an opt-out of all email that a user added).",
     ),
     Reason.WIDE_OPT_OUT_IN_FORCE + "/" + ActorClass.IMPORT: Refusal(
         "An opt-out import unsubscribed this person from all {channel} here; remove that opt-out "
         "first, with a legal basis.",
         "{n} {contacts} {were} unsubscribed from all {channel} by an import; remove that first "
-        "(More → Remove opt-out of all email that a user added).",
+        "(More → Remove an opt-out of all email that a user added).",
     ),
     Reason.WIDE_OPT_OUT_IN_FORCE: Refusal(
         "This person is unsubscribed from all {channel} in this business unit; remove that "
@@ -204,6 +205,28 @@ REFUSALS: dict[str, Refusal] = {
     ),
 }
 
+#: a user's opt-in of a person who never opted out (R5 asks an explanation only in data
+#: privacy mode there): the explanation is the legal basis's, not a resubscribe's
+OPT_IN_EXPLANATION = (
+    "Data privacy mode is on: explain the legal basis in a sentence — why you may send to this person."
+)
+
+#: why the record offers no Subscribe / Resubscribe button, in place of it (a refusal of
+#: `rules.may_change_status`); keys as in REFUSALS
+NOT_OFFERED = {
+    Reason.WIDE_OPT_OUT_IN_FORCE + "/" + ActorClass.CONTACT: (
+        "No subscribe: they unsubscribed from all {channel} themself, and only they can undo it."
+    ),
+    Reason.WIDE_OPT_OUT_IN_FORCE + "/" + ActorClass.USER: (
+        "No subscribe: unsubscribed from all {channel} by a user; remove that opt-out first."
+    ),
+    Reason.WIDE_OPT_OUT_IN_FORCE + "/" + ActorClass.IMPORT: (
+        "No subscribe: unsubscribed from all {channel} by an import; remove that opt-out first."
+    ),
+    Reason.WIDE_OPT_OUT_IN_FORCE: "No subscribe: unsubscribed from all {channel}, which a user cannot remove.",
+    Reason.ERASED: "No subscribe: erased at the person's request; only they can opt in again.",
+}
+
 _ONE = {"contacts": "contact", "themselves": "themself", "are": "is", "were": "was", "have": "has", "exist": "exists"}
 _MANY = {
     "contacts": "contacts",
@@ -240,6 +263,18 @@ def refusal(reason: str | None, channel: str, *, count: int | None = None, set_b
     if count is None:
         return found.one.format(channel=word)
     return found.many.format(channel=word, n=f"{count:,}", **(_ONE if count == 1 else _MANY))
+
+
+def not_offered(verdict: Verdict, channel: str, *, set_by: str | None = None) -> str:
+    """The reason shown instead of a button the rules refuse; "" when the change may be
+    made or is so already."""
+    if verdict.outcome is not Outcome.REFUSED or verdict.reason is None:
+        return ""
+    reason = verdict.reason.value
+    found = (NOT_OFFERED.get(f"{reason}/{set_by}") if set_by else None) or NOT_OFFERED.get(reason)
+    if found is None:
+        return refusal(reason, channel)
+    return found.format(channel=CHANNEL_IN_TEXT.get(channel, channel.lower()))
 
 
 def status(code: str | None) -> str:

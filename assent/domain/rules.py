@@ -63,6 +63,34 @@ def judge_status_change(
     has_processing_basis: bool = False,
 ) -> Verdict:
     """May `actor` move one (address, type) from `current` to `target`?"""
+    allowed = may_change_status(
+        current=current, target=target, actor=actor, wide_opt_out=wide_opt_out, erased=erased
+    )
+    if not allowed.applies or target is Status.UNSUBSCRIBED:
+        return allowed
+    klass = actor.klass
+    is_contact = klass is ActorClass.CONTACT
+    resubscribe = is_resubscribe(current, target)
+    opting_in = target is Status.SUBSCRIBED or resubscribe
+    if is_contact:
+        # R6: a person's own opt-in is evidenced by the notice they saw.
+        if target is Status.SUBSCRIBED and not (evidence.notice_text or "").strip():
+            return refused(Reason.NOTICE_REQUIRED)
+        return CHANGED
+    if resubscribe and klass is ActorClass.USER and not evidence.has_explanation:
+        return refused(Reason.EXPLANATION_REQUIRED)  # R5: always, for a user
+    if opting_in and policy.data_privacy_mode:
+        return _privacy_mode_evidence(evidence, has_processing_basis)  # R5, R6
+    return CHANGED
+
+
+def may_change_status(
+    *, current: Status, target: Status, actor: Actor, wide_opt_out: WideOptOut | None = None, erased: bool = False
+) -> Verdict:
+    """R3, R4, R7, R10 and who may resubscribe, before any evidence: may `actor` make this
+    change at all? CHANGED means yes (`evidence_for_status_change` names what it still
+    needs), UNCHANGED that it is so already, and a refusal gives the reason a screen shows
+    instead of the button. `judge_status_change` asks this first."""
     if target is current:
         return UNCHANGED  # R3
     if target is Status.UNSUBSCRIBED:
@@ -77,15 +105,6 @@ def judge_status_change(
     opting_in = target is Status.SUBSCRIBED or resubscribe
     if opting_in and wide_opt_out is not None and not is_contact:
         return refused(Reason.WIDE_OPT_OUT_IN_FORCE)  # R7
-    if is_contact:
-        # R6: a person's own opt-in is evidenced by the notice they saw.
-        if target is Status.SUBSCRIBED and not (evidence.notice_text or "").strip():
-            return refused(Reason.NOTICE_REQUIRED)
-        return CHANGED
-    if resubscribe and klass is ActorClass.USER and not evidence.has_explanation:
-        return refused(Reason.EXPLANATION_REQUIRED)  # R5: always, for a user
-    if opting_in and policy.data_privacy_mode:
-        return _privacy_mode_evidence(evidence, has_processing_basis)  # R5, R6
     return CHANGED
 
 

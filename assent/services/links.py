@@ -23,6 +23,7 @@ until their key is dropped from the list. They carry a timestamp but never expir
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
@@ -36,13 +37,32 @@ from assent.config import Settings
 from assent.domain import feedback
 from assent.domain.addresses import Address
 from assent.domain.model import Channel
-from assent.services import languages
+from assent.services import languages, ratelimit
 from assent.services.errors import Invalid
 from assent.services.state import Account
 from assent.storage import tables as t
 from assent.storage.upsert import upsert
 
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
+
+#: a person who unsubscribed from all hears about it at most this often (R8), whoever asks:
+#: the API's resubscribe email and the admin's "Send preference link" take the same slot
+RESUBSCRIBE_EMAILS = ratelimit.Limit("resubscribe-email", 1, dt.timedelta(days=7))
+
+
+def resubscribe_slot(address: Address, business_unit_id: int) -> str:
+    """The value the week's invitation is counted under: one per address and business unit."""
+    return f"{address.key}:{business_unit_id}"
+
+
+def next_invitation_at(
+    conn: Connection, account: Account, address: Address, business_unit_id: int
+) -> dt.datetime | None:
+    """When the next resubscribe invitation may go to `address` for this unit; None: now.
+    A read: asking takes nothing from the week's count."""
+    return ratelimit.next_allowed_at(
+        conn, account, RESUBSCRIBE_EMAILS, resubscribe_slot(address, business_unit_id)
+    )
 
 
 class Purpose(StrEnum):

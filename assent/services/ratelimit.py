@@ -1,4 +1,4 @@
-"""Request counters in the database (public pages' abuse limits).
+"""Request counters in the database (public pages' abuse limits, the resubscribe email's week).
 
 A key's window opens at its first hit and lasts the limit's period ("at most 1 a week"
 means 7 days after the last allowed one, not "this calendar week").
@@ -88,6 +88,22 @@ def first_exceeded(db: Database, checks: list[tuple[Limit, str]]) -> Exceeded | 
             if wait is not None and exceeded is None:
                 exceeded = Exceeded(limit, wait)
     return exceeded
+
+
+def next_allowed_at(
+    conn: Connection, account: Account, limit: Limit, value: str, now: dt.datetime | None = None
+) -> dt.datetime | None:
+    """When the next request for (limit, value) will be allowed: None when it would be now.
+    Reads only: asking does not count as a request."""
+    now = now or t.now()
+    r = t.rate_limits
+    found = conn.execute(
+        sa.select(r.c.hits, r.c.expires_at).where(r.c.key == key_for(account, limit, value))
+    ).first()
+    if found is None or found.hits < limit.hits:
+        return None
+    expires_at: dt.datetime = found.expires_at
+    return expires_at if expires_at > now else None
 
 
 def release(db: Database, limit: Limit, value: str) -> None:

@@ -85,7 +85,7 @@ def test_it_subscribes_with_evidence_and_shows_it_in_history(sign_in: Any, make:
     done = editor.post(f"/admin/contacts/{erin}/statuses", {**form, "legal_basis_explanation": "Asked at the fair"})
     assert done.status_code == 303
     history = text_of(editor.get(f"/admin/contacts/{erin}?tab=history").text)
-    assert f"a user ({editor.email}) Manual (admin UI)" in history
+    assert f"a user ({editor.email}) Manual, in the admin UI" in history
     assert "“Asked at the fair”" in history
     assert history.index("Opted out → Opted in") < history.index("Not opted → Opted out")  # newest first
 

@@ -32,7 +32,7 @@ router = APIRouter()
 
 OPERATIONS = {
     bulk.Operation.SET_STATUS.value: "Edit subscription statuses",
-    bulk.Operation.REMOVE_WIDE_OPT_OUTS.value: "Remove opt-out of all that a user added",
+    bulk.Operation.REMOVE_WIDE_OPT_OUTS.value: "Remove an opt-out of all email that a user added",
 }
 #: rows of the per-address table on the summary (the CSV has them all)
 SHOWN_OUTCOMES = 200

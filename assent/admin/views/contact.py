@@ -23,18 +23,33 @@ from assent.actions import links as link_actions
 from assent.actions import subscriptions
 from assent.admin import events, words
 from assent.admin.security import SignedIn, editor, viewer
-from assent.admin.web import is_htmx, problem_words, redirect, render
+from assent.admin.web import is_htmx, problem_words, redirect, render, when
 from assent.api.common import client_context
 from assent.domain.addresses import Address
-from assent.domain.model import Actor, ActorClass, Channel, Outcome, Policy, Reason, Source, Status, WideOptOut
+from assent.domain.model import (
+    Actor,
+    ActorClass,
+    Channel,
+    ConfirmationState,
+    Outcome,
+    Policy,
+    Reason,
+    Source,
+    Status,
+    WideOptOut,
+)
 from assent.domain.rules import (
     EvidenceNeeded,
+    SendFacts,
+    TypeFacts,
+    decide,
     evidence_for_status_change,
     evidence_to_lift_wide_opt_out,
     is_resubscribe,
+    may_change_status,
     may_lift_wide_opt_out,
 )
-from assent.services import catalog, contacts, subscribers
+from assent.services import catalog, contacts, links, subscribers
 from assent.services import events as ledger_reads
 from assent.services.errors import Invalid, Problem
 from assent.services.evidence import parse_evidence
@@ -144,23 +159,43 @@ _BOUNCE_FIELDS = (
 def _channel_view(
     conn: Connection, account: Account, address: Address, business_unit_id: int, actor: Actor
 ) -> dict[str, Any]:
+    """One channel's card: every button is there because the domain says the change may be
+    made (`may_change_status`, `may_lift_wide_opt_out`), and a button the rules would refuse
+    is replaced by their reason; what blocks sending is the decision's (`decide`, R11)."""
     view = subscribers.subscriber_view(conn, account, address)
     wide = next((w for w in view["wide_opt_outs"] if w["business_unit_id"] == business_unit_id), None)
+    found = _wide_of(wide)
+    facts = {
+        "wide_opt_out": found is not None,
+        "undeliverable": view["undeliverable"],
+        "confirmation": _CONFIRMATION.get(view["confirmed"]),
+        "erased": view["erased"],
+    }
     statuses = []
     for s in view["statuses"]:
         if s["business_unit_id"] != business_unit_id or not s["is_active"]:
             continue
         status = Status(s["status"])
+        subscribe = may_change_status(
+            current=status, target=Status.SUBSCRIBED, actor=actor, wide_opt_out=found, erased=view["erased"]
+        )
+        unsubscribe = may_change_status(current=status, target=Status.UNSUBSCRIBED, actor=actor)
+        blocked = decide(
+            TypeFacts(address.channel, business_unit_id, is_active=True), SendFacts(status, **facts), account.policy
+        )
         statuses.append(
             {
                 **s,
                 "resubscribe": is_resubscribe(status),
-                "can_subscribe": status is not Status.SUBSCRIBED,
-                "can_unsubscribe": status is not Status.UNSUBSCRIBED,
+                "can_subscribe": subscribe.applies,
+                "not_offered": words.not_offered(subscribe, address.channel.value, set_by=wide and wide["set_by"]),
+                "can_unsubscribe": unsubscribe.applies,
+                # the badge says "Opted out" already; the rest is why nothing is sent
+                "blocked": [words.BLOCKED[r.value] for r in blocked if r is not Reason.UNSUBSCRIBED],
             }
         )
-    found = _wide_of(wide)
     lift = may_lift_wide_opt_out(found, actor) if found is not None else None
+    invitation = address.channel is Channel.EMAIL and link_actions.invites_to_resubscribe(found, actor)
     return {
         "channel": address.channel.value,
         "address": view["address"],
@@ -169,12 +204,20 @@ def _channel_view(
         # R8: whether this user may lift it (with evidence), or only the person can
         "wide_liftable": lift is not None and lift.applies,
         "wide_only_contact": lift is not None and lift.reason is Reason.WIDE_OPT_OUT_SET_BY_CONTACT,
+        # "Send preference link" is then the resubscribe invitation, at most one a week
+        "invitation": invitation,
+        "next_invitation_at": links.next_invitation_at(conn, account, address, business_unit_id)
+        if invitation
+        else None,
         "undeliverable": view["undeliverable"],
         "bounce": {k: view[k] for k in _BOUNCE_FIELDS},
         "complaint": next((c for c in view["complaints"] if c["business_unit_id"] == business_unit_id), None),
         "erased": view["erased"],
         "processing_legal_basis": view["processing_legal_basis"],
     }
+
+
+_CONFIRMATION = {True: ConfirmationState.CONFIRMED, False: ConfirmationState.PENDING}
 
 
 # --- the two legal-basis dialogs: a type, or unsubscribe-from-all -------------------------
@@ -304,7 +347,8 @@ async def change_status(request: Request, contact_id: int, me: SignedIn = Depend
     except Problem as problem:  # evidence missing (R5, R6): nothing written
         if target is Status.UNSUBSCRIBED:
             return redirect(request, back, problem.detail, kind="bad")
-        return _change_dialog(request, me, dialog, ty, errors=_evidence_words(problem), status=422)
+        errors = _evidence_words(problem, resubscribe=is_resubscribe(dialog.status_of(type_id), target))
+        return _change_dialog(request, me, dialog, ty, errors=errors, status=422)
     [result] = change.results
     if result.outcome is Outcome.REFUSED:
         # A refusal for a wide opt-out in force says who set it: that decides who may lift it.
@@ -324,15 +368,45 @@ async def change_status(request: Request, contact_id: int, me: SignedIn = Depend
     return redirect(request, back, f"{verb} {address.display} {'from' if verb == 'Unsubscribed' else 'to'} {name}.")
 
 
-def _evidence_words(problem: Problem) -> dict[str, str]:
+def _evidence_words(problem: Problem, *, resubscribe: bool = True) -> dict[str, str]:
+    """The evidence a refusal asks for, per field. An explanation is a resubscribe's only
+    when the person had opted out; for one who never did, it explains the legal basis."""
     out = {}
     for error in problem.errors:
+        if error.code == Reason.EXPLANATION_REQUIRED and not resubscribe:
+            out[error.field] = words.OPT_IN_EXPLANATION
+            continue
         found = words.REFUSALS.get(error.code)
         out[error.field] = found.one.format(channel="email") if found else error.reason
     return out or problem_words(problem)
 
 
 # --- unsubscribe from all -----------------------------------------------------------------
+
+
+@router.get("/contacts/{contact_id}/unsubscribe-all")
+def unsubscribe_all_confirm(request: Request, contact_id: int, me: SignedIn = Depends(editor)) -> Response:
+    """Asks first: a user cannot undo it for every type at once if the person set it later
+    (R8), and a user's own lift needs evidence. A <dialog> with htmx, a page without
+    JavaScript; only its form's POST changes anything."""
+    channel = _channel(request.query_params.get("channel"))
+    unit_id = _int(request.query_params.get("business_unit_id"), "business_unit_id")
+    with _db(request).read() as conn:
+        contact = contacts.get_contact(conn, contact_id)
+        address = _address(conn, contact_id, channel)
+        unit = catalog.get_business_unit(conn, unit_id)
+    template = "contacts/_unsubscribe_all_dialog.html" if is_htmx(request) else "contacts/unsubscribe_all.html"
+    return render(
+        request,
+        template,
+        me,
+        section="contacts",
+        title=f"Unsubscribe from all {words.CHANNEL_IN_TEXT[channel.value]} of {unit['name']}?",
+        contact=contact,
+        address=address.display,
+        channel=channel.value,
+        unit=unit,
+    )
 
 
 @router.post("/contacts/{contact_id}/unsubscribe-all")
@@ -375,7 +449,7 @@ def _wide_dialog(
         request,
         me,
         "wide",
-        "Remove unsubscribe from all",
+        f"Remove an opt-out of all {words.CHANNEL_IN_TEXT[dialog.channel.value]} that a user added",
         needed=needed,
         status=status,
         errors=errors,
@@ -438,19 +512,32 @@ async def send_preference_link(
     unit = _int(form.get("business_unit_id"), "business_unit_id")
     with _db(request).read() as conn:
         address = _address(conn, contact_id, Channel.EMAIL)
-    sent = link_actions.send_preference_link(
-        _db(request), request.app.state.settings, address=address, business_unit_id=unit, actor=_actor(me)
-    )
+    back = f"/contacts/{contact_id}?business_unit_id={unit}"
+    try:
+        sent = link_actions.send_preference_link(
+            _db(request), request.app.state.settings, address=address, business_unit_id=unit, actor=_actor(me)
+        )
+    except link_actions.InvitationLimited as limited:  # R8's once a week, whoever asked: nothing queued
+        return redirect(
+            request,
+            back,
+            f"Not sent: an invitation to resubscribe went to {address.display} in the last 7 days "
+            f"(at most one a week). The next can be sent from {when(limited.next_at)}.",
+            kind="bad",
+        )
     what = "an invitation to resubscribe" if sent.invitation else "a link to their preference page"
     done = "Sent" if sent.mail.sent else "Queued"  # with SMTP the worker sends it in a moment
-    return redirect(request, f"/contacts/{contact_id}?business_unit_id={unit}", f"{done} {what} to {address.display}.")
+    return redirect(request, back, f"{done} {what} to {address.display}.")
 
 
 @router.get("/contacts/{contact_id}/delete")
 def delete_page(request: Request, contact_id: int, me: SignedIn = Depends(editor)) -> Response:
+    """Asks first (a <dialog> with htmx, this page without JavaScript): only its form's POST
+    deletes."""
     with _db(request).read() as conn:
         contact = contacts.get_contact(conn, contact_id)
-    return render(request, "contacts/delete.html", me, section="contacts", title="Delete contact", contact=contact)
+    template = "contacts/_delete_dialog.html" if is_htmx(request) else "contacts/delete.html"
+    return render(request, template, me, section="contacts", title="Delete contact", contact=contact)
 
 
 @router.post("/contacts/{contact_id}/delete")

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from assent.actions import catalog as actions
 from assent.admin import words
 from assent.admin.security import SignedIn, admin, request_context, viewer
-from assent.admin.web import form_values, redirect, render, validation_words, with_query
+from assent.admin.web import form_values, is_htmx, redirect, render, validation_words, with_query
 from assent.api.catalog import SubscriptionTypeIn, SubscriptionTypePatch
 from assent.domain.model import Channel
 from assent.services import catalog
@@ -169,6 +169,18 @@ async def move(request: Request, type_id: int, me: SignedIn = Depends(admin)) ->
     direction = str((await request.form()).get("direction", ""))
     ty = actions.move_subscription_type(_db(request), type_id, direction == "up", me.by, request_context(request))
     return redirect(request, _list_of(ty))
+
+
+@router.get("/subscription-types/{type_id}/archive")
+def archive_confirm(request: Request, type_id: int, me: SignedIn = Depends(admin)) -> Response:
+    """Asks first (a <dialog> with htmx, a page without JavaScript): the preference page
+    stops showing the type, so people can no longer opt out of it there. Only the form's
+    POST archives."""
+    with _db(request).read() as conn:
+        ty = catalog.get_subscription_type(conn, type_id)
+        unit = catalog.get_business_unit(conn, ty["business_unit_id"])
+    template = "types/_archive_dialog.html" if is_htmx(request) else "types/archive.html"
+    return render(request, template, me, section="types", title=f"Archive “{ty['name']}”?", ty=ty, unit=unit)
 
 
 @router.post("/subscription-types/{type_id}/archive")
