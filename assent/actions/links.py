@@ -190,10 +190,8 @@ def send_preference_link(
         return PreferenceMail(enqueue(conn, message, local=is_local(settings)), False)
 
 
-def email_preference_link(
-    db: Database, settings: Settings, *, key: str, brand: Brand, language: str
-) -> Queued | None:
-    """"Get my link" (R14), after the response: a fresh link for an address Assent knows,
+def email_preference_link(db: Database, settings: Settings, *, key: str, brand: Brand, language: str) -> Queued | None:
+    """ "Get my link" (R14), after the response: a fresh link for an address Assent knows,
     queued in this transaction (R33), or None (Assent does not write to strangers)."""
     with db.write() as conn:
         display = known_email(conn, key)

@@ -180,8 +180,9 @@ def install_error_pages(app: FastAPI) -> None:
         return _error(request, 422, "Check the form", f"These fields are missing or invalid: {fields}.")
 
     def _unavailable(request: Request, _exc: Exception) -> Response:
-        response = _error(request, 503, "Unavailable", "The database cannot be reached; nothing was changed. "
-                          "Try again in a moment.")
+        response = _error(
+            request, 503, "Unavailable", "The database cannot be reached; nothing was changed. Try again in a moment."
+        )
         response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
 

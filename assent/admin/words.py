@@ -207,9 +207,7 @@ REFUSALS: dict[str, Refusal] = {
 
 #: a user's opt-in of a person who never opted out (R5 asks an explanation only in data
 #: privacy mode there): the explanation is the legal basis's, not a resubscribe's
-OPT_IN_EXPLANATION = (
-    "Data privacy mode is on: explain the legal basis in a sentence — why you may send to this person."
-)
+OPT_IN_EXPLANATION = "Data privacy mode is on: explain the legal basis in a sentence — why you may send to this person."
 
 #: why the record offers no Subscribe / Resubscribe button, in place of it (a refusal of
 #: `rules.may_change_status`); keys as in REFUSALS

@@ -63,9 +63,7 @@ def judge_status_change(
     has_processing_basis: bool = False,
 ) -> Verdict:
     """May `actor` move one (address, type) from `current` to `target`?"""
-    allowed = may_change_status(
-        current=current, target=target, actor=actor, wide_opt_out=wide_opt_out, erased=erased
-    )
+    allowed = may_change_status(current=current, target=target, actor=actor, wide_opt_out=wide_opt_out, erased=erased)
     if not allowed.applies or target is Status.UNSUBSCRIBED:
         return allowed
     klass = actor.klass

@@ -13,7 +13,10 @@ MAX_TEXT = 4000
 
 #: the request field each evidence refusal names, and what it says
 EVIDENCE_FIELDS = {
-    Reason.EXPLANATION_REQUIRED: ("legal_basis_explanation", "an explanation is required: why you may send to this person"),
+    Reason.EXPLANATION_REQUIRED: (
+        "legal_basis_explanation",
+        "an explanation is required: why you may send to this person",
+    ),
     Reason.LEGAL_BASIS_REQUIRED: ("legal_basis", "data privacy mode is on: a legal basis to communicate is required"),
     Reason.PROCESSING_LEGAL_BASIS_REQUIRED: (
         "processing_legal_basis",

@@ -60,9 +60,7 @@ def next_invitation_at(
 ) -> dt.datetime | None:
     """When the next resubscribe invitation may go to `address` for this unit; None: now.
     A read: asking takes nothing from the week's count."""
-    return ratelimit.next_allowed_at(
-        conn, account, RESUBSCRIBE_EMAILS, resubscribe_slot(address, business_unit_id)
-    )
+    return ratelimit.next_allowed_at(conn, account, RESUBSCRIBE_EMAILS, resubscribe_slot(address, business_unit_id))
 
 
 class Purpose(StrEnum):

@@ -97,9 +97,7 @@ def next_allowed_at(
     Reads only: asking does not count as a request."""
     now = now or t.now()
     r = t.rate_limits
-    found = conn.execute(
-        sa.select(r.c.hits, r.c.expires_at).where(r.c.key == key_for(account, limit, value))
-    ).first()
+    found = conn.execute(sa.select(r.c.hits, r.c.expires_at).where(r.c.key == key_for(account, limit, value))).first()
     if found is None or found.hits < limit.hits:
         return None
     expires_at: dt.datetime = found.expires_at

@@ -31,6 +31,7 @@ from assent.domain.rules import (
     judge_status_change,
     judge_wide_opt_out_removal,
     lifts_erasure,
+    may_change_status,
     may_lift_wide_opt_out,
     recorded_legal_basis,
     starts_double_opt_in,
@@ -103,7 +104,11 @@ def test_evidence_needed_is_exactly_what_the_change_rules_ask(policy: Policy, ha
 
         def judge(evidence: Evidence, actor: Actor = actor, current: Status = current, target: Status = target):
             return judge_status_change(
-                current=current, target=target, actor=actor, evidence=evidence, policy=policy,
+                current=current,
+                target=target,
+                actor=actor,
+                evidence=evidence,
+                policy=policy,
                 has_processing_basis=has_basis,
             )
 
@@ -131,8 +136,15 @@ def test_evidence_to_lift_is_exactly_what_the_wide_rule_asks(policy: Policy, has
     assert judge(_offering(needed)) == CHANGED
     for field in ("legal_basis", "explanation", "processing_legal_basis"):
         if getattr(needed, field):
-            less = EvidenceNeeded(**{**{f: getattr(needed, f) for f in ("legal_basis", "explanation",
-                                      "processing_legal_basis", "notice")}, field: False})
+            less = EvidenceNeeded(
+                **{
+                    **{
+                        f: getattr(needed, f)
+                        for f in ("legal_basis", "explanation", "processing_legal_basis", "notice")
+                    },
+                    field: False,
+                }
+            )
             assert judge(_offering(less)).reason in EVIDENCE_REASONS, field
 
 
@@ -153,3 +165,54 @@ def test_only_the_persons_own_opt_in_lifts_an_erasure_and_records_consent() -> N
     given = Evidence(legal_basis=LegalBasis.PERFORMANCE_OF_CONTRACT)
     assert recorded_legal_basis(Actor(Source.FORM), Status.SUBSCRIBED, given) is LegalBasis.CONSENT_WITH_NOTICE
     assert recorded_legal_basis(Actor(Source.API), Status.SUBSCRIBED, given) is LegalBasis.PERFORMANCE_OF_CONTRACT
+
+
+@pytest.mark.parametrize("policy", POLICIES, ids=["off", "privacy"])
+def test_may_change_status_is_the_change_rule_before_evidence(policy: Policy) -> None:
+    """What a screen offers (issue 15): for every source × current × target × wide opt-out ×
+    erasure, a refusal of `may_change_status` is the rule's refusal whatever the evidence, and
+    where it allows the change the rule allows it given the evidence it names."""
+    full = Evidence(LegalBasis.CONSENT_WITH_NOTICE, "they asked", LegalBasis.PROCESS_AND_STORE, "notice")
+    for source, current, target, wide, erased in itertools.product(
+        Source, Status, Status, (None, BY_CONTACT, BY_USER), (False, True)
+    ):
+        actor = Actor(source)
+        may = may_change_status(current=current, target=target, actor=actor, wide_opt_out=wide, erased=erased)
+        needed = evidence_for_status_change(actor=actor, current=current, target=target, policy=policy)
+        case = f"{source} {current}→{target} wide={wide} erased={erased}"
+        for evidence in (Evidence(), _offering(needed), full):
+            verdict = judge_status_change(
+                current=current,
+                target=target,
+                actor=actor,
+                evidence=evidence,
+                policy=policy,
+                wide_opt_out=wide,
+                erased=erased,
+            )
+            if not may.applies:
+                assert verdict == may, case
+        if may.applies:
+            assert judge_status_change(
+                current=current,
+                target=target,
+                actor=actor,
+                evidence=_offering(needed),
+                policy=policy,
+                wide_opt_out=wide,
+                erased=erased,
+            ).applies, case
+
+
+def test_a_user_is_offered_no_subscribe_under_a_wide_opt_out() -> None:
+    user = Actor(Source.MANUAL)
+    for wide in (BY_CONTACT, BY_USER):
+        verdict = may_change_status(
+            current=Status.NOT_SPECIFIED, target=Status.SUBSCRIBED, actor=user, wide_opt_out=wide
+        )
+        assert verdict.reason is Reason.WIDE_OPT_OUT_IN_FORCE
+    assert (
+        may_change_status(current=Status.SUBSCRIBED, target=Status.UNSUBSCRIBED, actor=user, wide_opt_out=BY_CONTACT)
+        == CHANGED
+    )
+    assert may_change_status(current=Status.UNSUBSCRIBED, target=Status.SUBSCRIBED, actor=user) == CHANGED

@@ -306,7 +306,15 @@ def _change_dialog(
     )
     title = "Resubscribe" if is_resubscribe(current) else "Subscribe"
     return dialog.render(
-        request, me, "change", title, needed=needed, status=status, errors=errors, refusal=refusal, ty=ty,
+        request,
+        me,
+        "change",
+        title,
+        needed=needed,
+        status=status,
+        errors=errors,
+        refusal=refusal,
+        ty=ty,
         current=current.value,
     )
 
@@ -502,9 +510,7 @@ async def resubscribe_all(request: Request, contact_id: int, me: SignedIn = Depe
 
 
 @router.post("/contacts/{contact_id}/preference-link")
-async def send_preference_link(
-    request: Request, contact_id: int, me: SignedIn = Depends(editor)
-) -> Response:
+async def send_preference_link(request: Request, contact_id: int, me: SignedIn = Depends(editor)) -> Response:
     """Email the contact a link to their preference page for one business unit. When they
     unsubscribed from all themselves, it is the resubscribe invitation (only they can).
     The action queues it (R33); the worker sends it."""
