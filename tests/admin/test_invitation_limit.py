@@ -36,7 +36,7 @@ def _click(editor: Any, dana: int) -> str:
 
 
 def _next_time(page: str) -> dt.datetime:
-    found = re.search(r"the next can be sent from (\d{4}-\d\d-\d\d \d\d:\d\d) UTC", page)
+    found = re.search(r"[Tt]he next can be sent from (\d{4}-\d\d-\d\d \d\d:\d\d) UTC", page)
     assert found, page
     return dt.datetime.strptime(found.group(1), "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC)
 
