@@ -50,6 +50,15 @@ def test_no_subscribe_under_the_persons_own_opt_out_of_all(sign_in: Any, make: C
         assert "No subscribe: they unsubscribed from all email themself, and only they can undo it." in text_of(row)
         assert f'aria-label="Unsubscribe from {name}"' in row  # opting out is always allowed (R4)
         assert "not sent: unsubscribed from all" in text_of(row)
+    # The dialog's own URL, opened anyway, says why and offers no form
+    newsletter = re.search(r'name="subscription_type_id" value="(\d+)"', _row(html, "Newsletter"))
+    assert newsletter
+    dialog = editor.get(
+        f"/admin/contacts/{dana}/subscribe",
+        params={"channel": "EMAIL", "subscription_type_id": newsletter.group(1), "business_unit_id": 0},
+    )
+    assert "only they can resubscribe — send them a preference link." in text_of(dialog.text)
+    assert f'action="/admin/contacts/{dana}/statuses"' not in dialog.text
 
 
 def test_subscribe_is_offered_where_the_rules_allow_it(sign_in: Any, make: Catalog, db: Database) -> None:

@@ -304,6 +304,18 @@ def _change_dialog(
         policy=dialog.policy,
         has_processing_basis=dialog.has_processing_basis,
     )
+    # Opened by its URL where the record offers no button: the rules' reason, and no form
+    wide = next((w for w in dialog.view["wide_opt_outs"] if w["business_unit_id"] == ty["business_unit_id"]), None)
+    allowed = may_change_status(
+        current=current,
+        target=Status.SUBSCRIBED,
+        actor=_actor(me),
+        wide_opt_out=_wide_of(wide),
+        erased=dialog.view["erased"],
+    )
+    offered = allowed.outcome is not Outcome.REFUSED
+    if not offered and not refusal:
+        refusal = words.refusal(allowed.reason, dialog.channel.value, set_by=wide["set_by"] if wide else None)
     title = "Resubscribe" if is_resubscribe(current) else "Subscribe"
     return dialog.render(
         request,
@@ -314,6 +326,7 @@ def _change_dialog(
         status=status,
         errors=errors,
         refusal=refusal,
+        offered=offered,
         ty=ty,
         current=current.value,
     )
