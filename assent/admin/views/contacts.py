@@ -85,9 +85,7 @@ def index(request: Request, after: int | None = None, me: SignedIn = Depends(vie
         unit_names = {u["id"]: u["name"] for u in units}
         types = type_options(conn)
         try:
-            page = contacts.search_contacts(
-                conn, load_account(conn), search.filter(), after, PAGE, with_state=True
-            )
+            page = contacts.search_contacts(conn, load_account(conn), search.filter(), after, PAGE, with_state=True)
         except Problem as problem:
             error = problem.errors[0].reason if problem.errors else problem.detail
     return render(
@@ -238,14 +236,14 @@ def _contact_form(
 
 @router.get("/contacts/new")
 def new_contact(request: Request, me: SignedIn = Depends(editor)) -> Response:
-    return _contact_form(request, me, ContactForm({name: "" for name in FIELDS}, []), {})
+    return _contact_form(request, me, ContactForm(dict.fromkeys(FIELDS, ""), []), {})
 
 
 @router.post("/contacts/new")
 async def create_contact(request: Request, me: SignedIn = Depends(editor)) -> Response:
     form = ContactForm.of(await request.form())
     errors: dict[str, str] = {}
-    body = {name: value for name, value in form.values.items() if value}
+    body: dict[str, Any] = {name: value for name, value in form.values.items() if value}
     body["properties"] = form.properties({}, errors)
     if errors:
         return _contact_form(request, me, form, errors, status=422)
