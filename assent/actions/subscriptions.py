@@ -24,6 +24,7 @@ from assent.domain.model import (
 )
 from assent.domain.rules import EVIDENCE_REASONS, starts_double_opt_in
 from assent.services.changes import ChangeResult, WideResult, Writer
+from assent.services.errors import Invalid
 from assent.services.evidence import evidence_problem
 from assent.services.ledger import RequestContext
 from assent.services.state import SubscriptionType, load_account, load_wide_opt_outs, require_business_unit
@@ -242,8 +243,12 @@ def mark_undeliverable(
 def clear_undeliverable(
     db: Database, *, channel: Channel, raw_address: str, actor: Actor, reason: str | None, context: RequestContext
 ) -> tuple[Address, Outcome]:
-    """A user clears a bounce, with an explanation (R11)."""
-    return _delivery(db, channel, raw_address, actor, reason, False, context)
+    """A user clears a bounce, with an explanation (R11): without one, a 422 naming
+    `legal_basis_explanation`, and nothing written — whichever interface asks."""
+    explanation = (reason or "").strip()
+    if not explanation:
+        raise Invalid("legal_basis_explanation", "say why this address can receive mail again")
+    return _delivery(db, channel, raw_address, actor, explanation, False, context)
 
 
 def mark_confirmed(

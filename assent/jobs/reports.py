@@ -69,6 +69,30 @@ def list_jobs(
     return {"results": [job_view(r) for r in rows], "next": rows[-1].id if more else None}
 
 
+def subjects(conn: Connection, jobs: list[dict[str, Any]]) -> dict[str, str]:
+    """What each job of a page is about, for a list: an import's file name, a workflow's
+    name (also of a deleted one). Two queries for the page, none when no job needs one."""
+    imports = {str(j["params"]["import_id"]) for j in jobs if j["params"].get("import_id")}
+    flows = {int(j["params"]["workflow_id"]) for j in jobs if str(j["params"].get("workflow_id", "")).isdecimal()}
+    files: dict[str, str] = {}
+    names: dict[int, str] = {}
+    if imports:
+        i = t.imports
+        query = sa.select(i.c.id, i.c.file_name).where(i.c.id.in_(sorted(imports)))
+        files = {row.id: row.file_name or row.id for row in conn.execute(query)}
+    if flows:
+        w = t.workflows
+        names = {row.id: row.name for row in conn.execute(sa.select(w.c.id, w.c.name).where(w.c.id.in_(sorted(flows))))}
+    found: dict[str, str] = {}
+    for job in jobs:
+        params = job["params"]
+        if params.get("import_id") in files:
+            found[job["id"]] = files[params["import_id"]]
+        elif str(params.get("workflow_id", "")).isdecimal() and int(params["workflow_id"]) in names:
+            found[job["id"]] = names[int(params["workflow_id"])]
+    return found
+
+
 def outcome_rows(db: Database, job_id: str, outcome: str | None = None, page: int = 5000) -> Iterator[dict[str, Any]]:
     """Every outcome of a job in (seq, type) order, read in short transactions so a
     slow download holds no connection between pages."""

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.addresses import Address
-from assent.domain.model import Channel, Status
+from assent.domain.model import Channel, EventKind, EventState, Status
 from assent.domain.workflows import ContactChange
 from assent.services import contact_search, workflows
 from assent.services.contact_search import ContactFilter
@@ -137,25 +137,39 @@ def contact_addresses(contact: dict[str, Any]) -> list[Address]:
 
 
 def search_contacts(
-    conn: Connection, account: Account, search: ContactFilter, after: int | None, limit: int
+    conn: Connection,
+    account: Account,
+    search: ContactFilter,
+    after: int | None,
+    limit: int,
+    *,
+    with_state: bool = False,
 ) -> dict[str, Any]:
     """One page in id order after the id `after`: `{"results", "next"}`; `next` is null on
-    the last page."""
+    the last page. `with_state` adds each contact's `state` (see `contact_views`)."""
     ids = list(conn.execute(contact_search.page_query(conn, account, search, after, limit)).scalars())
     more = len(ids) > limit
     ids = ids[:limit]
     c = t.contacts
     rows = [dict(r._mapping) for r in conn.execute(sa.select(c).where(c.c.id.in_(ids)).order_by(c.c.id))] if ids else []
-    return {"results": contact_views(conn, rows), "next": str(ids[-1]) if more else None}
+    views = contact_views(conn, rows, with_state=with_state)
+    return {"results": views, "next": str(ids[-1]) if more else None}
 
 
-def contact_views(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def contact_views(
+    conn: Connection, rows: Sequence[dict[str, Any]], *, with_state: bool = False
+) -> list[dict[str, Any]]:
     """Contacts as the API shows them, with R26's "Opted out of …" properties, computed
-    for a whole page in three queries (plus one per distinct opt-out pattern on it)."""
+    for a whole page in three queries (plus one per distinct opt-out pattern on it).
+
+    `with_state` (the admin's index) adds `state`: the channels on which the contact's
+    address is undeliverable (a hard bounce, R11) and the (channel, business unit) pairs it
+    is unsubscribed from all of — one query more for the whole page."""
     addresses = {row["id"]: contact_addresses(row) for row in rows}
     keys = {a.key for found in addresses.values() for a in found}
     types_by_channel = _types_by_channel(conn) if keys else {}
     unsubscribed, wides = _opt_outs(conn, keys)
+    bounced = _undeliverable(conn, keys) if with_state else set()
     cache: dict[tuple[Channel, frozenset[int], frozenset[int]], dict[str, bool]] = {}
     views = []
     for row in rows:
@@ -181,8 +195,82 @@ def contact_views(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[dict
                     conn, channel, statuses, [{"business_unit_id": bu} for bu in sorted(pattern[2])]
                 )
             props.update(cache[pattern])
-        views.append(_public(row, props))
+        view = _public(row, props)
+        if with_state:
+            found = addresses[row["id"]]
+            view["state"] = {
+                "undeliverable": [a.channel.value for a in found if (a.key, a.channel) in bounced],
+                "unsubscribed_all": [
+                    (a.channel.value, bu) for a in found for bu in sorted(wides.get((a.key, a.channel), ()))
+                ],
+            }
+        views.append(view)
     return views
+
+
+def _undeliverable(conn: Connection, keys: Iterable[str]) -> set[tuple[str, Channel]]:
+    """The (address, channel) pairs of `keys` marked undeliverable."""
+    keys = sorted(set(keys))
+    if not keys:
+        return set()
+    a = t.addresses
+    query = sa.select(a.c.address, a.c.channel).where(a.c.address.in_(keys), a.c.undeliverable)
+    return {(row.address, Channel(row.channel)) for row in conn.execute(query)}
+
+
+def address_facts(conn: Connection, account: Account, contact: dict[str, Any]) -> list[dict[str, Any]]:
+    """What the record's properties show per address of a contact (a row of `contacts`):
+    whether it is undeliverable and the ledger event that marked it so (its date, its
+    diagnostic), and the legal basis to process the person's data recorded on it. Two
+    queries, plus one per undeliverable address."""
+    found = contact_addresses(contact)
+    if not found:
+        return []
+    a, e = t.addresses, t.ledger_events
+    rows = {
+        (r.address, Channel(r.channel)): r
+        for r in conn.execute(
+            sa.select(
+                a.c.address,
+                a.c.channel,
+                a.c.undeliverable,
+                a.c.undeliverable_reason,
+                a.c.undeliverable_at,
+                a.c.processing_legal_basis,
+                a.c.processing_legal_basis_explanation,
+            ).where(a.c.address.in_(sorted({x.key for x in found})))
+        )
+    }
+    facts = []
+    for address in found:
+        row = rows.get((address.key, address.channel))
+        undeliverable = bool(row.undeliverable) if row is not None else False
+        event = None
+        if undeliverable:
+            marked = conn.execute(
+                sa.select(e.c.id, e.c.at, e.c.legal_basis_explanation, e.c.source)
+                .where(
+                    e.c.address_hash == account.address_hash(address.channel, address.key),
+                    e.c.kind == EventKind.UNDELIVERABLE.value,
+                    e.c.new_status == EventState.UNDELIVERABLE.value,
+                )
+                .order_by(e.c.id.desc())
+                .limit(1)
+            ).first()
+            event = dict(marked._mapping) if marked is not None else None
+        facts.append(
+            {
+                "channel": address.channel.value,
+                "address": address.display,
+                "undeliverable": undeliverable,
+                "undeliverable_reason": row.undeliverable_reason if row is not None else None,
+                "undeliverable_at": row.undeliverable_at if row is not None else None,
+                "undeliverable_event": event,
+                "processing_legal_basis": row.processing_legal_basis if row is not None else None,
+                "processing_legal_basis_explanation": row.processing_legal_basis_explanation if row else None,
+            }
+        )
+    return facts
 
 
 def _public(row: dict[str, Any], props: dict[str, bool]) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from assent.admin.views import (
     enroll,
     evidence,
     imports,
+    jobs,
     login,
     reviews,
     settings,
@@ -39,5 +40,6 @@ ROUTERS: list[APIRouter] = [
     activity.router,
     reviews.router,
     imports.router,
+    jobs.router,
     workflows.router,
 ]

@@ -111,8 +111,10 @@ def record(
 ) -> Response:
     with _db(request).read() as conn:
         account = load_account(conn)
-        contact = contacts.get_contact(conn, contact_id)
-        addresses = contacts.contact_addresses(contacts.contact_row(conn, contact_id))
+        row = contacts.contact_row(conn, contact_id)
+        [contact] = contacts.contact_views(conn, [row])
+        addresses = contacts.contact_addresses(row)
+        facts = contacts.address_facts(conn, account, row)
         units = catalog.list_business_units(conn)
         context: dict[str, Any] = {}
         if tab == "history":
@@ -143,6 +145,7 @@ def record(
         units=units,
         business_unit_id=business_unit_id,
         privacy=account.policy.data_privacy_mode,
+        facts=facts,
         **context,
     )
 
@@ -568,3 +571,74 @@ def delete(request: Request, contact_id: int, me: SignedIn = Depends(editor)) ->
         "Deleted the contact. Its addresses keep their opt-outs, statuses and history: "
         "a new contact with the same address sees them again.",
     )
+
+
+# --- clear undeliverable (R11) ---------------------------------------------------------------
+
+
+def _clear_page(
+    request: Request,
+    me: SignedIn,
+    contact_id: int,
+    channel: Channel,
+    *,
+    explanation: str = "",
+    errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    with _db(request).read() as conn:
+        account = load_account(conn)
+        row = contacts.contact_row(conn, contact_id)
+        [contact] = contacts.contact_views(conn, [row])
+        fact = next((f for f in contacts.address_facts(conn, account, row) if f["channel"] == channel.value), None)
+    if fact is None:
+        word = "email address" if channel is Channel.EMAIL else "phone number"
+        raise Invalid("channel", f"this contact has no {word}", "NO_ADDRESS")
+    return render(
+        request,
+        "contacts/clear_undeliverable.html",
+        me,
+        status_code=status,
+        section="contacts",
+        title="Clear undeliverable",
+        contact=contact,
+        fact=fact,
+        explanation=explanation,
+        errors=errors or {},
+    )
+
+
+@router.get("/contacts/{contact_id}/clear-undeliverable")
+def clear_undeliverable_page(request: Request, contact_id: int, me: SignedIn = Depends(editor)) -> Response:
+    return _clear_page(request, me, contact_id, _channel(request.query_params.get("channel")))
+
+
+@router.post("/contacts/{contact_id}/clear-undeliverable")
+async def clear_undeliverable(request: Request, contact_id: int, me: SignedIn = Depends(editor)) -> Response:
+    """A user says the address can receive mail again, and why (R11): the action refuses
+    without an explanation and records it in the ledger."""
+    form = await request.form()
+    channel = _channel(form.get("channel"))
+    explanation = str(form.get("legal_basis_explanation") or "")
+    with _db(request).read() as conn:
+        address = _address(conn, contact_id, channel)
+    try:
+        _, outcome = subscriptions.clear_undeliverable(
+            _db(request),
+            channel=channel,
+            raw_address=address.display,
+            actor=_actor(me),
+            reason=explanation[:4000],
+            context=client_context(request),
+        )
+    except Problem as problem:
+        errors = {e.field: e.reason[:1].upper() + e.reason[1:] + "." for e in problem.errors} or problem_words(problem)
+        return _clear_page(
+            request, me, contact_id, channel, explanation=explanation, errors=errors, status=problem.status
+        )
+    text = (
+        f"{address.display} is deliverable again."
+        if outcome is Outcome.CHANGED
+        else f"{address.display} was not marked undeliverable."
+    )
+    return redirect(request, f"/contacts/{contact_id}", text)
