@@ -21,14 +21,15 @@ def free_port() -> int:
 
 
 class ServeProcess:
-    """`assent serve --port P [args]` with `env` (added to this process's environment), its
-    stderr in `log`; `start()` waits until /healthz answers."""
+    """`assent serve --port P [args]` with `env` (added to this process's environment, less its
+    ASSENT_* variables), its stderr in `log`; `start()` waits until /healthz answers."""
 
     def __init__(self, cwd: Path, env: Mapping[str, str], *args: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.cwd = cwd
-        self.env = {**os.environ, "COLUMNS": "200", **env}
+        inherited = {name: value for name, value in os.environ.items() if not name.startswith("ASSENT_")}
+        self.env = {**inherited, "COLUMNS": "200", **env}
         self.args = args
         self.log = cwd / f"serve-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
