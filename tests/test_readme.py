@@ -10,12 +10,16 @@ Every `assent …` command the README shows anywhere exists with the options it 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -66,16 +70,38 @@ def test_the_readme_examples_run_in_order_against_a_live_server(tmp_path: Path) 
         for number, block in enumerate(blocks):
             where = block.replace(README_PORT, server.url.removeprefix("http://"))
             lines += [f"echo '>>> block {number}' >&2", where, f"echo; echo '<<< block {number} done'"]
+        lines.append('echo "<<< key $KEY"')  # for the checks below, after the README's own commands
         script = here / "readme.sh"
         script.write_text("\n".join(lines) + "\n")
         done = subprocess.run(
             ["bash", str(script)], cwd=here, env=env, capture_output=True, text=True, timeout=600, check=False
         )
+        key = re.search(r"^<<< key (\S+)$", done.stdout, re.MULTILINE)
+        jobs = finished_jobs(server.url, key.group(1)) if key else []
     finished = re.findall(r"^<<< block (\d+) done$", done.stdout, re.MULTILINE)
     failed = len(finished)
     context = f"block {failed} failed:\n{blocks[failed] if failed < len(blocks) else ''}\n--- stdout:\n{done.stdout[-4000:]}\n--- stderr:\n{done.stderr[-4000:]}"
     assert done.returncode == 0, context
     assert finished == [str(n) for n in range(len(blocks))], context
+    # the jobs the examples started (bulk updates, imports, the workflow's enrollment) all ran,
+    # and refused nothing but the bad address the README puts in on purpose: the opt-ins made
+    # after data privacy mode was turned on carry the evidence it asks for
+    assert len(jobs) >= 4, jobs
+    assert {job["status"] for job in jobs} == {"SUCCEEDED"}, jobs
+    reasons = {reason for job in jobs for reason in job["counts"]["by_reason"]}
+    assert reasons <= {"INVALID_ADDRESS"}, jobs
+
+
+def finished_jobs(url: str, key: str) -> list[dict[str, Any]]:
+    """Every job, once none is queued or running any more (the server's own worker runs them)."""
+    request = urllib.request.Request(f"{url}/api/v1/jobs?limit=200", headers={"Authorization": f"Bearer {key}"})  # noqa: S310
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 (http://127.0.0.1)
+            jobs: list[dict[str, Any]] = json.load(answer)["results"]
+        if all(job["status"] not in ("QUEUED", "RUNNING") for job in jobs) or time.monotonic() > deadline:
+            return jobs
+        time.sleep(0.5)
 
 
 # --- every `assent …` command the README shows ----------------------------------------------
