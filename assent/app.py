@@ -37,6 +37,7 @@ Writes accept an `Idempotency-Key` header: a retry returns the first answer.
 
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     database = db or open_database(settings)
+    database.use_default_phone_region(settings.default_phone_region)
     if not settings.secret_keys:
         key = development_secret(database, legacy_secret_file(settings.database_url))
         settings = dataclasses.replace(settings, secret_keys=(key,))

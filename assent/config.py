@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import phonenumbers
 import sqlalchemy as sa
 
 DEFAULT_DATABASE_URL = "sqlite:///./assent.db"
@@ -75,7 +76,7 @@ class Settings:
             "smtp_url": env.get("ASSENT_SMTP_URL") or None,
             "mail_from": env.get("ASSENT_MAIL_FROM", "Assent <no-reply@localhost>"),
             "twilio_auth_token": env.get("ASSENT_TWILIO_AUTH_TOKEN") or None,
-            "default_phone_region": env.get("ASSENT_DEFAULT_PHONE_REGION") or None,
+            "default_phone_region": _phone_region(env.get("ASSENT_DEFAULT_PHONE_REGION")),
             "link_max_age_days": _link_max_age(env.get("ASSENT_LINK_MAX_AGE_DAYS")),
             "read_database_urls": tuple(
                 u.strip() for u in env.get("ASSENT_READ_DATABASE_URL", "").split(",") if u.strip()
@@ -137,6 +138,17 @@ def _flag(raw: str | None) -> bool:
     if value in ("1", "true", "yes", "on"):
         return True
     raise ValueError(f"expected true or false, not {raw!r}")
+
+
+def _phone_region(raw: str | None) -> str | None:
+    """ASSENT_DEFAULT_PHONE_REGION: an ISO 3166 region (`SE`), the fallback of the account
+    setting `default_phone_region` for national numbers."""
+    region = (raw or "").strip().upper()
+    if not region:
+        return None
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"ASSENT_DEFAULT_PHONE_REGION: {raw!r} is not an ISO 3166 region phonenumbers knows")
+    return region
 
 
 def _link_max_age(raw: str | None) -> int | None:

@@ -239,10 +239,18 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=os.environ.get("ASSENT_BENCH_POSTGRES_URL", dataset.DEFAULT_POSTGRES))
     parser.add_argument("--keep", action="store_true", help="keep the run's database copy")
     parser.add_argument("--webhook-events", type=int, default=100_000, help="backlog drained by webhooks_drain")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=dataset.DATA_DIR,
+        help="where the cached data sets, server logs and results-<time>.json go (default: benchmarks/.data)",
+    )
     args = parser.parse_args()
+    # one place for every file a run writes (the suite's smoke run uses a temporary directory)
+    dataset.DATA_DIR = webhooks.DATA_DIR = args.data_dir
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     work = dataset.DATA_DIR
-    work.mkdir(exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
     info = machine(args.postgres_url)
     log(f"machine: {info}")
     all_results = {backend: run_all(backend, args, work) for backend in backends}

@@ -1,4 +1,4 @@
-"""`assent demo`, `assent export suppressions|history`."""
+"""`assent export suppressions|history`."""
 
 from __future__ import annotations
 
@@ -8,30 +8,16 @@ from collections.abc import Iterator
 import click
 from rich.console import Console
 
-from assent.actions.demo import seed_if_empty
 from assent.cli.main import cli
 from assent.config import Settings
 from assent.services import exports
 from assent.storage.db import Database, open_database
-from assent.storage.migrate import migrate
 
 err = Console(stderr=True)
 
 
 def _database() -> Database:
     return open_database(Settings.from_env())
-
-
-@cli.command("demo")
-def demo() -> None:
-    """Seed a demo data set (business units, types, contacts, history) into an empty database."""
-    db = _database()
-    migrate(db)
-    if seed_if_empty(db):
-        err.print("[green]Demo data seeded.[/green] Try: assent serve, then GET /api/v1/contacts")
-    else:
-        err.print("The database already has subscription types; demo data not seeded.")
-    db.dispose()
 
 
 @cli.group("export")

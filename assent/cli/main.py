@@ -77,22 +77,33 @@ def api_key_list() -> None:
 @api_key.command("revoke")
 @click.argument("key_id")
 def api_key_revoke(key_id: str) -> None:
-    """Revoke a key by its id (the part after `assent_`): it stops working within 2 seconds."""
+    """Revoke a key by its id (the part after `assent_`): it stops working within 2 seconds.
+
+    A key that was already revoked is left as it is (exit status 0, it says so); an id no key
+    has is an error (exit status 1)."""
     _, db = _database()
+    known = True
     try:
         migrate(db)
         revoked = revoke_api_key(db, key_id, COMMAND_LINE)
+        if not revoked:
+            with db.read() as conn:
+                known = any(str(k["id"]) == key_id for k in list_api_keys(conn))
     finally:
         db.dispose()
-    if not revoked:
-        raise click.ClickException(f"no active API key {key_id!r}: see assent api-key list")
-    err.print(f"Revoked API key {key_id}.")
+    if revoked:
+        err.print(f"Revoked API key {key_id}.")
+    elif known:
+        err.print(f"API key {key_id} was already revoked; nothing changed.")
+    else:
+        raise click.ClickException(f"no API key {key_id!r}: see assent api-key list")
 
 
 def _register() -> None:
     # Commands living in their own modules attach themselves to `cli` on import.
     from assent.cli import (
         data,  # noqa: F401
+        demo,  # noqa: F401
         imports,  # noqa: F401
         ledger,  # noqa: F401
         serve,  # noqa: F401

@@ -8,16 +8,13 @@ import click
 import uvicorn
 from rich.console import Console
 
-from assent.actions.apikeys import replace_named_key
-from assent.actions.users import ensure_demo_admin
+from assent.cli.demo import issue_demo_sign_in, print_demo_sign_in
 from assent.cli.main import cli
 from assent.config import Settings
-from assent.domain.audit import COMMAND_LINE
 from assent.storage.db import UNAVAILABLE, open_database
 from assent.storage.migrate import migrate
 
 console = Console(stderr=True, soft_wrap=True)
-DEMO_KEY_NAME = "demo (assent serve --demo)"
 
 
 @cli.command("serve")
@@ -45,17 +42,12 @@ def serve(host: str, port: int, workers: int, demo: bool, no_worker: bool) -> No
 
         seeded = seed_if_empty(db)
         console.print("[green]Demo data seeded.[/green]" if seeded else "Demo data already present.")
-        # One demo key at a time: the one printed by an earlier start stops working.
-        key = replace_named_key(db, DEMO_KEY_NAME, ["admin"], COMMAND_LINE)
-        user_email, user_password = ensure_demo_admin(db, COMMAND_LINE)
+        sign_in = issue_demo_sign_in(db)
     db.dispose()
     console.print(f"Assent is running at [bold]{url}[/bold] on {settings.database_url.split('://')[0]}")
     console.print(f"API docs (OpenAPI): {url}/docs  ·  schema: {url}/openapi.json")
     if demo:
-        console.print("A ready API key with admin scope:")
-        console.print(f"  [bold]{key}[/bold]")
-        console.print(f'  try: curl -H "Authorization: Bearer {key}" {url}/api/v1/subscription-types')
-        console.print(f"Admin UI: {url}/admin  ·  sign in as [bold]{user_email}[/bold] / [bold]{user_password}[/bold]")
+        print_demo_sign_in(console, url, sign_in)
     os.environ["ASSENT_RUN_WORKER"] = "0" if no_worker else "1"
     uvicorn.run(
         "assent.cli.serve:app_from_env",

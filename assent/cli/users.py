@@ -94,17 +94,24 @@ def user_list() -> None:
 @click.option("--email", required=True, help="The user's sign-in email.")
 @click.option("--enable", is_flag=True, help="Enable a disabled user again instead.")
 def user_disable(email: str, enable: bool) -> None:
-    """Disable a user (their sessions end at once), or with --enable let them sign in again."""
+    """Disable a user (their sessions end at once), or with --enable let them sign in again.
+
+    A user already in that state is left as they are (exit status 0, it says so); an email no
+    user has is an error (exit status 1)."""
     _, db = _database()
+    address = email.strip().lower()
     try:
         migrate(db)
         with db.read() as conn:
-            match = next((u for u in list_users(conn) if u["email"] == email.strip().lower()), None)
+            match = next((u for u in list_users(conn) if u["email"] == address), None)
         if match is None:
             raise click.ClickException(f"no user {email!r}: see assent user list")
+        if bool(match["disabled_at"]) == (not enable):
+            err.print(f"{address} was already {'enabled' if enable else 'disabled'}; nothing changed.")
+            return
         set_disabled(db, int(match["id"]), not enable, COMMAND_LINE)
     except Problem as problem:
         raise _problem(problem) from None
     finally:
         db.dispose()
-    err.print(f"{'Enabled' if enable else 'Disabled'} {email.strip().lower()}.")
+    err.print(f"{'Enabled' if enable else 'Disabled'} {address}.")

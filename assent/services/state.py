@@ -16,6 +16,7 @@ from assent.domain.quiet_hours import QuietWindow, parse_window
 from assent.domain.rules import TypeFacts
 from assent.services.errors import Invalid, NotFound
 from assent.storage import tables as t
+from assent.storage.db import PHONE_REGION_FALLBACK
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +64,8 @@ def load_account(conn: Connection) -> Account:
     return Account(
         policy,
         bytes.fromhex(row.hash_key),
-        row.default_phone_region,
+        # The setting wins; unset, ASSENT_DEFAULT_PHONE_REGION (carried by the engine) applies.
+        row.default_phone_region or conn.get_execution_options().get(PHONE_REGION_FALLBACK),
         dict(row.sms_numbers),
         RevocationPolicy(row.sms_revocation_policy),
     )

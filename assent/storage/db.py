@@ -25,6 +25,11 @@ log = logging.getLogger("assent.db")
 #: `Connection.info` key under which the ledger leaves the last event id a write appended.
 LAST_EVENT_ID = "assent_last_event_id"
 
+#: Execution option of every engine: the phone region national numbers fall back to when the
+#: account setting `default_phone_region` is unset (ASSENT_DEFAULT_PHONE_REGION, SPEC §3).
+#: Read by one function only, `services.state.load_account`.
+PHONE_REGION_FALLBACK = "assent_default_phone_region"
+
 
 @dataclass
 class Consistency:
@@ -73,6 +78,8 @@ class Replica:
     #: after a failed connection the replica is skipped until this monotonic time
     down_until: float = 0.0
     last_error: str | None = field(default=None)
+
+
 #: What the database driver raises when the database cannot be reached (down, wrong host or
 #: name, a broken connection, SQLite's file locked for too long): every interface answers it
 #: with 503 and this Retry-After, in its own error shape.
@@ -94,6 +101,7 @@ class Database:
         pool_size: int = 10,
         read_urls: Sequence[str] = (),
         max_replica_lag_ms: int = 500,
+        default_phone_region: str | None = None,
     ) -> None:
         self.url = sa.make_url(url)
         if self.url.get_backend_name() == "sqlite":
@@ -115,6 +123,13 @@ class Database:
         ]
         self._turn = itertools.count()
         self._replica_lock = threading.Lock()
+        self.use_default_phone_region(default_phone_region)
+
+    def use_default_phone_region(self, region: str | None) -> None:
+        """The region national phone numbers are read in when the account setting
+        `default_phone_region` is unset (the setting wins when set)."""
+        for engine in (self.engine, *(replica.engine for replica in self.replicas)):
+            engine.update_execution_options(**{PHONE_REGION_FALLBACK: region})
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -257,6 +272,7 @@ def open_database(settings: Settings, *, pool_size: int = 10) -> Database:
         pool_size=pool_size,
         read_urls=settings.read_database_urls,
         max_replica_lag_ms=settings.max_replica_lag_ms,
+        default_phone_region=settings.default_phone_region,
     )
 
 
