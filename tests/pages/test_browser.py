@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from assent.actions.demo import seed_if_empty
+from assent.actions.demo import NOTICE_SV, seed_if_empty
 from assent.storage.db import Database
 from tests.browser import click_to_new_page
 from tests.pages.conftest import ALICE, Shop, history, links_for, outbox, path, statuses, subscribe, subscriber, text_of
@@ -216,3 +216,33 @@ def test_the_demo_brand_keeps_the_page_neutral_and_its_text_readable(
             texts += ["#unsubscribed-all p", ".choice .status-held"]
         for css in texts:
             assert _contrast(browser, css) >= 4.5, (state, css, _contrast(browser, css))
+
+
+def test_the_landing_page_leads_to_the_admin_and_the_api_docs(browser: Any, live_server: Any) -> None:
+    browser.get(live_server.url + "/")
+    assert _text(browser, "h1") == "Assent"
+    _go(browser, By.ID, "admin")
+    assert browser.current_url.startswith(live_server.url + "/admin/login")
+    browser.get(live_server.url + "/")
+    _go(browser, By.ID, "api-docs")
+    assert browser.title == "Assent API"
+    browser.get(live_server.url + "/")
+    _go(browser, By.ID, "healthz")
+    assert '"status":"ok"' in browser.page_source
+
+
+def test_the_admins_swedish_preview_is_the_page_with_its_styles(
+    browser: Any, live_server: Any, client: TestClient, db: Database
+) -> None:
+    from tests.admin.test_browser import sign_in
+
+    assert seed_if_empty(db)
+    sign_in(browser, live_server, db, "viewer@example.com", role="viewer")
+    browser.get(f"{live_server.url}/admin/subscription-types/1/preview?lang=sv")
+    shadow = browser.find_element(By.ID, "page-preview").shadow_root
+    assert shadow.find_element(By.CSS_SELECTOR, "h1").text == "Dina inställningar"
+    assert shadow.find_element(By.CSS_SELECTOR, "#notice").text == NOTICE_SV
+    masthead = shadow.find_element(By.CSS_SELECTOR, ".masthead")
+    style = "return getComputedStyle(arguments[0]).backgroundColor"
+    assert browser.execute_script(style, masthead) == "rgb(31, 78, 121)"  # pages.css, with the brand
+    assert browser.execute_script(style, browser.find_element(By.TAG_NAME, "body")) != "rgb(243, 246, 249)"
