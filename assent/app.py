@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 from fastapi import FastAPI, Request
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assent import admin, api, hubspot, inbound, ops, pages
@@ -66,12 +66,19 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     # before the pages' catch-all.
     app.mount(hubspot.PREFIX, hubspot.create_app(settings, database))
     app.mount("/inbound", inbound.create_app(settings, database))
+    app.add_api_route("/admin", _admin_root, include_in_schema=False)
     app.mount("/admin", admin.create_admin(settings, database, mailer))
     pages.mount(app, settings, database, mailer)  # last: it answers every other path
     # A path no mount matches at all (a decoded newline defeats their patterns) is still
     # answered in the shape of the interface its prefix names.
     app.add_exception_handler(StarletteHTTPException, _unmatched)
     return app
+
+
+def _admin_root(request: Request) -> RedirectResponse:
+    """`/admin` without its slash matches no mount (a mount wants `/admin/…`), so the pages'
+    catch-all would answer 404: send it to the admin's own root."""
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/admin/", status_code=308)
 
 
 def _unmatched(request: Request, exc: Exception) -> Response:

@@ -107,7 +107,7 @@ def metrics(request: Request) -> PlainTextResponse:
         "# HELP assent_ledger_events_total Ledger events written.",
         "# TYPE assent_ledger_events_total counter",
         f"assent_ledger_events_total {events}",
-        "# HELP assent_outbox_pending Ledger events not yet published to webhooks.",
+        "# HELP assent_outbox_pending Ledger events the webhook dispatcher has not yet queued for the endpoints.",
         "# TYPE assent_outbox_pending gauge",
         f"assent_outbox_pending {pending}",
         "# HELP assent_jobs Jobs by status.",

@@ -71,7 +71,13 @@ def seed(db: Database, logo_url: str) -> tuple[str, int, list[int]]:
         bu = catalog.create_business_unit(conn, {
             "name": "Nordlys", "company_name": "Nordlys Outdoor AB",
             "postal_address": "Sveavägen 12, 111 57 Stockholm, Sweden", "logo_url": logo_url,
-            "primary_color": "#1d4e89", "accent_color": "#e9eff6", "default_language": "en",
+            "primary_color": "#1d4e89", "accent_color": "#f2c14e", "default_language": "en",
+            "notice_text": "By saving, you agree that Nordlys Outdoor AB may email you about the topics you "
+                           "ticked. You can change your mind at any time on this page.",
+            "notice_version": "2026-01",
+            "notice_translations": {"sv": {"text": "Genom att spara godkänner du att Nordlys Outdoor AB "
+                                                   "mejlar dig om de ämnen du kryssat i. Du kan ändra dig "
+                                                   "när som helst på den här sidan."}},
         })
         ids = [
             catalog.create_subscription_type(conn, {

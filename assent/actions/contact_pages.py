@@ -88,15 +88,21 @@ def save_preferences(
             writer.remove_wide_opt_out(channel, [address], business_unit_id)
         elif state.wide is None and choices.unsubscribe_all:
             writer.set_wide_opt_out(channel, [address], business_unit_id)
+        lifting = state.wide is not None and not choices.unsubscribe_all
         types = load_types(conn, [ty.id for ty in state.types if ty.id in choices.shown])
         changes = []
         for ty in state.types:
             if ty.id not in choices.shown:
                 continue  # added after the page was served: the person never saw it
             wants = ty.id in choices.ticked
-            if wants and not ty.ticked and not choices.unsubscribe_all:
+            # Under a wide opt-out the page showed no box ticked (nothing was sent, R11) and
+            # the statuses kept underneath (R7). Lifting it, the ticked boxes are what the
+            # person now wants: compared with their kept choice, so an unticked type does
+            # not start again. While it stands, the unticked boxes are no opt-outs.
+            shown = ty.box.chosen if lifting else ty.box.ticked
+            if wants and not shown and not choices.unsubscribe_all:
                 changes.append((types[ty.id], Status.SUBSCRIBED))
-            elif not wants and ty.ticked:
+            elif not wants and shown:
                 # An opt-out is honoured even alongside "unsubscribe from all" (R4).
                 changes.append((types[ty.id], Status.UNSUBSCRIBED))
         if changes:

@@ -26,6 +26,10 @@ NOTICE = (
     "I can unsubscribe at any time from the link in every message."
 )
 NOTICE_VERSION = "2026-01"
+NOTICE_SV = (
+    "Jag vill få de utskick jag kryssar i från Acme Outfitters. "
+    "Jag kan avregistrera mig när som helst via länken i varje utskick."
+)
 
 #: first name, last name, company, phone (or None). Emails are first.last@<domain>.
 PEOPLE: list[tuple[str, str, str | None, str | None]] = [
@@ -78,10 +82,13 @@ def _catalog(conn: Connection) -> None:
         {
             "company_name": "Acme Outfitters AB",
             "postal_address": "Sveavägen 1, 111 57 Stockholm, Sweden",
-            "primary_color": "#1F4E79",
-            "accent_color": "#E36C0A",
+            # Navy for the masthead and buttons (white text on it: 8.7:1), an orange stripe
+            # under the masthead; the page itself stays neutral (pages.css).
+            "primary_color": "#1f4e79",
+            "accent_color": "#e36c0a",
             "notice_text": NOTICE,
             "notice_version": NOTICE_VERSION,
+            "notice_translations": {"sv": {"text": NOTICE_SV}},
             "sms_help_text": "Acme Outfitters: reply STOP to opt out. Help: support@acme.example",
         },
     )

@@ -91,8 +91,9 @@ def submit_form(
         address = account.normalize(channel, signup.address)
         # The notice the person saw: the form's own, or else the business unit's.
         given = (signup.notice_text or "").strip()
-        notice_text = given or (brand.notice_text or "").strip() or None
-        notice_version = signup.notice_version if given else brand.notice_version
+        own = brand.notice(signup.language or brand.default_language)
+        notice_text = given or (own[0] if own else None)
+        notice_version = signup.notice_version if given else (own[1] if own else None)
         actor = Actor(Source.FORM, actor_id)
         writer = Writer(db, conn, account, actor, Evidence(notice_text=notice_text, notice_version=notice_version),
                         context)

@@ -12,13 +12,21 @@ from assent.actions import catalog as actions
 from assent.api import auth
 from assent.api.common import audit_actor, client_context, db_of
 from assent.api.schemas import Id, PathId, QueryId, Strict, not_null
+from assent.domain.branding import COLOR_GRAMMAR, check_logo_url, parse_color
 from assent.domain.model import Channel
 from assent.services import catalog, languages
 from assent.services.apikeys import Principal
 
 router = APIRouter(tags=["catalog"])
 
-Color = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$", examples=["#1F6FEB"])]
+Color = Annotated[
+    str,
+    Field(max_length=40, examples=["#1f6feb"], description=f"A colour: {COLOR_GRAMMAR}; stored as #rrggbb"),
+    AfterValidator(parse_color),
+]
+LogoUrl = Annotated[
+    str, Field(max_length=2000, examples=["https://example.com/logo.svg"]), AfterValidator(check_logo_url)
+]
 Language = Annotated[
     str, Field(pattern=r"^[a-z]{2}(-[A-Z]{2})?$", examples=["en", "sv"]), AfterValidator(languages.check)
 ]
@@ -61,15 +69,29 @@ class QuietHours(Strict):
     WHATSAPP: QuietWindow | None = None
 
 
+class NoticeTranslation(Strict):
+    """The unit's consent notice in one language (like a type's `translations`)."""
+
+    text: Annotated[str, Field(min_length=1, max_length=4000)]
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        return not_blank(value)
+
+
 class _Branding(Strict):
     company_name: Annotated[str, Field(max_length=200)] | None = None
     postal_address: Annotated[str, Field(max_length=500)] | None = None
-    logo_url: Annotated[str, Field(max_length=2000, pattern=r"^https?://")] | None = None
+    logo_url: LogoUrl | None = None
     primary_color: Color | None = None
     accent_color: Color | None = None
     sms_help_text: Annotated[str, Field(max_length=320)] | None = None
     notice_text: Annotated[str, Field(max_length=4000)] | None = None
     notice_version: Annotated[str, Field(max_length=50)] | None = None
+    notice_translations: dict[Language, NoticeTranslation] | None = Field(
+        None, description="The notice in other languages, shown on the pages in the person's language"
+    )
     double_opt_in: bool | None = Field(None, description="None follows the account setting")
     sms_keywords: SmsKeywords | None = None
     sms_replies: SmsReplies | None = None
@@ -123,6 +145,7 @@ class BusinessUnitOut(BaseModel):
     sms_help_text: str | None
     notice_text: str | None
     notice_version: str | None
+    notice_translations: dict[str, dict[str, str]] | None = None
     double_opt_in: bool | None
     sms_keywords: dict[str, list[str]] | None = None
     sms_replies: dict[str, str | None] | None = None

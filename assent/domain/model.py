@@ -81,6 +81,10 @@ _ACTOR_OF_SOURCE: dict[Source, ActorClass] = {
     Source.SYSTEM: ActorClass.SYSTEM,
 }
 
+#: The sources something in Assent records (a filter offers only these). SYSTEM is reserved
+#: — the schema's CHECK constraints allow it — but no action writes it.
+RECORDED_SOURCES: tuple[Source, ...] = tuple(s for s in Source if s is not Source.SYSTEM)
+
 #: Sources an API key may claim, in the order the API documents them. The contact-only ones
 #: (preference center, one-click, keywords, double opt-in, complaints) are only ever set by
 #: our own pages and webhooks, because claiming them would let a caller borrow the contact's

@@ -248,11 +248,31 @@ def lifts_erasure(actor: Actor, target: Status) -> bool:
 
 
 def shows_ticked(status: Status, type_: TypeFacts, policy: Policy) -> bool:
-    """R13: a preference box is ticked when this type's own status lets mail flow —
-    SUBSCRIBED, or NOT_SPECIFIED where no consent is needed (email outside data privacy
-    mode). The rule is the decision's (R11): a wide opt-out or a bounce is shown apart, not
-    as unticked boxes."""
+    """R13: the person's own choice for this type lets mail flow — SUBSCRIBED, or
+    NOT_SPECIFIED where no consent is needed (email outside data privacy mode). The rule is
+    the decision's (R11); a bounce is shown apart, and a wide opt-out by `preference_box`."""
     return not {Reason.UNSUBSCRIBED, Reason.NO_CONSENT} & set(decide(type_, SendFacts(status), policy))
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceBox:
+    """How the preference page shows one type (R13, R7, R11)."""
+
+    #: the box is ticked: mail of this type is sent now, as far as the person's choices go
+    ticked: bool
+    #: the type's own status lets mail flow (`shows_ticked`): what would be sent if the wide
+    #: opt-out were gone; a Save that lifts it compares the boxes with this
+    chosen: bool
+    #: nothing of this type is sent while the wide opt-out stands (R11 UNSUBSCRIBED_FROM_ALL)
+    held_by_wide_opt_out: bool
+
+
+def preference_box(status: Status, type_: TypeFacts, policy: Policy, *, wide_opt_out: bool) -> PreferenceBox:
+    """R13 with a wide opt-out in force: no box is ticked, since nothing is sent (R11), and the
+    type's status is kept underneath (R7) until the person lifts the opt-out themself (R8)."""
+    chosen = shows_ticked(status, type_, policy)
+    held = Reason.UNSUBSCRIBED_FROM_ALL in decide(type_, SendFacts(status, wide_opt_out=wide_opt_out), policy)
+    return PreferenceBox(ticked=chosen and not held, chosen=chosen, held_by_wide_opt_out=held)
 
 
 def recorded_legal_basis(actor: Actor, target: Status, evidence: Evidence) -> LegalBasis | None:

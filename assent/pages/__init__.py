@@ -1,5 +1,6 @@
 """The public, contact-facing pages (SPEC §3 "Public pages", R13–R17): the preference
-center, one-click unsubscribe, "get my link", the signup form and double opt-in.
+center, one-click unsubscribe, "get my link", the signup form and double opt-in, and the
+landing page at `/`.
 
 Server-rendered (Jinja2, Babel), no JavaScript needed, no login: each page is opened by a
 signed link (`assent.services.links`) or is a public form with abuse limits.
@@ -12,7 +13,7 @@ from pathlib import Path
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from assent.pages import preferences, request_link, signup, unsubscribe, web
+from assent.pages import home, preferences, request_link, signup, unsubscribe, web
 
 STATIC = Path(__file__).parent / "static"
 
@@ -25,7 +26,7 @@ def create_app(settings: object, db: object, mailer: object) -> FastAPI:
     app.state.mailer = mailer
     router = APIRouter(include_in_schema=False)
     # `/preferences` (get my link) before `/preferences/{token}`: both are plain paths.
-    for module in (request_link, preferences, unsubscribe, signup):
+    for module in (home, request_link, preferences, unsubscribe, signup):
         router.include_router(module.router)
     app.include_router(router)
     app.mount("/static/pages", StaticFiles(directory=STATIC), name="pages-static")

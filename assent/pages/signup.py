@@ -59,8 +59,9 @@ def _brand(request: Request, business_unit_id: int) -> tuple[Brand, list[dict[st
 
 
 def _notice(brand: Brand, language: str) -> tuple[str, str]:
-    if brand.notice_text:
-        return brand.notice_text, brand.notice_version or "1"
+    own = brand.notice(language)
+    if own is not None:
+        return own
     return i18n.gettext(language, DEFAULT_NOTICE, company=brand.company_name), f"{DEFAULT_NOTICE_VERSION}-{language}"
 
 

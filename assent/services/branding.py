@@ -1,19 +1,18 @@
-"""A business unit's branding as pages and emails show it: colours checked and paired with a
-readable text colour (WCAG contrast), so a brand's pale primary never makes white-on-yellow
-buttons."""
+"""A business unit's branding as pages and emails show it: colours paired with a readable
+text colour (WCAG contrast), so a brand's pale primary never makes white-on-yellow buttons,
+and the consent notice in the reader's language."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from assent.domain.branding import contrast, parse_color
 from assent.storage import tables as t
 
-_HEX = re.compile(r"#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 DEFAULT_PRIMARY = "#1f5f8b"
 DEFAULT_ACCENT = "#f3f6f9"
 
@@ -32,6 +31,8 @@ class Brand:
     default_language: str
     notice_text: str | None
     notice_version: str | None
+    #: the notice in other languages, {language: text} (`notice_translations` of the unit)
+    notice_translations: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: Any) -> Brand:
@@ -52,7 +53,20 @@ class Brand:
             default_language=row.default_language or "en",
             notice_text=(row.notice_text or "").strip() or None,
             notice_version=row.notice_version,
+            notice_translations={
+                str(language): str(text["text"]).strip()
+                for language, text in (row.notice_translations or {}).items()
+                if isinstance(text, dict) and str(text.get("text") or "").strip()
+            },
         )
+
+    def notice(self, language: str) -> tuple[str, str] | None:
+        """The unit's own consent notice in `language` (its translation, else the text the
+        unit wrote), with the notice's version; None when the unit wrote none. A translation
+        is of the same notice, so it keeps the version; the ledger keeps the exact text."""
+        primary = language.replace("_", "-").split("-")[0].lower()
+        text = self.notice_translations.get(language) or self.notice_translations.get(primary) or self.notice_text
+        return (text, self.notice_version or "1") if text else None
 
 
 def load_brand(conn: Connection, business_unit_id: int) -> Brand | None:
@@ -61,28 +75,15 @@ def load_brand(conn: Connection, business_unit_id: int) -> Brand | None:
 
 
 def _color(value: str | None, default: str) -> str:
-    if not value or not _HEX.fullmatch(value.strip()):
+    """A stored colour as `#rrggbb`; a value the grammar refuses (written before it was
+    checked) shows the default."""
+    try:
+        return parse_color(value) if value else default
+    except ValueError:
         return default
-    value = value.strip().lower()
-    if len(value) == 4:
-        value = "#" + "".join(c * 2 for c in value[1:])
-    return value
-
-
-def _luminance(hex_color: str) -> float:
-    channels = []
-    for start in (1, 3, 5):
-        c = int(hex_color[start : start + 2], 16) / 255
-        channels.append(c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4)
-    r, g, b = channels
-    return 0.2126 * r + 0.7152 * g + 0.0722 * b
-
-
-def contrast(a: str, b: str) -> float:
-    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
 
 
 def readable_on(background: str) -> str:
-    """Black or white, whichever contrasts more with `background` (WCAG 2 ratio)."""
-    return "#ffffff" if contrast(background, "#ffffff") >= contrast(background, "#111111") else "#111111"
+    """Black or white, whichever contrasts more with `background`. One of the two always
+    reaches at least 4.58:1 (√21), so text on a brand colour meets WCAG AA (4.5:1)."""
+    return "#ffffff" if contrast(background, "#ffffff") >= contrast(background, "#000000") else "#000000"

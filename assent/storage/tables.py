@@ -114,6 +114,8 @@ business_units = sa.Table(
     sa.Column("sms_help_text", Text(320), nullable=True),
     sa.Column("notice_text", Text(4000), nullable=True),
     sa.Column("notice_version", Text(50), nullable=True),
+    # the notice in other languages, {language: {"text": ...}} (migration 0016)
+    sa.Column("notice_translations", sa.JSON, nullable=True),
     sa.Column("double_opt_in", sa.Boolean, nullable=True),  # None: the account setting
     # Email people a signed receipt of their own opt-in (preference center, signup)
     sa.Column("consent_receipts", sa.Boolean, nullable=False, default=False, server_default=sa.false()),

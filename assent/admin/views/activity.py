@@ -12,13 +12,16 @@ from assent.admin import events, words
 from assent.admin.security import SignedIn, viewer
 from assent.admin.web import render
 from assent.domain.addresses import InvalidAddress
-from assent.domain.model import ActorClass, Channel
+from assent.domain.model import RECORDED_SOURCES, ActorClass, Channel
 from assent.services import catalog
 from assent.services import events as ledger_reads
 from assent.services.state import Account, load_account
 from assent.storage.db import Database
 
 router = APIRouter()
+
+#: the filter's sources: those something records, in words
+SOURCES = {s.value: words.source(s.value) for s in RECORDED_SOURCES}
 
 
 def address_hashes(account: Account, raw: str) -> list[str]:
@@ -63,7 +66,7 @@ def activity(
         account = load_account(conn)
         filters = ledger_reads.Filters(
             subscription_type_id=int(subscription_type_id) if subscription_type_id.isdecimal() else None,
-            source=source if source in words.SOURCE else None,
+            source=source if source in SOURCES else None,
             actor_kind=actor_kind if actor_kind in words.ACTOR else None,
             actor_id=actor_id.strip() or None,
             since=_day(since),
@@ -91,6 +94,7 @@ def activity(
             for ty in types
         ],
         actor_kinds=[k.value for k in ActorClass],
+        sources=SOURCES,
         f={
             "address": address,
             "subscription_type_id": subscription_type_id,

@@ -13,11 +13,15 @@ from pydantic import ValidationError
 from assent.actions import catalog as actions
 from assent.admin import words
 from assent.admin.security import SignedIn, admin, request_context, viewer
-from assent.admin.web import form_values, is_htmx, redirect, render, validation_words, with_query
+from assent.admin.web import base, form_values, is_htmx, redirect, render, validation_words, with_query
 from assent.api.catalog import SubscriptionTypeIn, SubscriptionTypePatch
 from assent.domain.model import Channel
+from assent.pages import i18n
+from assent.pages.preferences import preview as pages_preview
 from assent.services import catalog
+from assent.services.branding import load_brand
 from assent.services.catalog import LANGUAGES
+from assent.services.preferences import blank_preferences
 from assent.storage.db import Database
 
 router = APIRouter()
@@ -196,11 +200,23 @@ async def archive(request: Request, type_id: int, me: SignedIn = Depends(admin))
 
 @router.get("/subscription-types/{type_id}/preview")
 def preview(request: Request, type_id: int, lang: str | None = None, me: SignedIn = Depends(viewer)) -> Response:
+    """The unit's real preference page (its partials, its catalog, its stylesheet) as a person
+    with no choices yet sees it, in the chosen language."""
     with _db(request).read() as conn:
         ty = catalog.get_subscription_type(conn, type_id)
-        unit = catalog.get_business_unit(conn, ty["business_unit_id"])
-        siblings = catalog.list_subscription_types(conn, business_unit_id=ty["business_unit_id"], channel=ty["channel"])
-    language = lang or unit["default_language"]
+        brand = load_brand(conn, ty["business_unit_id"])
+        state = blank_preferences(conn, Channel(ty["channel"]), ty["business_unit_id"], also=type_id)
+    assert brand is not None  # a type's unit always exists (foreign key)
+    language = i18n.catalog_language(lang or brand.default_language)
+    here = f"{base(request)}/subscription-types/{type_id}/preview"
+    page = pages_preview(
+        brand,
+        state,
+        language=language,
+        channel=Channel(ty["channel"]),
+        lang_url=lambda code: with_query(here, lang=code),
+        highlight=type_id,
+    )
     return render(
         request,
         "types/preview.html",
@@ -208,8 +224,9 @@ def preview(request: Request, type_id: int, lang: str | None = None, me: SignedI
         section="types",
         title=f"Preview: {ty['name']}",
         ty=ty,
-        unit=unit,
-        types=siblings if ty["is_active"] else [*siblings, ty],
+        unit_name=brand.name,
         lang=language,
-        languages=sorted({unit["default_language"], "en", *ty["translations"]}),
+        languages=i18n.SUPPORTED,
+        page=page,
+        pages_css="/static/pages/pages.css",
     )

@@ -82,7 +82,21 @@ def _values(form: Any) -> dict[str, Any]:
     values["double_opt_in"] = None if doi in (None, "") else doi == "true"
     values.update(_sms_values(form))
     values["consent_receipts"] = form.get("consent_receipts") == "1"
+    values["notice_translations"] = _notice_translations(form)
     return values
+
+
+def _notice_translations(form: Any) -> dict[str, dict[str, str]]:
+    """Rows ntr_lang_N / ntr_text_N, like a type's translations; a row without text is dropped."""
+    out: dict[str, dict[str, str]] = {}
+    for key in form:
+        if not key.startswith("ntr_lang_"):
+            continue
+        lang = str(form.get(key, "")).strip()
+        text = str(form.get(f"ntr_text_{key.removeprefix('ntr_lang_')}", "")).strip()
+        if lang and text:
+            out[lang] = {"text": text}
+    return out
 
 
 def _sms_values(form: Any) -> dict[str, Any]:
