@@ -123,12 +123,9 @@ def main(out: Path) -> None:
         row = browser.find_element(By.XPATH, "//tr[td/span[contains(@class, 'UNSUBSCRIBED')]]")
         ActionChains(browser).move_to_element(row).perform()
         shot("contact")
-        row.find_element(By.LINK_TEXT, "Resubscribe").click()
-        dialog = WebDriverWait(browser, 5).until(lambda b: b.find_element(By.CSS_SELECTOR, "dialog[open]"))
-        dialog.find_element(By.ID, "d-explanation").send_keys("She asked us on the phone")
-        dialog.find_element(By.XPATH, ".//button[normalize-space()='Save']").click()
-        WebDriverWait(browser, 5).until(lambda b: b.find_elements(By.CSS_SELECTOR, "dialog[open] .refusal"))
-        shot("resubscribe-refused")
+        # No Resubscribe on her rows: the rules refuse it while her own opt-out of all stands,
+        # and the record shows that reason in the button's place (issue 15, point 2).
+        assert not row.find_elements(By.LINK_TEXT, "Resubscribe")
         browser.get(f"{url}/contacts/{opted}?tab=history")
         shot("contact-history")
 
