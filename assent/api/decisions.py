@@ -20,7 +20,7 @@ from assent.services import as_of as past
 from assent.services.apikeys import Principal
 from assent.services.decisions import Decider, Deferrals
 from assent.services.errors import Collected
-from assent.services.state import load_account, load_type
+from assent.services.state import load_decision_basis
 
 router = APIRouter(tags=["decisions"])
 
@@ -37,8 +37,8 @@ def decision(
     _: Principal = Depends(auth.read),
 ) -> Response:
     with db_of(request).read_replica() as conn:
-        account = load_account(conn)
-        type_ = load_type(conn, subscription_type_id)
+        basis = load_decision_basis(conn, subscription_type_id)
+        account, type_ = basis.account, basis.type_
         if channel is not None and channel != type_.channel.value:
             problems = Collected()
             problems.add("channel", f"subscription type {type_.id} is a {type_.channel.value} type", "WRONG_CHANNEL")
@@ -47,7 +47,7 @@ def decision(
         deferred: Deferrals = {}
         policy_as_of = past.POLICY_AS_OF
         if as_of is None:
-            [reasons] = Decider(conn, account, type_).reasons([normalized.key], deferred)
+            [reasons] = Decider(conn, account, type_, quiet=basis.quiet).reasons([normalized.key], deferred)
         else:  # the address's state then, rebuilt from the ledger (services/as_of.py)
             as_of = past.require_zone(as_of)
             reasons, policy_as_of = past.reasons_as_of(conn, account, type_, normalized, as_of)
@@ -82,10 +82,10 @@ def decision_batch(request: Request, body: BatchIn, _: Principal = Depends(auth.
         problems.add("addresses", f"at most {MAX_BATCH} addresses per batch; use /audiences/filter", "BATCH_TOO_LARGE")
         problems.raise_if_any()
     with db_of(request).read_replica() as conn:
-        account = load_account(conn)
-        type_ = load_type(conn, body.subscription_type_id)
+        basis = load_decision_basis(conn, body.subscription_type_id)
+        account, type_ = basis.account, basis.type_
         keys, displays = normalize_many(type_.channel, body.addresses, account.default_phone_region)
-        decider = Decider(conn, account, type_)
+        decider = Decider(conn, account, type_, quiet=basis.quiet)
         deferred: Deferrals = {}
         exceptions = decider.exceptions(keys, deferred)
     # Ten thousand results: written straight to JSON (the shape is DecisionBatchOut, which
