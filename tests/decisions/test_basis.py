@@ -4,6 +4,7 @@ statement (`state.load_decision_basis`): the same values the separate readers gi
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
 from assent.domain.model import Channel
 from assent.services.catalog import update_business_unit
@@ -66,3 +67,16 @@ def test_an_unknown_type_is_refused_naming_the_field(db: Database) -> None:
     [error] = refused.value.errors
     assert (error.field, error.code) == ("subscription_type_id", "UNKNOWN_SUBSCRIPTION_TYPE")
     assert "987654" in refused.value.detail
+
+
+def test_a_malformed_position_is_refused_however_its_name_is_spelled(
+    client: TestClient, make: Catalog, read_headers: dict[str, str]
+) -> None:
+    news = make.type("News")
+    for name in ("min_event_id", "min%5Fevent%5Fid"):
+        query = f"address=a%40example.com&subscription_type_id={news}&{name}=soon"
+        refused = client.get(f"/api/v1/decisions?{query}", headers=read_headers)
+        assert refused.status_code == 422, name
+        assert refused.json()["errors"][0]["field"] == "min_event_id"
+    allowed = client.get(f"/api/v1/decisions?address=a%40example.com&subscription_type_id={news}", headers=read_headers)
+    assert allowed.json()["allowed"] is True
