@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
@@ -79,8 +80,14 @@ def test_foreign_keys_are_enforced(db: Database) -> None:
 
 def test_enum_columns_refuse_values_outside_their_enum(db: Database) -> None:
     at = t.now()
-    row = {"address": "a@example.com", "display": "a@example.com", "undeliverable": False, "soft_bounces": 0,
-           "created_at": at, "updated_at": at}
+    row = {
+        "address": "a@example.com",
+        "display": "a@example.com",
+        "undeliverable": False,
+        "soft_bounces": 0,
+        "created_at": at,
+        "updated_at": at,
+    }
     with db.write() as conn:
         conn.execute(t.addresses.insert().values(channel="EMAIL", **row))
     with pytest.raises(sa.exc.IntegrityError), db.write() as conn:
@@ -88,8 +95,9 @@ def test_enum_columns_refuse_values_outside_their_enum(db: Database) -> None:
     with pytest.raises(sa.exc.IntegrityError), db.write() as conn:
         conn.execute(sa.update(t.addresses).values(confirmation="MAYBE"))
     with pytest.raises(sa.exc.IntegrityError), db.write() as conn:
-        conn.execute(t.jobs.insert().values(id="job_x", kind="BULK_UPDATE", status="PAUSED", params={}, counts={},
-                                            created_at=at))
+        conn.execute(
+            t.jobs.insert().values(id="job_x", kind="BULK_UPDATE", status="PAUSED", params={}, counts={}, created_at=at)
+        )
     with db.read() as conn:
         assert conn.execute(sa.select(t.addresses.c.channel, t.addresses.c.confirmation)).all() == [("EMAIL", None)]
 
@@ -110,3 +118,53 @@ def test_migration_0007_lists_exactly_the_enums_values_tables_checks() -> None:
         for table in t.metadata.sorted_tables
     }
     assert {name: sorted(checks) for name, checks in frozen.items()} == {k: v for k, v in built.items() if v}
+
+
+def _in_transaction(conn: sa.Connection) -> bool:
+    driver = conn.connection.driver_connection
+    if conn.dialect.name == "sqlite":
+        return bool(driver.in_transaction)  # type: ignore[union-attr]
+    return not driver.autocommit  # type: ignore[union-attr]
+
+
+def test_read_once_runs_without_a_transaction_and_leaves_the_pool_transactional(db: Database) -> None:
+    def work(conn: sa.Connection) -> tuple[int, bool]:
+        found = conn.exec_driver_sql("SELECT count(*) FROM subscription_types").scalar_one()
+        return found, _in_transaction(conn)
+
+    assert db.read_once(work) == (0, False)
+    # the same pooled connection, used by the transactions after it
+    with db.read() as conn:
+        conn.exec_driver_sql("SELECT 1")
+        assert _in_transaction(conn)
+
+    def write_then_fail() -> None:
+        with db.write() as conn:
+            conn.execute(t.business_units.insert().values(name="Gone", created_at=t.now(), updated_at=t.now()))
+            assert _in_transaction(conn)
+            raise RuntimeError("roll back")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
+    assert db.read_once(lambda conn: conn.exec_driver_sql("SELECT count(*) FROM business_units").scalar_one()) == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # a server that closes connections
+def test_a_dead_pooled_connection_fails_no_read(db: Database) -> None:
+    """read_once retries on a connection the server closed; every other checkout pings."""
+    dsn = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def pid(conn: sa.Connection) -> int:
+        return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
+
+    def kill(victim: int) -> None:
+        with psycopg.connect(dsn, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s, 5000)", (victim,))
+
+    first = db.read_once(pid)
+    kill(first)
+    second = db.read_once(pid)
+    assert second != first
+    kill(second)
+    with db.read() as conn:
+        assert pid(conn) not in (first, second)

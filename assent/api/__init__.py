@@ -37,11 +37,13 @@ PREFIX = "/api/v1"
 
 #: every route of the API, without the prefix the sub-app is mounted at
 router = APIRouter(responses=responses.COMMON)
+# The single decision, a sender's hottest path, is matched first: a request is matched
+# against the routes in order (no other route's path matches /decisions…).
+router.include_router(decisions.router)
 router.include_router(subscribers.batch_router)
 for module in (
     catalog,
     subscribers,
-    decisions,
     audiences,
     ledger,
     evidence,

@@ -18,6 +18,8 @@ from assent.storage.db import track_consistency
 
 HEADER = "assent-consistency"
 PARAMETER = "min_event_id"
+_HEADER_BYTES = HEADER.encode()
+_PARAMETER_BYTES = PARAMETER.encode()
 
 
 def _position(scope: Scope) -> tuple[int | None, str | None]:
@@ -25,10 +27,11 @@ def _position(scope: Scope) -> tuple[int | None, str | None]:
     raw: str | None = None
     field = HEADER
     for name, value in scope.get("headers", ()):
-        if name == HEADER.encode():
+        if name == _HEADER_BYTES:
             raw = value.decode("latin-1").strip()
-    if raw is None:
-        values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get(PARAMETER)
+    query = scope.get("query_string", b"")
+    if raw is None and _may_name_position(query):
+        values = parse_qs(query.decode("latin-1")).get(PARAMETER)
         if values:
             raw, field = values[-1].strip(), PARAMETER
     if raw is None or raw == "":
@@ -36,6 +39,14 @@ def _position(scope: Scope) -> tuple[int | None, str | None]:
     if not raw.isdigit() or len(raw) > 18:
         return None, field
     return int(raw), None
+
+
+def _may_name_position(query: bytes) -> bool:
+    """Whether a parameter of the query is, or may decode to, `min_event_id`: the query
+    is parsed only then (not for every decision)."""
+    if _PARAMETER_BYTES in query:
+        return True
+    return b"%" in query and any(b"%" in pair.partition(b"=")[0] for pair in query.split(b"&"))
 
 
 class ConsistencyMiddleware:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from functools import partial
 from json.encoder import encode_basestring_ascii as json_string
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 
 from assent.api import auth
 from assent.api.common import db_of
@@ -20,7 +22,12 @@ from assent.services import as_of as past
 from assent.services.apikeys import Principal
 from assent.services.decisions import Decider, Deferrals
 from assent.services.errors import Collected
-from assent.services.state import load_account, load_type
+from assent.services.state import load_decision_basis
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from assent.storage.db import Database
 
 router = APIRouter(tags=["decisions"])
 
@@ -28,7 +35,7 @@ MAX_BATCH = 10_000
 
 
 @router.get("/decisions", response_model=DecisionOut, summary="One address, one type")
-def decision(
+async def decision(
     request: Request,
     address: Annotated[str, Query(max_length=320)],
     subscription_type_id: QueryId,
@@ -36,22 +43,46 @@ def decision(
     as_of: Annotated[dt.datetime | None, Query(description="RFC 3339 time: the answer as it was then")] = None,
     _: Principal = Depends(auth.read),
 ) -> Response:
-    with db_of(request).read_replica() as conn:
-        account = load_account(conn)
-        type_ = load_type(conn, subscription_type_id)
-        if channel is not None and channel != type_.channel.value:
-            problems = Collected()
-            problems.add("channel", f"subscription type {type_.id} is a {type_.channel.value} type", "WRONG_CHANNEL")
-            problems.raise_if_any()
-        normalized = account.normalize(type_.channel, address)
-        deferred: Deferrals = {}
-        policy_as_of = past.POLICY_AS_OF
-        if as_of is None:
-            [reasons] = Decider(conn, account, type_).reasons([normalized.key], deferred)
-        else:  # the address's state then, rebuilt from the ledger (services/as_of.py)
-            as_of = past.require_zone(as_of)
-            reasons, policy_as_of = past.reasons_as_of(conn, account, type_, normalized, as_of)
-    # The hot path of a sender: the shape is DecisionOut, written without validating it again.
+    db = db_of(request)
+    if as_of is None:  # a sender's hot path: two statements, no transaction around them
+        work = partial(_decide, address=address, type_id=subscription_type_id, channel=channel, as_of=None)
+        # SQLite answers in this process, in microseconds, without waiting on a network or
+        # a lock (WAL readers never wait): no hop to a worker thread, whose cost would be
+        # most of the request's. PostgreSQL's round trips wait in a worker thread.
+        if db.is_sqlite:
+            body = db.read_once(work)
+        else:
+            body = await run_in_threadpool(db.read_once, work)
+    else:
+        body = await run_in_threadpool(_decide_in_transaction, db, address, subscription_type_id, channel, as_of)
+    # The shape is DecisionOut, written without validating it again.
+    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+
+
+def _decide_in_transaction(
+    db: Database, address: str, type_id: int, channel: str | None, as_of: dt.datetime
+) -> dict[str, object]:
+    with db.read_replica() as conn:
+        return _decide(conn, address, type_id, channel, as_of)
+
+
+def _decide(
+    conn: Connection, address: str, type_id: int, channel: str | None, as_of: dt.datetime | None
+) -> dict[str, object]:
+    basis = load_decision_basis(conn, type_id)
+    account, type_ = basis.account, basis.type_
+    if channel is not None and channel != type_.channel.value:
+        problems = Collected()
+        problems.add("channel", f"subscription type {type_.id} is a {type_.channel.value} type", "WRONG_CHANNEL")
+        problems.raise_if_any()
+    normalized = account.normalize(type_.channel, address)
+    deferred: Deferrals = {}
+    policy_as_of = past.POLICY_AS_OF
+    if as_of is None:
+        [reasons] = Decider(conn, account, type_, quiet=basis.quiet).reasons([normalized.key], deferred)
+    else:  # the address's state then, rebuilt from the ledger (services/as_of.py)
+        as_of = past.require_zone(as_of)
+        reasons, policy_as_of = past.reasons_as_of(conn, account, type_, normalized, as_of)
     body: dict[str, object] = {
         "address": normalized.display,
         "channel": type_.channel.value,
@@ -63,7 +94,7 @@ def decision(
         body["defer_until"] = _instant(deferred[0])
     if as_of is not None:
         body |= {"as_of": as_of.isoformat(), "policy_as_of": policy_as_of}
-    return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
+    return body
 
 
 def _instant(moment: dt.datetime | None) -> str | None:
@@ -82,10 +113,10 @@ def decision_batch(request: Request, body: BatchIn, _: Principal = Depends(auth.
         problems.add("addresses", f"at most {MAX_BATCH} addresses per batch; use /audiences/filter", "BATCH_TOO_LARGE")
         problems.raise_if_any()
     with db_of(request).read_replica() as conn:
-        account = load_account(conn)
-        type_ = load_type(conn, body.subscription_type_id)
+        basis = load_decision_basis(conn, body.subscription_type_id)
+        account, type_ = basis.account, basis.type_
         keys, displays = normalize_many(type_.channel, body.addresses, account.default_phone_region)
-        decider = Decider(conn, account, type_)
+        decider = Decider(conn, account, type_, quiet=basis.quiet)
         deferred: Deferrals = {}
         exceptions = decider.exceptions(keys, deferred)
     # Ten thousand results: written straight to JSON (the shape is DecisionBatchOut, which

@@ -51,6 +51,13 @@ _LARGE_LOOKUP = 500
 _LOOKUP_WORK_MEM = "64MB"
 _QUIET = (Reason.QUIET_HOURS,)
 
+
+class _Unread:
+    """Not read yet (as opposed to None: read, and there is no window)."""
+
+
+_UNREAD = _Unread()
+
 #: index → when sending may start (None: the window never opens for that number)
 Deferrals = dict[int, dt.datetime | None]
 
@@ -106,7 +113,10 @@ class Decider:
         type_: SubscriptionType,
         relevant: Relevance | None = None,
         now: dt.datetime | None = None,
+        quiet: QuietWindow | _Unread | None = _UNREAD,
     ) -> None:
+        """`quiet`: the unit's sending window for the type's channel, if the caller has read
+        it already (`state.load_decision_basis`); else it is read here when it can matter."""
         self.conn = conn
         self.type_ = type_
         self.channel = type_.channel.value
@@ -120,7 +130,9 @@ class Decider:
         self._erased: set[bytes] = set()  # digests, not hex: compared in the hot loop
         self.quiet: QuietWindow | None = None
         if type_.channel in QUIET_HOURS_CHANNELS:
-            self.quiet = load_quiet_window(conn, type_.business_unit_id, type_.channel)
+            self.quiet = (
+                load_quiet_window(conn, type_.business_unit_id, type_.channel) if isinstance(quiet, _Unread) else quiet
+            )
             self.now = now or t.now()  # the clock is read here, never in the domain
             self._quiet_verdicts: dict[tuple[str, ...], QuietVerdict] = {}
 

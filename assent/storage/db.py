@@ -8,12 +8,12 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -53,6 +53,12 @@ def track_consistency(required: int | None = None) -> Consistency:
     _consistency.set(holder)
     return holder
 
+
+#: Set while `Database.read_once` checks out a connection: it retries on a dead one
+#: instead of pinging every checkout (`_ping_on_checkout`).
+_no_ping: ContextVar[bool] = ContextVar("assent_no_ping", default=False)
+
+T = TypeVar("T")
 
 #: One query on a replica answers both questions: how far it has replayed (the ledger's
 #: own counter, cheap), and how far behind the primary it is. An idle primary sends no
@@ -107,8 +113,15 @@ class Database:
         if self.url.get_backend_name() == "sqlite":
             self.engine = _sqlite_engine(self.url)
         else:
-            self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+            self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=20)
+            # What pool_pre_ping does, except for `read_once`, which retries instead.
+            sa.event.listen(self.engine, "checkout", _ping_on_checkout(self.engine.dialect))
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        #: the same pool and events, each statement its own transaction (`read_once`);
+        #: SQLite's driver is in autocommit mode already, only the "begin" hook is skipped
+        self._autocommit = self.engine.execution_options(
+            **({"assent_autocommit": True} if self.is_sqlite else {"isolation_level": "AUTOCOMMIT"})
+        )
         if read_urls and self.is_sqlite:
             raise ValueError("read replicas (ASSENT_READ_DATABASE_URL) need PostgreSQL")
         self.max_replica_lag_ms = max_replica_lag_ms
@@ -171,6 +184,35 @@ class Database:
             conn.commit()
         finally:
             conn.close()
+
+    def read_once(self, work: Callable[[Connection], T]) -> T:
+        """`work(conn)` for a read of a statement or two that a replica may serve (the
+        single decision): on a replica exactly as `read_replica`; on the primary without a
+        transaction around it (each statement sees every change committed before it began,
+        as each does in a READ COMMITTED transaction: R12 holds) and without pinging the
+        pooled connection first — if it turns out dead, `work` runs again, once, on a fresh
+        one (a read is safe to repeat). One round trip per statement on PostgreSQL, where a
+        transaction with a pre-ping costs three more."""
+        conn = self._replica_connection(None)
+        if conn is not None:
+            try:
+                found = work(conn)
+                conn.commit()
+                return found
+            finally:
+                conn.close()
+        token = _no_ping.set(True)
+        try:
+            try:
+                with self._autocommit.connect() as conn:
+                    return work(conn)
+            except sa.exc.DBAPIError as error:
+                if not error.connection_invalidated:
+                    raise
+            with self._autocommit.connect() as conn:  # the pool has dropped the dead connections
+                return work(conn)
+        finally:
+            _no_ping.reset(token)
 
     def _replica_connection(self, at_least: int | None) -> Connection | None:
         if not self.replicas:
@@ -265,6 +307,23 @@ class Database:
             replica.engine.dispose()
 
 
+def _ping_on_checkout(dialect: sa.Dialect) -> Callable[..., None]:
+    """SQLAlchemy's pool_pre_ping as a checkout hook, so that `read_once` can skip it: a
+    pooled connection that does not answer is replaced before anyone uses it."""
+
+    def ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if _no_ping.get():
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as error:
+            if dialect.is_disconnect(error, dbapi_connection, None):
+                raise sa.exc.DisconnectionError(str(error)) from error
+            raise
+
+    return ping
+
+
 def open_database(settings: Settings, *, pool_size: int = 10) -> Database:
     """The database the settings name, with its read replicas."""
     return Database(
@@ -338,8 +397,10 @@ def _sqlite_engine(url: sa.URL) -> Engine:
 
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get("assent_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if options.get("assent_autocommit", False):  # `Database.read_once`
+            return
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("assent_write", False) else "BEGIN")
 
     return engine
 
