@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from assent.actions.apikeys import create_api_key, revoke_api_key
-from assent.services import apikeys
 from assent.domain.audit import COMMAND_LINE
+from assent.services import apikeys
 from assent.storage.db import Database
 
 
