@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
-import threading
-import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
-from assent.services.apikeys import Principal, authenticate
+from assent.services.apikeys import KeyCache, Principal, authenticate
 from assent.services.errors import Problem
 from assent.storage.db import Database
 
@@ -28,42 +25,11 @@ def bearer_token(authorization: str | None) -> str | None:
     return credentials.strip()
 
 
-#: How long a valid key is remembered by this process: a revoked key stops working within
-#: this many seconds (README, "API keys"). Unknown and revoked keys are never remembered.
-KEY_CACHE_SECONDS = 2.0
-_KEY_CACHE_SIZE = 1024
-
-
-class _KeyCache:
-    """Valid keys seen in the last KEY_CACHE_SECONDS, by the SHA-256 of the whole key: the
-    single decision, a sender's hottest path, does not pay a transaction to authenticate."""
-
-    def __init__(self) -> None:
-        self._found: dict[str, tuple[float, Principal]] = {}
-        self._lock = threading.Lock()
-
-    @staticmethod
-    def _key(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
-
-    def get(self, token: str) -> Principal | None:
-        found = self._found.get(self._key(token))
-        if found is None or found[0] < time.monotonic():
-            return None
-        return found[1]
-
-    def put(self, token: str, principal: Principal) -> None:
-        with self._lock:
-            if len(self._found) >= _KEY_CACHE_SIZE:
-                self._found.clear()
-            self._found[self._key(token)] = (time.monotonic() + KEY_CACHE_SECONDS, principal)
-
-
-def _cache(request: Request) -> _KeyCache:
+def _cache(request: Request) -> KeyCache:
     state = request.app.state
-    cache: _KeyCache | None = getattr(state, "key_cache", None)
+    cache: KeyCache | None = getattr(state, "key_cache", None)
     if cache is None:
-        cache = state.key_cache = _KeyCache()
+        cache = state.key_cache = KeyCache()
     return cache
 
 

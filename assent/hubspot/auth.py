@@ -6,13 +6,14 @@ and batch read), one with `write` may also write (`.write`, `.read_write`, batch
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from assent.domain.model import Actor, Source
-from assent.services.apikeys import Principal, authenticate
+from assent.services.apikeys import KeyCache, Principal, authenticate
 from assent.services.errors import FieldError, Problem
 from assent.services.ledger import RequestContext
 from assent.storage.db import Database
@@ -27,13 +28,32 @@ def db_of(request: Request) -> Database:
     return db
 
 
-def require(scope: str) -> Callable[..., Principal]:
-    def dependency(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)) -> Principal:
+def _cache(request: Request) -> KeyCache:
+    state = request.app.state
+    cache: KeyCache | None = getattr(state, "key_cache", None)
+    if cache is None:
+        cache = state.key_cache = KeyCache()
+    return cache
+
+
+def _look_up(request: Request, token: str) -> Principal | None:
+    with db_of(request).read() as conn:
+        principal = authenticate(conn, token)
+    if principal is not None:
+        _cache(request).put(token, principal)
+    return principal
+
+
+def require(scope: str) -> Callable[..., Awaitable[Principal]]:
+    async def dependency(
+        request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(_bearer)
+    ) -> Principal:
+        # Async, so that a key remembered for a moment (KeyCache: a revoked key stops working
+        # within its bound) costs neither a transaction nor a hop to a worker thread.
         token = credentials.credentials if credentials else None
         principal = None
         if token and len(token) <= 500:
-            with db_of(request).read() as conn:
-                principal = authenticate(conn, token)
+            principal = _cache(request).get(token) or await run_in_threadpool(_look_up, request, token)
         if principal is None:
             raise Problem(
                 "INVALID_AUTHENTICATION",

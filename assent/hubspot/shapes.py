@@ -6,15 +6,33 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
+import pydantic_core
+from fastapi.responses import JSONResponse
+
 from assent.actions.hubspot import ItemError, SuccessReason
 from assent.domain.model import Channel, Status
 from assent.services.hubspot_views import StatusView, TypeView, WideView
+
+
+class Answer(JSONResponse):
+    """JSON written by pydantic-core's encoder (Rust): the same compact UTF-8 text as
+    Starlette's, several times faster for a batch answer of 100 addresses × their types."""
+
+    def render(self, content: Any) -> bytes:
+        return pydantic_core.to_json(content)
+
 
 METHOD = {Channel.EMAIL: "Email", Channel.SMS: "SMS", Channel.WHATSAPP: "WhatsApp"}
 
 
 def iso(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    """HubSpot's timestamps: UTC, milliseconds (truncated), `Z`."""
+    if moment.utcoffset() != _ZERO:
+        moment = moment.astimezone(dt.UTC)
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
+
+
+_ZERO = dt.timedelta(0)
 
 
 def epoch_ms(moment: dt.datetime) -> int:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.engine import Connection
 
 from assent.actions import hubspot as actions
-from assent.domain.addresses import Address, InvalidAddress
+from assent.domain.addresses import Address, InvalidAddress, normalize
 from assent.domain.model import Channel
 from assent.hubspot import auth, shapes
 from assent.hubspot.schemas import (
@@ -28,7 +28,8 @@ from assent.hubspot.schemas import (
 )
 from assent.services import hubspot_views as views
 from assent.services.apikeys import Principal
-from assent.services.state import Account, load_account
+from assent.services.errors import Invalid, Problem
+from assent.services.state import load_account
 
 router = APIRouter(tags=["v4"])
 
@@ -41,16 +42,28 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def _no_unit(unit: int) -> Problem:
+    return actions.invalid("businessUnitId", f"business unit {unit} does not exist", "UNKNOWN_BUSINESS_UNIT")
+
+
 def _unit(conn: Connection, business_unit_id: int | None) -> int:
     unit = business_unit_id or 0
     if not views.business_unit_exists(conn, unit):
-        raise actions.invalid("businessUnitId", f"business unit {unit} does not exist", "UNKNOWN_BUSINESS_UNIT")
+        raise _no_unit(unit)
     return unit
+
+
+def _address(channel: Channel, raw: str, region: str | None) -> Address:
+    """One address, or a 422 naming `subscriberIdString` (R1)."""
+    try:
+        return normalize(channel, raw, region)
+    except InvalidAddress as error:
+        raise Invalid("subscriberIdString", error.reason, "INVALID_ADDRESS") from None
 
 
 def _answer(body: dict[str, Any]) -> JSONResponse:
     """200, or HubSpot's 207 Multi-Status when some inputs failed."""
-    return JSONResponse(body, status_code=207 if body.get("numErrors") else 200)
+    return shapes.Answer(body, status_code=207 if body.get("numErrors") else 200)
 
 
 @router.get("/definitions", summary="Subscription types")
@@ -66,14 +79,12 @@ def get_definitions(
     return shapes.envelope([shapes.definition(ty, translations=includeTranslations) for ty in found], started)
 
 
-def _read_many(
-    conn: Connection, account: Account, channel: Channel, raw: list[str]
-) -> tuple[list[Address], list[actions.ItemError]]:
+def _read_many(channel: Channel, raw: list[str], region: str | None) -> tuple[list[Address], list[actions.ItemError]]:
     addresses: dict[str, Address] = {}
     errors = []
     for index, text in enumerate(raw):
         try:
-            address = account.normalize_raw(channel, text)
+            address = normalize(channel, text, region)
         except InvalidAddress as error:
             errors.append(actions.ItemError(index, text, "INVALID_ADDRESS", error.reason, "inputs"))
             continue
@@ -91,11 +102,11 @@ def batch_read(
 ) -> JSONResponse:
     started = _now()
     with auth.db_of(request).read() as conn:
-        account = load_account(conn)
-        unit = _unit(conn, businessUnitId)
-        addresses, errors = _read_many(conn, account, channel, body.inputs)
-        of_types = views.types(conn, channel=channel, business_unit_id=unit, include_inactive=False)
-        found = views.statuses(conn, channel, [a.key for a in addresses], of_types)
+        unit = views.unit_types(conn, channel, businessUnitId or 0)
+        if not unit.exists:
+            raise _no_unit(businessUnitId or 0)
+        addresses, errors = _read_many(channel, body.inputs, unit.default_phone_region)
+        found = views.statuses(conn, channel, [a.key for a in addresses], unit.types)
     results = [
         {"subscriberIdString": a.display, "statuses": [shapes.public_status(v, a.display) for v in found[a.key]]}
         for a in addresses
@@ -160,7 +171,7 @@ def batch_unsubscribe_all_read(
     with auth.db_of(request).read() as conn:
         account = load_account(conn)
         unit = _unit(conn, businessUnitId)
-        addresses, errors = _read_many(conn, account, channel, body.inputs)
+        addresses, errors = _read_many(channel, body.inputs, account.default_phone_region)
         found = views.wide_opt_outs(conn, channel, [a.key for a in addresses], unit)
     results = [
         {
@@ -182,11 +193,11 @@ def get_statuses(
 ) -> dict[str, Any]:
     started = _now()
     with auth.db_of(request).read() as conn:
-        account = load_account(conn)
-        address = account.normalize(channel, subscriberIdString, "subscriberIdString")
-        unit = _unit(conn, businessUnitId)
-        of_types = views.types(conn, channel=channel, business_unit_id=unit, include_inactive=False)
-        found = views.statuses(conn, channel, [address.key], of_types)[address.key]
+        unit = views.unit_types(conn, channel, businessUnitId or 0)
+        address = _address(channel, subscriberIdString, unit.default_phone_region)
+        if not unit.exists:
+            raise _no_unit(businessUnitId or 0)
+        found = views.statuses(conn, channel, [address.key], unit.types)[address.key]
     return shapes.envelope([shapes.public_status(v, address.display) for v in found], started)
 
 

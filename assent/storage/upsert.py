@@ -36,13 +36,16 @@ def upsert(
         return
     # SQLite: the driver's executemany of one statement text; it runs in process, so a
     # row per call costs microseconds (SQLAlchemy's per-row parameter handling, more).
+    # A write transaction holds SQLite's one write lock from BEGIN IMMEDIATE: there is no row
+    # lock to take, and "updating" a key to itself would rewrite every existing row's page.
     names, values = driver_rows(conn, table, ordered)
     quoted = ", ".join(f'"{name}"' for name in names)
     updates = ", ".join(f'"{name}" = excluded."{name}"' for name in columns)
     conflict = ", ".join(f'"{k}"' for k in keys)
+    action = f"DO UPDATE SET {updates}" if update else "DO NOTHING"
     statement = (
         f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" for _ in names)}) '
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+        f"ON CONFLICT ({conflict}) {action}"
     )
     conn.exec_driver_sql(statement, values)
 
