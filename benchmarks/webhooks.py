@@ -89,7 +89,7 @@ def _receivers(ports: list[int], dead: list[int], out: str) -> None:
             with open(out, "a") as file:
                 file.write("".join(line + "\n" for line in taken))
             if stopping:
-                return
+                os._exit(0)  # at once: no cancelling of the held connections' tasks
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.1)
 
@@ -228,7 +228,12 @@ def lag(backend: str, postgres_url: str, seconds: int, log: Callable[[str], None
         live, dead = bench.receivers(4, 1)
         bench.endpoints(live + dead)
         bench.worker()
-        time.sleep(1.0)
+        # A warm-up event, delivered to every live endpoint before the clock starts: the
+        # worker process is up (its start-up is not delivery lag) and has its connections.
+        bench.write(1, offset=10**9)
+        deadline = time.time() + 120
+        while len(bench.deliveries()) < len(live) and time.time() < deadline:
+            time.sleep(0.1)
         written = 0
         started = time.time()
         while time.time() - started < seconds:  # 500 changes/s in transactions of 50
@@ -238,9 +243,13 @@ def lag(backend: str, postgres_url: str, seconds: int, log: Callable[[str], None
             time.sleep(max(0.0, 0.1 - (time.time() - tick)))
         log(f"[{backend}] lag: {written:,} events written in {time.time() - started:.1f} s; waiting for delivery")
         deadline = time.time() + 30
-        while len(bench.deliveries()) < written * len(live) and time.time() < deadline:
+
+        def timed() -> list[tuple[int, str, str, float]]:
+            return [d for d in bench.deliveries() if d[0] in live and _epoch(d[2]) >= started]
+
+        while len(timed()) < written * len(live) and time.time() < deadline:
             time.sleep(0.2)
-        found = [d for d in bench.deliveries() if d[0] in live]
+        found = timed()
         lags = sorted(received - _epoch(at) for _, _, at, received in found)
         return {
             "written": written,

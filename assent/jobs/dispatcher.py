@@ -312,7 +312,7 @@ class Dispatcher:
                 # another worker is claiming (or a fan-out is touching) are skipped, not waited
                 # for; the lease compare-and-set below is what guarantees one attempt at a time.
                 heads = (
-                    sa.select(h.c.event_id)
+                    sa.select(h.c.event_id if self.db.is_sqlite else sa.literal_column("head.ctid"))
                     .where(h.c.endpoint_id == endpoint_id, h.c.state == PENDING, h.c.next_attempt_at <= now)
                     .where(sa.or_(h.c.lease_until.is_(None), h.c.lease_until < now), _lane_head(h, p))
                     .order_by(h.c.next_attempt_at, h.c.event_id)
@@ -322,7 +322,7 @@ class Dispatcher:
                 )
                 rows = conn.execute(
                     sa.update(d)
-                    .where(d.c.endpoint_id == endpoint_id, _among(self.db, d.c.event_id, heads))
+                    .where(_heads(self.db, endpoint_id, heads))
                     .where(d.c.state == PENDING, _lease_free(now))
                     # the endpoint list is cached for a second: the claim itself checks it is enabled
                     .where(d.c.endpoint_id.in_(sa.select(w.c.id).where(w.c.enabled.is_(True))))
@@ -474,12 +474,15 @@ def _lane_head(d: Any, p: Any) -> sa.ColumnElement[bool]:
     )
 
 
-def _among(db: Database, column: sa.ColumnElement[Any], ids: sa.ScalarSelect[Any]) -> sa.ColumnElement[bool]:
-    """`column IN (ids)`. On PostgreSQL as `= ANY(ARRAY(ids))`: the subquery runs once and
-    the outer rows are found by primary key, whatever the (possibly stale) statistics say."""
+def _heads(db: Database, endpoint_id: str, heads: sa.ScalarSelect[Any]) -> sa.ColumnElement[bool]:
+    """The rows `heads` found (and locked). On PostgreSQL by their physical address (a TID
+    scan, `ctid = ANY(ARRAY(…))`): the subquery runs once and the planner cannot choose a
+    scan of every row of the endpoint, whatever its (possibly stale) statistics say. The
+    rows are locked by this statement, so their ctid cannot change under it."""
+    d = t.webhook_deliveries
     if db.is_sqlite:
-        return column.in_(ids)
-    return column == sa.any_(sa.func.array(ids))
+        return sa.and_(d.c.endpoint_id == endpoint_id, d.c.event_id.in_(heads))
+    return sa.literal_column("webhook_deliveries.ctid") == sa.any_(sa.func.array(heads))
 
 
 def _busy_lanes(conn: sa.Connection, endpoint_ids: set[str], hashes: set[str]) -> set[tuple[str, str]]:
@@ -599,7 +602,7 @@ class _Slots:
         with self._cond:
             for work in works:
                 self._waiting[work.claimed.endpoint_id].append(work)
-            self._cond.notify_all()
+            self._cond.notify(len(works))
 
     def take(self) -> Work | None:
         """The next item to send, or None once closed."""
@@ -626,12 +629,14 @@ class _Slots:
         with self._cond:
             self._inflight[endpoint_id] -= 1
             self._seconds[endpoint_id] = 0.7 * self._seconds.get(endpoint_id, took) + 0.3 * took
+            recovered = endpoint_id in self._failing and rules.succeeded(done.result.status_code)
             if rules.succeeded(done.result.status_code):
                 self._failing.discard(endpoint_id)
             else:
                 self._failing.add(endpoint_id)
             self._results.append(done)
-            self._cond.notify_all()
+            if self._waiting[endpoint_id]:  # slots of an endpoint with work waiting are free
+                self._cond.notify(self.per_endpoint if recovered else 1)
 
     def results(self) -> list[Done]:
         with self._cond:
@@ -656,12 +661,6 @@ class _Slots:
     def idle(self) -> bool:
         with self._cond:
             return not self._results and not sum(self._inflight.values()) and not any(self._waiting.values())
-
-    def wait(self, timeout: float) -> None:
-        """Until a result arrives (or `timeout`)."""
-        with self._cond:
-            if not self._results:
-                self._cond.wait(timeout)
 
     def close(self) -> None:
         with self._cond:
