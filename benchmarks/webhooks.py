@@ -158,8 +158,12 @@ class Bench:
                 ledger.append(self.db, conn, events, now())
 
     def worker(self) -> None:
-        env = {**os.environ, "ASSENT_DATABASE_URL": self.url, "ASSENT_SECRET_KEYS": "bench",
-               "ASSENT_WEBHOOK_ALLOW_PRIVATE": "true"}
+        env = {
+            **os.environ,
+            "ASSENT_DATABASE_URL": self.url,
+            "ASSENT_SECRET_KEYS": "bench",
+            "ASSENT_WEBHOOK_ALLOW_PRIVATE": "true",
+        }
         log = (DATA_DIR / f"{self.name}.worker.log").open("wb")
         command = [sys.executable, "-c", "from assent.cli.main import cli; cli()", "worker", "--poll", "0.05"]
         self.processes.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT))

@@ -229,12 +229,16 @@ class Dispatcher:
         now = self.clock()
         with self.db.write() as conn:
             oldest = sa.select(o.c.event_id).where(o.c.published_at.is_(None)).order_by(o.c.event_id)
-            taken = list(conn.execute(
-                sa.update(o)
-                .where(o.c.published_at.is_(None), o.c.event_id.in_(oldest.limit(self.fan_out_size).scalar_subquery()))
-                .values(published_at=now)
-                .returning(o.c.event_id, o.c.address_hash)
-            ))
+            taken = list(
+                conn.execute(
+                    sa.update(o)
+                    .where(
+                        o.c.published_at.is_(None), o.c.event_id.in_(oldest.limit(self.fan_out_size).scalar_subquery())
+                    )
+                    .values(published_at=now)
+                    .returning(o.c.event_id, o.c.address_hash)
+                )
+            )
             if not taken:
                 return 0
             taken.sort(key=lambda row: row.event_id)
@@ -360,15 +364,20 @@ class Dispatcher:
                     .where(w.c.id.in_(sorted(endpoint_ids)), w.c.failing_since.is_not(None))
                     .values(failing_since=None)
                 )
-            failing: dict[str, dt.datetime | None] = {} if all_ok else {
-                r.id: r.failing_since
-                for r in conn.execute(sa.select(w.c.id, w.c.failing_since).where(w.c.id.in_(endpoint_ids)))
-            }
+            failing: dict[str, dt.datetime | None] = (
+                {}
+                if all_ok
+                else {
+                    r.id: r.failing_since
+                    for r in conn.execute(sa.select(w.c.id, w.c.failing_since).where(w.c.id.in_(endpoint_ids)))
+                }
+            )
             was_failing = dict(failing)
             last_error: dict[str, str] = {}
             attempts: list[dict[str, Any]] = []
-            delivered = _record_delivered(conn, [f for f in finished if rules.succeeded(f.result.status_code)],
-                                          self.owner, now)
+            delivered = _record_delivered(
+                conn, [f for f in finished if rules.succeeded(f.result.status_code)], self.owner, now
+            )
             for done in finished:
                 item, result = done.claimed, done.result
                 ok = rules.succeeded(result.status_code)
@@ -437,7 +446,11 @@ class Dispatcher:
                     self.gave_up += 1
                     log.warning(
                         "webhook %s: gave up on event %d after %d attempts since %s: %s",
-                        item.endpoint_id, item.event_id, item.attempts + 1, first.isoformat(), result.error,
+                        item.endpoint_id,
+                        item.event_id,
+                        item.attempts + 1,
+                        first.isoformat(),
+                        result.error,
                     )
             self.db.bulk_insert(conn, a, attempts)
             for endpoint_id, since in failing.items():
@@ -467,7 +480,8 @@ def _lane_head(d: Any, p: Any) -> sa.ColumnElement[bool]:
     """`d`'s row is its lane's earliest PENDING row (no earlier one waits). Written as the
     lane's minimum rather than NOT EXISTS: a correlated aggregate stays one probe of the lane
     index per row, where an anti-join can be planned as a scan of every pending row."""
-    return d.c.event_id == (
+    event_id: sa.ColumnElement[int] = d.c.event_id
+    return event_id == (
         sa.select(sa.func.min(p.c.event_id))
         .where(p.c.endpoint_id == d.c.endpoint_id, p.c.address_hash == d.c.address_hash, p.c.state == PENDING)
         .scalar_subquery()
