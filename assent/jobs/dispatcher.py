@@ -13,9 +13,11 @@ Three steps, each its own short transaction, so `kill -9` at any point loses not
    (`next_attempt_at` NULL); the fan-out first touches that lane's pending rows, which on
    PostgreSQL serializes it with a concurrent completion of the lane's head.
 2. **Claim.** Per enabled endpoint, the due lane heads (no earlier PENDING row in their
-   lane) are leased by compare-and-set on `lease_until`, at most `per_endpoint` at a time
-   per endpoint: a dead receiver holds a few threads, never all of them.
-3. **Deliver and record.** A thread pool POSTs (webhook_sender); the loop records results
+   lane) are leased by compare-and-set on `lease_until`, in one statement (on PostgreSQL
+   `FOR UPDATE SKIP LOCKED`, so concurrent workers skip each other's rows).
+3. **Deliver and record.** Sending threads take claimed rows from per-endpoint queues
+   (`_Slots`), at most `per_endpoint` at a time per endpoint and one while it is failing: a
+   dead receiver holds one thread, never all of them. The loop records results
    in batches: delivered, or a retry after `retry_delay`, or — after three days — given up.
    Leaving PENDING makes the lane's next row due. Recording checks the lease is still ours.
 
