@@ -13,9 +13,11 @@ Three steps, each its own short transaction, so `kill -9` at any point loses not
    (`next_attempt_at` NULL); the fan-out first touches that lane's pending rows, which on
    PostgreSQL serializes it with a concurrent completion of the lane's head.
 2. **Claim.** Per enabled endpoint, the due lane heads (no earlier PENDING row in their
-   lane) are leased by compare-and-set on `lease_until`, at most `per_endpoint` at a time
-   per endpoint: a dead receiver holds a few threads, never all of them.
-3. **Deliver and record.** A thread pool POSTs (webhook_sender); the loop records results
+   lane) are leased by compare-and-set on `lease_until`, in one statement (on PostgreSQL
+   `FOR UPDATE SKIP LOCKED`, so concurrent workers skip each other's rows).
+3. **Deliver and record.** Sending threads take claimed rows from per-endpoint queues
+   (`_Slots`), at most `per_endpoint` at a time per endpoint and one while it is failing: a
+   dead receiver holds one thread, never all of them. The loop records results
    in batches: delivered, or a retry after `retry_delay`, or — after three days — given up.
    Leaving PENDING makes the lane's next row due. Recording checks the lease is still ours.
 
@@ -27,15 +29,12 @@ Time comes from `clock`, so tests can jump three days.
 from __future__ import annotations
 
 import collections
-import contextlib
 import datetime as dt
 import logging
-import queue
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -93,8 +92,8 @@ class Dispatcher:
         clock: Clock = t.now,
         owner: str | None = None,
         lease: dt.timedelta = dt.timedelta(seconds=60),
-        threads: int = 16,
-        per_endpoint: int = 4,
+        threads: int = 32,
+        per_endpoint: int = 8,
         fan_out_size: int = 1000,
         poll: float = 0.2,
         sender: Sender | None = None,
@@ -128,40 +127,29 @@ class Dispatcher:
     def run(self, stop: threading.Event, *, until_idle: bool = False) -> None:
         """Dispatch until `stop` is set (or, with `until_idle`, until nothing is due).
 
-        Claimed rows wait in a local queue per endpoint and go to the thread pool as that
-        endpoint's slots free up; results are recorded in batches (one transaction per up
-        to 500 results or 100 ms), so a fast receiver is not limited by commits."""
+        This loop only talks to the database: it records results in batches (one transaction
+        per up to 1000 results or 100 ms), fans out and claims. Claimed rows wait in a local
+        queue per endpoint (`_Slots`), from which the sending threads take the next one
+        themselves, so a send never waits for a commit and a commit never for a send."""
         # Looking again within 50 ms of finding nothing is skipped — except when running until
         # idle, where "nothing" must mean nothing.
         self._throttle = 0.0 if until_idle else 0.05
-        results: queue.Queue[Done] = queue.Queue()
-        inflight: collections.Counter[str] = collections.Counter()
-        waiting: dict[str, collections.deque[Work]] = collections.defaultdict(collections.deque)
-        seconds: dict[str, float] = {}  # a moving average of each endpoint's attempt duration
+        slots = _Slots(self.per_endpoint, self._too_late)
         unrecorded: list[Done] = []
         last_sweep, last_record = 0.0, time.monotonic()
-        late: list[Work] = []  # claimed, but too near the end of the lease to be sent
-
-        def room(endpoint_id: str) -> int:
-            # Fast receivers get a deeper local queue (fewer, larger claims); a slow or dead
-            # one only what its slots finish within a quarter of the lease.
-            per_slot = self.lease.total_seconds() / 4 / max(seconds.get(endpoint_id, 0.01), 0.001)
-            depth = self.per_endpoint * int(min(max(per_slot, 1), 64))
-            have = inflight[endpoint_id] + len(waiting[endpoint_id])
-            return depth - have if have <= depth // 2 else 0
-
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="assent-webhooks") as pool:
+        threads = [
+            threading.Thread(target=self._send_loop, args=(slots,), name=f"assent-webhooks-{n}", daemon=True)
+            for n in range(self.threads)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
             while True:
-                arrived = _drain(results)
-                for done in arrived:
-                    endpoint_id = done.claimed.endpoint_id
-                    inflight[endpoint_id] -= 1
-                    took = done.result.duration_ms / 1000
-                    seconds[endpoint_id] = 0.7 * seconds.get(endpoint_id, took) + 0.3 * took
+                arrived = slots.results()
                 unrecorded += arrived
                 try:
-                    flush = len(unrecorded) >= 500 or time.monotonic() - last_record >= 0.1
-                    if unrecorded and (flush or stop.is_set() or sum(inflight.values()) == 0):
+                    flush = len(unrecorded) >= 1000 or time.monotonic() - last_record >= 0.1
+                    if unrecorded and (flush or stop.is_set() or slots.inflight_total() == 0):
                         self._record(unrecorded)
                         unrecorded, last_record = [], time.monotonic()
                         self._nothing_due_at = -1e9  # a recorded result may have made a lane's next row due
@@ -171,51 +159,34 @@ class Dispatcher:
                     if time.monotonic() - last_sweep > 30:
                         self.sweep()
                         last_sweep = time.monotonic()
-                    claimed = self._claim(room)
-                    self._release(late)
-                    late = []
+                    claimed = self._claim(lambda endpoint_id: slots.room(endpoint_id, self.lease.total_seconds()))
+                    self._release(slots.take_late())
                 except Exception:  # a database outage must not end the loop
                     if until_idle:
                         raise
                     log.exception("webhook dispatcher %s: a round failed", self.owner)
                     stop.wait(self.poll)
                     continue
-                for work in claimed:
-                    waiting[work.claimed.endpoint_id].append(work)
-                sent = self._submit(pool, results, inflight, waiting, late)
-                busy = bool(arrived or fanned or claimed or sent)
-                idle = not unrecorded and sum(inflight.values()) == 0 and not any(waiting.values())
-                if until_idle and not busy and idle:
+                slots.add(claimed)
+                busy = bool(arrived or fanned or claimed)
+                if until_idle and not busy and not unrecorded and slots.idle():
                     break
-                if not busy:
-                    with contextlib.suppress(queue.Empty):
-                        results.put(results.get(timeout=0.05 if unrecorded else self.poll))
-            self._release(late + [w for q in waiting.values() for w in q])  # hand back what was not sent
-        self._record(unrecorded + _drain(results))  # the pool has finished what it had
-        self.sender.close()
+                if not busy:  # results arrive meanwhile; they are recorded within 100 ms
+                    stop.wait(0.02 if unrecorded or not slots.idle() else self.poll)
+        finally:
+            slots.close()  # the threads finish what they are sending, and start nothing new
+            for thread in threads:
+                thread.join()
+            self._release(slots.take_late() + slots.take_waiting())  # hand back what was not sent
+            self._record(unrecorded + slots.results())
+            self.sender.close()
 
     def run_until_idle(self) -> None:
         self.run(threading.Event(), until_idle=True)
 
-    def _submit(
-        self,
-        pool: ThreadPoolExecutor,
-        results: queue.Queue[Done],
-        inflight: collections.Counter[str],
-        waiting: dict[str, collections.deque[Work]],
-        late: list[Work],
-    ) -> int:
-        sent = 0
-        for endpoint_id, items in waiting.items():
-            while items and inflight[endpoint_id] < self.per_endpoint and sum(inflight.values()) < self.threads:
-                work = items.popleft()
-                if self._too_late(work):
-                    late.append(work)
-                    continue
-                inflight[endpoint_id] += 1
-                pool.submit(self._attempt, results, work)
-                sent += 1
-        return sent
+    def _send_loop(self, slots: _Slots) -> None:
+        while (work := slots.take()) is not None:
+            slots.finish(self._attempt(work))
 
     def _too_late(self, work: Work) -> bool:
         """An attempt must end inside its lease, or a second worker could start it too."""
@@ -236,14 +207,14 @@ class Dispatcher:
                     .values(lease_owner=None, lease_until=None)
                 )
 
-    def _attempt(self, results: queue.Queue[Done], work: Work) -> None:
+    def _attempt(self, work: Work) -> Done:
         item, at = work.claimed, self.clock()
         try:
             result = self.sender.post(work.url, work.body, sign(work.secrets, str(item.event_id), at, work.body))
         except Exception as error:  # never lose a result: an unexpected error is a failed attempt
             log.exception("webhook attempt failed unexpectedly")
             result = Result(None, f"{type(error).__name__}: {error}"[:500], None, 0)
-        results.put(Done(item, at, result))
+        return Done(item, at, result)
 
     # --- 1. fan-out -----------------------------------------------------------------------
 
@@ -260,12 +231,16 @@ class Dispatcher:
         now = self.clock()
         with self.db.write() as conn:
             oldest = sa.select(o.c.event_id).where(o.c.published_at.is_(None)).order_by(o.c.event_id)
-            taken = list(conn.execute(
-                sa.update(o)
-                .where(o.c.published_at.is_(None), o.c.event_id.in_(oldest.limit(self.fan_out_size).scalar_subquery()))
-                .values(published_at=now)
-                .returning(o.c.event_id, o.c.address_hash)
-            ))
+            taken = list(
+                conn.execute(
+                    sa.update(o)
+                    .where(
+                        o.c.published_at.is_(None), o.c.event_id.in_(oldest.limit(self.fan_out_size).scalar_subquery())
+                    )
+                    .values(published_at=now)
+                    .returning(o.c.event_id, o.c.address_hash)
+                )
+            )
             if not taken:
                 return 0
             taken.sort(key=lambda row: row.event_id)
@@ -308,7 +283,7 @@ class Dispatcher:
         with self.db.write() as conn:
             return conn.execute(
                 sa.update(d)
-                .where(d.c.state == PENDING, d.c.next_attempt_at.is_(None), ~_earlier_pending(d, p))
+                .where(d.c.state == PENDING, d.c.next_attempt_at.is_(None), _lane_head(d, p))
                 .values(next_attempt_at=self.clock())
             ).rowcount
 
@@ -326,44 +301,45 @@ class Dispatcher:
         wants = {endpoint_id: room(endpoint_id) for endpoint_id in endpoints}
         if not any(n > 0 for n in wants.values()) or time.monotonic() - self._nothing_due_at < self._throttle:
             return []
-        with self.db.read() as conn:
-            candidates: dict[str, list[int]] = {}
+        due = sa.and_(d.c.state == PENDING, d.c.next_attempt_at <= now, _lease_free(now))
+        if self._nothing_due_at > 0:  # found nothing last time: look before taking the write lock
+            with self.db.read() as conn:
+                if conn.execute(sa.select(d.c.event_id).where(due).limit(1)).first() is None:
+                    self._nothing_due_at = time.monotonic()
+                    return []
+        claimed: list[Claimed] = []
+        lease_until = now + self.lease
+        h = d.alias("head")
+        with self.db.write() as conn:
             for endpoint_id, wanted in wants.items():
                 if wanted <= 0:
                     continue
-                ids = conn.execute(
-                    sa.select(d.c.event_id)
-                    .where(
-                        d.c.endpoint_id == endpoint_id,
-                        d.c.state == PENDING,
-                        d.c.next_attempt_at <= now,
-                        _lease_free(now),
-                        ~_earlier_pending(d, p),
-                    )
-                    .order_by(d.c.next_attempt_at, d.c.event_id)
-                    .limit(wanted * 2)
-                ).scalars().all()
-                if ids:
-                    # Heads of different lanes are independent: take a random `wanted` of
-                    # the oldest, so that workers racing for the same rows mostly do not collide.
-                    candidates[endpoint_id] = sorted(self.rng.sample(list(ids), min(wanted, len(ids))))
-        if not candidates:
-            self._nothing_due_at = time.monotonic()
-            return []
-        claimed: list[Claimed] = []
-        lease_until = now + self.lease
-        with self.db.write() as conn:
-            for endpoint_id, ids in candidates.items():
+                # The due lane heads, oldest first, in one statement. On PostgreSQL rows that
+                # another worker is claiming (or a fan-out is touching) are skipped, not waited
+                # for; the lease compare-and-set below is what guarantees one attempt at a time.
+                heads = (
+                    sa.select(h.c.event_id if self.db.is_sqlite else sa.literal_column("head.ctid"))
+                    .where(h.c.endpoint_id == endpoint_id, h.c.state == PENDING, h.c.next_attempt_at <= now)
+                    .where(sa.or_(h.c.lease_until.is_(None), h.c.lease_until < now), _lane_head(h, p))
+                    .order_by(h.c.next_attempt_at, h.c.event_id)
+                    .limit(wanted)
+                    .with_for_update(skip_locked=True)
+                    .scalar_subquery()
+                )
                 rows = conn.execute(
                     sa.update(d)
-                    .where(d.c.endpoint_id == endpoint_id, d.c.event_id.in_(ids), d.c.state == PENDING)
-                    .where(_lease_free(now))
+                    .where(_heads(self.db, endpoint_id, heads))
+                    .where(d.c.state == PENDING, _lease_free(now))
                     # the endpoint list is cached for a second: the claim itself checks it is enabled
                     .where(d.c.endpoint_id.in_(sa.select(w.c.id).where(w.c.enabled.is_(True))))
                     .values(lease_owner=self.owner, lease_until=lease_until)
                     .returning(d.c.event_id, d.c.address_hash, d.c.attempts, d.c.first_attempt_at)
                 ).all()
                 claimed += [Claimed(endpoint_id, *r) for r in rows]
+            if not claimed:
+                self._nothing_due_at = time.monotonic()
+                return []
+            self._nothing_due_at = -1e9
             events = public_events(conn, sorted({c.event_id for c in claimed}))
         claimed.sort(key=lambda c: c.event_id)
         work = []
@@ -383,15 +359,27 @@ class Dispatcher:
         d, w, a = t.webhook_deliveries, t.webhook_endpoints, t.webhook_attempts
         with self.db.write() as conn:
             endpoint_ids = {done.claimed.endpoint_id for done in finished}
-            failing: dict[str, dt.datetime | None] = {
-                r.id: r.failing_since
-                for r in conn.execute(sa.select(w.c.id, w.c.failing_since).where(w.c.id.in_(endpoint_ids)))
-            }
+            all_ok = all(rules.succeeded(f.result.status_code) for f in finished)
+            if all_ok:  # the common case, in one statement: these endpoints are not failing
+                conn.execute(
+                    sa.update(w)
+                    .where(w.c.id.in_(sorted(endpoint_ids)), w.c.failing_since.is_not(None))
+                    .values(failing_since=None)
+                )
+            failing: dict[str, dt.datetime | None] = (
+                {}
+                if all_ok
+                else {
+                    r.id: r.failing_since
+                    for r in conn.execute(sa.select(w.c.id, w.c.failing_since).where(w.c.id.in_(endpoint_ids)))
+                }
+            )
             was_failing = dict(failing)
             last_error: dict[str, str] = {}
             attempts: list[dict[str, Any]] = []
-            delivered = _record_delivered(conn, [f for f in finished if rules.succeeded(f.result.status_code)],
-                                          self.owner, now)
+            delivered = _record_delivered(
+                conn, [f for f in finished if rules.succeeded(f.result.status_code)], self.owner, now
+            )
             for done in finished:
                 item, result = done.claimed, done.result
                 ok = rules.succeeded(result.status_code)
@@ -448,7 +436,8 @@ class Dispatcher:
                 )
                 if ok:
                     self.delivered += 1
-                    failing[item.endpoint_id] = None
+                    if not all_ok:
+                        failing[item.endpoint_id] = None
                 else:
                     self.failed += 1
                     failing[item.endpoint_id] = failing.get(item.endpoint_id) or done.at
@@ -459,7 +448,11 @@ class Dispatcher:
                     self.gave_up += 1
                     log.warning(
                         "webhook %s: gave up on event %d after %d attempts since %s: %s",
-                        item.endpoint_id, item.event_id, item.attempts + 1, first.isoformat(), result.error,
+                        item.endpoint_id,
+                        item.event_id,
+                        item.attempts + 1,
+                        first.isoformat(),
+                        result.error,
                     )
             self.db.bulk_insert(conn, a, attempts)
             for endpoint_id, since in failing.items():
@@ -485,13 +478,27 @@ def _lease_free(now: dt.datetime) -> sa.ColumnElement[bool]:
     return sa.or_(d.c.lease_until.is_(None), d.c.lease_until < now)
 
 
-def _earlier_pending(d: sa.Table, p: Any) -> sa.Exists:
-    return sa.exists().where(
-        p.c.endpoint_id == d.c.endpoint_id,
-        p.c.address_hash == d.c.address_hash,
-        p.c.state == PENDING,
-        p.c.event_id < d.c.event_id,
+def _lane_head(d: Any, p: Any) -> sa.ColumnElement[bool]:
+    """`d`'s row is its lane's earliest PENDING row (no earlier one waits). Written as the
+    lane's minimum rather than NOT EXISTS: a correlated aggregate stays one probe of the lane
+    index per row, where an anti-join can be planned as a scan of every pending row."""
+    event_id: sa.ColumnElement[int] = d.c.event_id
+    return event_id == (
+        sa.select(sa.func.min(p.c.event_id))
+        .where(p.c.endpoint_id == d.c.endpoint_id, p.c.address_hash == d.c.address_hash, p.c.state == PENDING)
+        .scalar_subquery()
     )
+
+
+def _heads(db: Database, endpoint_id: str, heads: sa.ScalarSelect[Any]) -> sa.ColumnElement[bool]:
+    """The rows `heads` found (and locked). On PostgreSQL by their physical address (a TID
+    scan, `ctid = ANY(ARRAY(…))`): the subquery runs once and the planner cannot choose a
+    scan of every row of the endpoint, whatever its (possibly stale) statistics say. The
+    rows are locked by this statement, so their ctid cannot change under it."""
+    d = t.webhook_deliveries
+    if db.is_sqlite:
+        return sa.and_(d.c.endpoint_id == endpoint_id, d.c.event_id.in_(heads))
+    return sa.literal_column("webhook_deliveries.ctid") == sa.any_(sa.func.array(heads))
 
 
 def _busy_lanes(conn: sa.Connection, endpoint_ids: set[str], hashes: set[str]) -> set[tuple[str, str]]:
@@ -516,12 +523,13 @@ def _record_delivered(conn: sa.Connection, done: list[Done], owner: str, now: dt
     """The delivered ones, set-based: a few statements per endpoint, not per event. Returns
     the rows that were still ours; their lanes' next rows become due."""
     d = t.webhook_deliveries
+    p = d.alias("earlier")
     moved: set[tuple[str, int]] = set()
     groups: dict[tuple[str, int | None], list[Done]] = collections.defaultdict(list)
     for item in done:
         groups[(item.claimed.endpoint_id, item.result.status_code)].append(item)
     for (endpoint_id, status), items in groups.items():
-        for chunk in _chunks(items, 500):
+        for chunk in _chunks(items, 1000):
             rows = conn.execute(
                 sa.update(d)
                 .where(d.c.endpoint_id == endpoint_id, d.c.event_id.in_([i.claimed.event_id for i in chunk]))
@@ -541,18 +549,11 @@ def _record_delivered(conn: sa.Connection, done: list[Done], owner: str, now: dt
             ).all()
             moved.update((endpoint_id, r.event_id) for r in rows)
             hashes = sorted({r.address_hash for r in rows})
-            if not hashes:
-                continue
-            following = conn.execute(
-                sa.select(sa.func.min(d.c.event_id))
-                .where(d.c.endpoint_id == endpoint_id, d.c.state == PENDING, d.c.address_hash.in_(hashes))
-                .group_by(d.c.address_hash)
-            ).scalars().all()
-            if following:
+            if hashes:  # each lane's next row, if it waits, is due now
                 conn.execute(
                     sa.update(d)
-                    .where(d.c.endpoint_id == endpoint_id, d.c.event_id.in_(list(following)))
-                    .where(d.c.next_attempt_at.is_(None))
+                    .where(d.c.endpoint_id == endpoint_id, d.c.address_hash.in_(hashes), d.c.state == PENDING)
+                    .where(d.c.next_attempt_at.is_(None), _lane_head(d, p))
                     .values(next_attempt_at=now)
                 )
     return moved
@@ -577,13 +578,110 @@ def _hand_on(conn: sa.Connection, item: Claimed, now: dt.datetime) -> None:
         )
 
 
-def _drain(results: queue.Queue[Done]) -> list[Done]:
-    found = []
-    while True:
-        try:
-            found.append(results.get_nowait())
-        except queue.Empty:
+class _Slots:
+    """Claimed work waiting per endpoint, and how many attempts each endpoint has in flight.
+
+    The sending threads take the next item themselves, round robin over the endpoints, at
+    most `per_endpoint` at a time per endpoint — and only one while the endpoint's last
+    attempt failed (a circuit: a dead receiver holds one thread per worker, probing, never
+    the pool). Lanes are independent here: a claim never holds two rows of one lane."""
+
+    def __init__(self, per_endpoint: int, too_late: Callable[[Work], bool]) -> None:
+        self.per_endpoint = per_endpoint
+        self.too_late = too_late
+        self._cond = threading.Condition()
+        self._waiting: dict[str, collections.deque[Work]] = collections.defaultdict(collections.deque)
+        self._inflight: collections.Counter[str] = collections.Counter()
+        self._failing: set[str] = set()
+        self._seconds: dict[str, float] = {}  # a moving average of each endpoint's attempt duration
+        self._results: list[Done] = []
+        self._late: list[Work] = []  # claimed, but too near the end of the lease to be sent
+        self._closed = False
+        self._turn = 0
+
+    def _limit(self, endpoint_id: str) -> int:
+        return 1 if endpoint_id in self._failing else self.per_endpoint
+
+    def room(self, endpoint_id: str, lease_seconds: float) -> int:
+        """How many more rows to claim for this endpoint: fast receivers get a deep local
+        queue (fewer, larger claims); a slow or dead one what its slots finish within a
+        quarter of the lease."""
+        with self._cond:
+            per_slot = lease_seconds / 4 / max(self._seconds.get(endpoint_id, 0.01), 0.001)
+            depth = self._limit(endpoint_id) * int(min(max(per_slot, 1), 256))
+            have = self._inflight[endpoint_id] + len(self._waiting[endpoint_id])
+            return depth - have if have <= depth // 2 else 0
+
+    def add(self, works: list[Work]) -> None:
+        if not works:
+            return
+        with self._cond:
+            for work in works:
+                self._waiting[work.claimed.endpoint_id].append(work)
+            self._cond.notify(len(works))
+
+    def take(self) -> Work | None:
+        """The next item to send, or None once closed."""
+        with self._cond:
+            while not self._closed:
+                endpoints = list(self._waiting)
+                for n in range(len(endpoints)):
+                    endpoint_id = endpoints[(self._turn + n) % len(endpoints)]
+                    items = self._waiting[endpoint_id]
+                    while items and self._inflight[endpoint_id] < self._limit(endpoint_id):
+                        work = items.popleft()
+                        if self.too_late(work):
+                            self._late.append(work)
+                            continue
+                        self._inflight[endpoint_id] += 1
+                        self._turn += n + 1
+                        return work
+                self._cond.wait(0.5)
+            return None
+
+    def finish(self, done: Done) -> None:
+        endpoint_id = done.claimed.endpoint_id
+        took = done.result.duration_ms / 1000
+        with self._cond:
+            self._inflight[endpoint_id] -= 1
+            self._seconds[endpoint_id] = 0.7 * self._seconds.get(endpoint_id, took) + 0.3 * took
+            recovered = endpoint_id in self._failing and rules.succeeded(done.result.status_code)
+            if rules.succeeded(done.result.status_code):
+                self._failing.discard(endpoint_id)
+            else:
+                self._failing.add(endpoint_id)
+            self._results.append(done)
+            if self._waiting[endpoint_id]:  # slots of an endpoint with work waiting are free
+                self._cond.notify(self.per_endpoint if recovered else 1)
+
+    def results(self) -> list[Done]:
+        with self._cond:
+            found, self._results = self._results, []
             return found
+
+    def take_late(self) -> list[Work]:
+        with self._cond:
+            found, self._late = self._late, []
+            return found
+
+    def take_waiting(self) -> list[Work]:
+        with self._cond:
+            found = [w for items in self._waiting.values() for w in items]
+            self._waiting.clear()
+            return found
+
+    def inflight_total(self) -> int:
+        with self._cond:
+            return sum(self._inflight.values())
+
+    def idle(self) -> bool:
+        with self._cond:
+            return not self._results and not sum(self._inflight.values()) and not any(self._waiting.values())
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
 
 
 def _chunks(items: list[T], size: int) -> Iterable[list[T]]:

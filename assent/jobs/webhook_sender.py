@@ -13,8 +13,10 @@ handshake per event.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import http.client
+import ipaddress
 import json
 import socket
 import ssl
@@ -63,6 +65,8 @@ def sign(secrets: Sequence[str], webhook_id: str, at: dt.datetime, body: bytes) 
 
 
 def resolve(host: str, port: int) -> list[str]:
+    with contextlib.suppress(ValueError):  # an IP address is its own answer: no resolver call
+        return [str(ipaddress.ip_address(host))]
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
