@@ -25,7 +25,7 @@ from assent.services.ledger import RequestContext
 from assent.services.state import load_account, load_types
 from assent.services.workflows import KIND
 from assent.storage import tables as t
-from assent.storage.db import Database
+from assent.storage.db import Database, among
 from assent.storage.upsert import upsert
 
 PHONE_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
@@ -154,7 +154,7 @@ def _contacts(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
     if not ids:
         return {}
     c = t.contacts
-    rows = conn.execute(sa.select(c.c.id, c.c.email, c.c.email_key, c.c.phone).where(c.c.id.in_(sorted(set(ids)))))
+    rows = conn.execute(sa.select(c.c.id, c.c.email, c.c.email_key, c.c.phone).where(among(conn, c.c.id, sorted(set(ids)))))
     return {row.id: row for row in rows}
 
 

@@ -55,7 +55,7 @@ from assent.services.state import (
     load_wide_opt_outs,
 )
 from assent.storage import tables as t
-from assent.storage.db import Database
+from assent.storage.db import Database, among
 from assent.storage.upsert import upsert
 
 
@@ -445,7 +445,7 @@ class Writer:
         for (basis, explanation), keys in groups.items():
             self.conn.execute(
                 sa.update(a)
-                .where(a.c.channel == channel.value, a.c.address.in_(sorted(keys)))
+                .where(a.c.channel == channel.value, among(self.conn, a.c.address, sorted(keys)))
                 .values(
                     processing_legal_basis=basis.value,
                     processing_legal_basis_explanation=explanation,
@@ -463,7 +463,7 @@ class Writer:
         self.conn.execute(
             sa.delete(a).where(
                 a.c.channel == channel.value,
-                a.c.address.in_(sorted(keys)),
+                among(self.conn, a.c.address, sorted(keys)),
                 sa.not_(a.c.undeliverable),
                 a.c.confirmation.is_(None),
                 a.c.processing_legal_basis.is_(None),
