@@ -41,7 +41,7 @@ from assent.verifier_standalone import (
 NOT_SPECIFIED = Status.NOT_SPECIFIED.value
 
 
-@dataclass
+@dataclass(slots=True)
 class Replayed:
     """What the ledger says one address (channel + key, named by its hash) has now."""
 
@@ -113,8 +113,9 @@ def verify(
         if report.replayed:
             state, erased, names = _replay(conn, report, check)
         else:
-            for event in chain.stream(conn, from_id):
-                check.feed(event)
+            names, found = chain.batches(conn, from_id)
+            for batch in found:
+                check.feed_rows(batch, names)
         report.chain = check.finish()
         report.events = report.chain.events
         if bad_signature is not None:
@@ -158,44 +159,63 @@ def _replay(
     erased: set[str] = set()
     names: dict[str, str] = {}  # hash → address, for messages (until erasure redacts it)
     last = 0
-    for ev in chain.stream(conn):
-        check.feed(ev)
-        last = ev["id"]
-        h = ev["address_hash"]
-        if ev["address"]:
-            names[h] = ev["address"]
-        kind = ev["kind"]
-        if kind == EventKind.ERASURE:
-            state.pop(h, None)
-            erased.add(h)
-            continue
-        now = state.setdefault(h, Replayed())
-        before: str | None
-        new_status = ev["new_status"]
-        if kind == EventKind.STATUS:
-            type_id = ev["subscription_type_id"]
-            before = now.statuses.get(type_id, NOT_SPECIFIED)
-            now.statuses[type_id] = new_status
-            if new_status == Status.SUBSCRIBED.value:
-                erased.discard(h)  # only the person can opt in an erased address, and that lifts it
-        elif kind == EventKind.WIDE_OPT_OUT:
-            bu = ev["business_unit_id"]
-            before = Status.UNSUBSCRIBED if bu in now.wides else NOT_SPECIFIED
-            if new_status == Status.UNSUBSCRIBED:
-                now.wides.add(bu)
+    columns, found = chain.batches(conn)
+    i_id, i_hash, i_address, i_kind, i_new, i_old, i_type, i_bu = (
+        columns.index(name)
+        for name in (
+            "id", "address_hash", "address", "kind", "new_status", "old_status", "subscription_type_id",
+            "business_unit_id",
+        )
+    )  # fmt: skip
+    erasure, status, wide, undeliverable, confirmation = (
+        EventKind.ERASURE.value, EventKind.STATUS.value, EventKind.WIDE_OPT_OUT.value,
+        EventKind.UNDELIVERABLE.value, EventKind.CONFIRMATION.value,
+    )  # fmt: skip
+    subscribed, unsubscribed = Status.SUBSCRIBED.value, Status.UNSUBSCRIBED.value
+    undeliverable_state, deliverable_state = EventState.UNDELIVERABLE.value, EventState.DELIVERABLE.value
+    for batch in found:
+        check.feed_rows(batch, columns)
+        for ev in batch:
+            h = ev[i_hash]
+            address = ev[i_address]
+            if address:
+                names[h] = address
+            kind = ev[i_kind]
+            if kind == erasure:
+                state.pop(h, None)
+                erased.add(h)
+                continue
+            now = state.get(h)
+            if now is None:
+                now = state[h] = Replayed()
+            before: str | None
+            new_status = ev[i_new]
+            if kind == status:
+                type_id = ev[i_type]
+                before = now.statuses.get(type_id, NOT_SPECIFIED)
+                now.statuses[type_id] = new_status
+                if new_status == subscribed:
+                    erased.discard(h)  # only the person can opt in an erased address, and that lifts it
+            elif kind == wide:
+                bu = ev[i_bu]
+                before = unsubscribed if bu in now.wides else NOT_SPECIFIED
+                if new_status == unsubscribed:
+                    now.wides.add(bu)
+                else:
+                    now.wides.discard(bu)
+            elif kind == undeliverable:
+                before = undeliverable_state if now.undeliverable else deliverable_state
+                now.undeliverable = new_status == undeliverable_state
+            elif kind == confirmation:
+                before, now.confirmation = now.confirmation, new_status
             else:
-                now.wides.discard(bu)
-        elif kind == EventKind.UNDELIVERABLE:
-            before = EventState.UNDELIVERABLE if now.undeliverable else EventState.DELIVERABLE
-            now.undeliverable = new_status == EventState.UNDELIVERABLE
-        elif kind == EventKind.CONFIRMATION:
-            before, now.confirmation = now.confirmation, new_status
-        else:
-            continue  # a kind that changes no state this check knows
-        if ev["old_status"] != before:
-            report.add(
-                f"event {ev['id']} ({kind}): old_status {ev['old_status']}, but the events before leave {before}"
-            )
+                continue  # a kind that changes no state this check knows
+            if ev[i_old] != before:
+                report.add(
+                    f"event {ev[i_id]} ({kind}): old_status {ev[i_old]}, but the events before leave {before}"
+                )
+        if batch:
+            last = batch[-1][i_id]
     last_id = conn.execute(sa.select(t.ledger_counter.c.last_id).where(t.ledger_counter.c.id == 1)).scalar_one()
     if last_id != last:
         report.add(f"ledger_counter says the last id is {last_id}, but the events end at {last}")
