@@ -154,7 +154,9 @@ def _contacts(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
     if not ids:
         return {}
     c = t.contacts
-    rows = conn.execute(sa.select(c.c.id, c.c.email, c.c.email_key, c.c.phone).where(among(conn, c.c.id, sorted(set(ids)))))
+    rows = conn.execute(
+        sa.select(c.c.id, c.c.email, c.c.email_key, c.c.phone).where(among(conn, c.c.id, sorted(set(ids))))
+    )
     return {row.id: row for row in rows}
 
 

@@ -14,6 +14,7 @@ the migration), so that appending needs no other read.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
@@ -178,28 +179,34 @@ def batches(
     cursor steps through the table as it is fetched). Memory stays at one batch."""
     names = tuple(dict.fromkeys((*CHAIN_COLUMNS, *extra)))
     columns = ", ".join(f'"{name}"' for name in names)
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    return names, scan(conn, f"SELECT {columns} FROM ledger_events WHERE id >= {mark} ORDER BY id", (from_id,), size)
+
+
+def scan(
+    conn: Connection, query: str, params: tuple[Any, ...] = (), size: int = BATCH
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of `query` (in the driver's parameter style) as lists of tuples, straight
+    from the driver, in the caller's transaction; the cursor is closed when the reader
+    stops, early or not."""
     raw = conn.connection.driver_connection
     assert raw is not None
-    postgres = conn.dialect.name == "postgresql"
-    query = f"SELECT {columns} FROM ledger_events WHERE id >= {'%s' if postgres else '?'} ORDER BY id"
-
-    def read() -> Iterator[list[tuple[Any, ...]]]:
-        # The cursor is closed when the reader stops, early or not.
-        if postgres:
-            with raw.cursor(name="assent_ledger_verify") as cursor:
-                cursor.itersize = size
-                cursor.execute(query, (from_id,))
-                while batch := cursor.fetchmany(size):
-                    yield batch
-            return
-        cursor = raw.execute(query, (from_id,))
-        try:
+    if conn.dialect.name == "postgresql":
+        with raw.cursor(name=f"assent_scan_{next(_cursors)}") as cursor:
+            cursor.itersize = size
+            cursor.execute(query, params)
             while batch := cursor.fetchmany(size):
                 yield batch
-        finally:
-            cursor.close()
+        return
+    cursor = raw.execute(query, params)
+    try:
+        while batch := cursor.fetchmany(size):
+            yield batch
+    finally:
+        cursor.close()
 
-    return names, read()
+
+_cursors = itertools.count()
 
 
 def verify_chain(conn: Connection, *, from_id: int = 1, checkpoint: Checkpoint | None = None) -> ChainResult:

@@ -16,16 +16,17 @@ Memory grows with the number of addresses that have state, not with the ledger's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.model import EventKind, EventState, Status
 from assent.services import chain
-from assent.services.state import load_account
+from assent.services.state import Account, load_account
 from assent.storage import tables as t
 from assent.storage.db import Database
 from assent.verifier_standalone import (
@@ -72,6 +73,11 @@ class Report:
     def first(self) -> Finding | None:
         """The first bad event and what is wrong with it."""
         return self.chain.first if self.chain is not None else None
+
+    @property
+    def listing(self) -> bool:
+        """False once `limit` problems are listed: further ones are only counted."""
+        return len(self.problems) < self.limit
 
     def add(self, problem: str) -> None:
         if len(self.problems) < self.limit:
@@ -211,9 +217,7 @@ def _replay(
             else:
                 continue  # a kind that changes no state this check knows
             if ev[i_old] != before:
-                report.add(
-                    f"event {ev[i_id]} ({kind}): old_status {ev[i_old]}, but the events before leave {before}"
-                )
+                report.add(f"event {ev[i_id]} ({kind}): old_status {ev[i_old]}, but the events before leave {before}")
         if batch:
             last = batch[-1][i_id]
     last_id = conn.execute(sa.select(t.ledger_counter.c.last_id).where(t.ledger_counter.c.id == 1)).scalar_one()
@@ -226,42 +230,52 @@ def _compare(
     conn: Connection, report: Report, state: dict[str, Replayed], erased: set[str], names: dict[str, str]
 ) -> None:
     account = load_account(conn)
-    s, w, a = t.subscription_statuses, t.wide_opt_outs, t.addresses
+    empty = Replayed()
+    hash_of = _address_hasher(account)
     seen_status: set[tuple[str, int]] = set()
-    for row in conn.execution_options(stream_results=True, yield_per=5000).execute(sa.select(s)):
-        h = account.address_hash(row.channel, row.address)
-        expected = state.get(h, Replayed()).statuses.get(row.subscription_type_id, NOT_SPECIFIED)
-        seen_status.add((h, row.subscription_type_id))
-        if row.status != expected:
-            report.add(
-                f"status of {row.channel} {row.address}, type {row.subscription_type_id}: "
-                f"the table says {row.status}, the ledger {expected}"
-            )
+    query = "SELECT channel, address, subscription_type_id, status FROM subscription_statuses"
+    for batch in chain.scan(conn, query):
+        for channel, address, type_id, status in batch:
+            h = hash_of(channel, address)
+            expected = state.get(h, empty).statuses.get(type_id, NOT_SPECIFIED)
+            seen_status.add((h, type_id))
+            if status != expected and report.listing:
+                report.add(
+                    f"status of {channel} {address}, type {type_id}: the table says {status}, the ledger {expected}"
+                )
+            elif status != expected:
+                report.more_problems += 1
     seen_wide: set[tuple[str, int]] = set()
-    for row in conn.execution_options(stream_results=True, yield_per=5000).execute(sa.select(w)):
-        h = account.address_hash(row.channel, row.address)
-        seen_wide.add((h, row.business_unit_id))
-        if row.business_unit_id not in state.get(h, Replayed()).wides:
-            report.add(
-                f"wide opt-out of {row.channel} {row.address} in business unit {row.business_unit_id}: "
-                "in the table, not in the ledger"
-            )
+    for batch in chain.scan(conn, "SELECT channel, address, business_unit_id FROM wide_opt_outs"):
+        for channel, address, bu in batch:
+            h = hash_of(channel, address)
+            seen_wide.add((h, bu))
+            if bu not in state.get(h, empty).wides:
+                report.add(
+                    f"wide opt-out of {channel} {address} in business unit {bu}: in the table, not in the ledger"
+                )
     seen_address: set[str] = set()
-    query = sa.select(a.c.address, a.c.channel, a.c.undeliverable, a.c.confirmation)
-    for row in conn.execution_options(stream_results=True, yield_per=5000).execute(query):
-        h = account.address_hash(row.channel, row.address)
-        seen_address.add(h)
-        replayed = state.get(h, Replayed())
-        if bool(row.undeliverable) != replayed.undeliverable:
-            report.add(
-                f"undeliverable of {row.channel} {row.address}: the table says {bool(row.undeliverable)}, "
-                f"the ledger {replayed.undeliverable}"
-            )
-        if row.confirmation != replayed.confirmation:
-            report.add(
-                f"confirmation of {row.channel} {row.address}: the table says {row.confirmation}, "
-                f"the ledger {replayed.confirmation}"
-            )
+    for batch in chain.scan(conn, "SELECT address, channel, undeliverable, confirmation FROM addresses"):
+        for address, channel, undeliverable_value, confirmation in batch:
+            h = hash_of(channel, address)
+            seen_address.add(h)
+            replayed = state.get(h, empty)
+            undeliverable = bool(undeliverable_value)
+            if not report.listing:  # past the limit problems are only counted
+                report.more_problems += (undeliverable != replayed.undeliverable) + (
+                    confirmation != replayed.confirmation
+                )
+                continue
+            if undeliverable != replayed.undeliverable:
+                report.add(
+                    f"undeliverable of {channel} {address}: the table says {undeliverable}, "
+                    f"the ledger {replayed.undeliverable}"
+                )
+            if confirmation != replayed.confirmation:
+                report.add(
+                    f"confirmation of {channel} {address}: the table says {confirmation}, "
+                    f"the ledger {replayed.confirmation}"
+                )
     for h, replayed in state.items():
         name = names.get(h, f"address #{h}")
         for type_id, status in replayed.statuses.items():
@@ -277,6 +291,21 @@ def _compare(
         report.add(f"erasure #{h}: in the table, not in the ledger")
     for h in sorted(erased - table_erased):
         report.add(f"erasure #{h}: in the ledger, not in the table")
+
+
+def _address_hasher(account: Account) -> Callable[[str, str], str]:
+    """`account.address_hash`, remembering the last address: a table's rows of one address
+    come together more often than not."""
+    last: list[Any] = [None, None, ""]
+
+    def hash_of(channel: str, address: str) -> str:
+        if address == last[1] and channel == last[0]:
+            return str(last[2])
+        found = account.address_hash(channel, address)
+        last[:] = [channel, address, found]
+        return found
+
+    return hash_of
 
 
 def _check_outbox(conn: Connection, report: Report) -> None:
