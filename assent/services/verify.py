@@ -314,7 +314,10 @@ def _check_outbox(conn: Connection, report: Report) -> None:
         sa.select(e.c.id).outerjoin(o, o.c.event_id == e.c.id).where(o.c.event_id.is_(None)).order_by(e.c.id)
     ).scalars()
     for event_id in missing:
-        report.add(f"event {event_id} has no outbox row")
+        if report.listing:
+            report.add(f"event {event_id} has no outbox row")
+        else:
+            report.more_problems += 1
     orphans = conn.execute(
         sa.select(o.c.event_id).outerjoin(e, e.c.id == o.c.event_id).where(e.c.id.is_(None)).order_by(o.c.event_id)
     ).scalars()
