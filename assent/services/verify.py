@@ -119,9 +119,9 @@ def verify(
         if report.replayed:
             state, erased, names = _replay(conn, report, check)
         else:
-            names, found = chain.batches(conn, from_id)
+            columns, found = chain.batches(conn, from_id)
             for batch in found:
-                check.feed_rows(batch, names)
+                check.feed_rows(batch, columns)
         report.chain = check.finish()
         report.events = report.chain.events
         if bad_signature is not None:
