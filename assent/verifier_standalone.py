@@ -40,7 +40,7 @@ import hmac
 import json
 import operator
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,16 @@ class Digester:
 
 def _getter(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
     get: Callable[[Mapping[str, Any]], tuple[Any, ...]] = operator.itemgetter(*names)
+    return get
+
+
+def _getter_of(columns: Sequence[str], names: tuple[str, ...]) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+    """The values of `names` from a tuple of `columns` (a tuple even for one name)."""
+    positions = [columns.index(name) for name in names]
+    if len(positions) == 1:
+        position = positions[0]
+        return lambda row: (row[position],)
+    get: Callable[[Sequence[Any]], tuple[Any, ...]] = operator.itemgetter(*positions)
     return get
 
 
@@ -300,6 +310,75 @@ class ChainChecker:
         if self._pending is not None:
             self._check(self._pending, event)
         self._pending = event
+
+    def feed_rows(self, rows: Iterable[Sequence[Any]], names: Sequence[str]) -> None:
+        """Feed events given as tuples of the columns `names` (which hold EXPORT_FIELDS), as
+        a database cursor gives them: the same verdicts as `feed`, quicker. An intact event
+        (the next id, linked to the one before, its hash and digests right, neither redacted
+        nor an erasure nor the checkpoint's) is checked right away from its tuple; it needs
+        no look at the event after it. Any other is made a dict and goes the way of `feed`."""
+        at = names.index("at")
+        before_at = _getter_of(names, HASHED_FIELDS[: HASHED_FIELDS.index("at")])
+        after_at = _getter_of(names, (*HASHED_FIELDS[HASHED_FIELDS.index("at") + 1 :], *DIGEST_FIELDS, "prev_hash"))
+        i_id, i_hash, i_prev = names.index("id"), names.index("hash"), names.index("prev_hash")
+        i_kind, i_redacted = names.index("kind"), names.index("redacted")
+        pairs = [(name, names.index(name), names.index(digest)) for name, digest in _PERSONAL_PAIRS]
+        digester = self._digester
+        memos: list[dict[Any, str | None]] = [{} for _ in pairs]
+        encode, sha256, time_of = _encode_array, hashlib.sha256, canonical_time
+        checkpoint_id = self._checkpoint.last_event_id if self._checkpoint is not None else None
+        result = self.result
+        last_time: tuple[Any, str] = (None, "")
+
+        def intact(row: Sequence[Any]) -> bool:
+            nonlocal last_time
+            if row[i_id] != self._prev_id + 1 or row[i_prev] != self._anchor or row[i_id] == checkpoint_id:
+                return False
+            redacted = row[i_redacted]
+            if row[i_kind] == "ERASURE" or (redacted is not False and redacted != 0 and _truthy(redacted)):
+                return False
+            when = row[at]
+            if when != last_time[0]:  # the events of one write share their time
+                last_time = (when, time_of(when))
+            values = [SCHEME_VERSION, *before_at(row), last_time[1], *after_at(row)]
+            if "" in values:
+                values = [None if value == "" else value for value in values]
+            if sha256(encode(values).encode("utf-8")).hexdigest() != row[i_hash]:
+                return False
+            if digester is None:
+                return True
+            for (name, i_value, i_digest), memo in zip(pairs, memos, strict=True):
+                value, stored = row[i_value], row[i_digest]
+                if value is None or value == "":
+                    if stored is not None and stored != "":
+                        return False
+                    continue
+                found = memo.get(value)
+                if found is None:
+                    if len(memo) > 100_000:
+                        memo.clear()
+                    found = memo[value] = digester.digest(name, value)
+                if found != stored:
+                    return False
+            return True
+
+        for row in rows:
+            if self._pending is not None:
+                event = dict(zip(names, row, strict=True))
+                self._check(self._pending, event)
+                self._pending = None
+                if not intact(row):
+                    self._pending = event
+                    continue
+            elif not intact(row):
+                self._pending = dict(zip(names, row, strict=True))
+                continue
+            # what `_check` does for an intact event
+            result.events += 1
+            if result.first_id is None:
+                result.first_id = int(row[i_id])
+            self._prev_id = result.last_id = int(row[i_id])
+            self._anchor = result.last_hash = str(row[i_hash])
 
     def finish(self) -> ChainResult:
         if self._pending is not None:

@@ -25,7 +25,7 @@ from assent.services.ledger import RequestContext
 from assent.services.state import load_account, load_types
 from assent.services.workflows import KIND
 from assent.storage import tables as t
-from assent.storage.db import Database
+from assent.storage.db import Database, among
 from assent.storage.upsert import upsert
 
 PHONE_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
@@ -80,12 +80,15 @@ def apply_chunk(db: Database, conn: Connection, job: Job, targets: list[Target])
     if not runs:
         return []
     # Already enrolled (once_key taken): the insert leaves those out; read back which went in.
+    inserted: list[Any] | None = None
     if workflow.reenroll:
         db.bulk_insert(conn, t.workflow_runs, runs)
     else:
-        upsert(conn, t.workflow_runs, runs, keys=("once_key",), update=())
-    r = t.workflow_runs
-    mine = set(conn.execute(sa.select(r.c.id).where(r.c.id.in_([run["id"] for run in runs]))).scalars())
+        inserted = upsert(conn, t.workflow_runs, runs, keys=("once_key",), update=(), returning="id")
+    if inserted is None:  # SQLite (or re-enrolling): read back what went in
+        r = t.workflow_runs
+        inserted = list(conn.execute(sa.select(r.c.id).where(r.c.id.in_([run["id"] for run in runs]))).scalars())
+    mine = set(inserted)
     enrolled = [(run, contacts[run["contact_id"]]) for run in runs if run["id"] in mine]
     if not enrolled:
         return []
@@ -99,13 +102,15 @@ def apply_chunk(db: Database, conn: Connection, job: Job, targets: list[Target])
     addresses = {channel: _addresses(enrolled, channel) for channel in Channel if channel in used}
     # Lock every address of the chunk first, in key order, before the first action writes
     # the ledger (see jobs/worker.py on why a chunk takes no lock after the ledger counter).
-    locker = Writer(db, conn, account, actor_of(workflow.id), Evidence(), context)
+    # One writer for every action: it touches each address once (the actions' own touches
+    # find them locked already); each action passes its evidence per row.
+    writer = Writer(db, conn, account, actor_of(workflow.id), Evidence(), context)
     for channel, found in addresses.items():
-        locker.touch(channel, sorted({a.key: a for a in found.values()}.values(), key=lambda a: a.key))
+        writer.touch(channel, sorted({a.key: a for a in found.values()}.values(), key=lambda a: a.key))
     log: list[dict[str, Any]] = []
     for position, action in enumerate(actions, start=1):
         channel = Channel(action["channel"])
-        writer = Writer(db, conn, account, actor_of(workflow.id), evidence_of(action), context)
+        proof = evidence_of(action)
         with_address = [(run, addresses[channel][run["id"]]) for run, _ in enrolled if run["id"] in addresses[channel]]
         without = [run for run, _ in enrolled if run["id"] not in addresses[channel]]
         for run in without:
@@ -115,11 +120,20 @@ def apply_chunk(db: Database, conn: Connection, job: Job, targets: list[Target])
         if action["type"] == ActionType.SET_SUBSCRIPTION_STATUS:
             type_ = types[int(action["subscription_type_id"])]
             status = Status(action["status"])
-            results = writer.change_statuses(channel, [(address, [(type_, status)]) for _, address in with_address])
+            results = writer.change_statuses(
+                channel,
+                [(address, [(type_, status)]) for _, address in with_address],
+                evidence=[proof] * len(with_address),
+            )
             for (run, _), [result] in zip(with_address, results, strict=True):
                 log.append(_log(run, position, action, result.outcome, result.reason))
         else:
-            wides = writer.set_wide_opt_out(channel, [a for _, a in with_address], int(action["business_unit_id"]))
+            wides = writer.set_wide_opt_out(
+                channel,
+                [a for _, a in with_address],
+                int(action["business_unit_id"]),
+                evidence=[proof] * len(with_address),
+            )
             for (run, _), wide in zip(with_address, wides, strict=True):
                 log.append(_log(run, position, action, wide.outcome, wide.reason))
     db.bulk_insert(conn, t.workflow_run_actions, log)
@@ -140,7 +154,9 @@ def _contacts(conn: Connection, ids: Sequence[int]) -> dict[int, Any]:
     if not ids:
         return {}
     c = t.contacts
-    rows = conn.execute(sa.select(c.c.id, c.c.email, c.c.email_key, c.c.phone).where(c.c.id.in_(sorted(set(ids)))))
+    rows = conn.execute(
+        sa.select(c.c.id, c.c.email, c.c.email_key, c.c.phone).where(among(conn, c.c.id, sorted(set(ids))))
+    )
     return {row.id: row for row in rows}
 
 

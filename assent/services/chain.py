@@ -14,7 +14,8 @@ the migration), so that appending needs no other read.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+import itertools
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -164,21 +165,54 @@ def checker(
     )
 
 
-def stream(conn: Connection, from_id: int = 1, extra: Sequence[str] = ()) -> Iterator[Mapping[str, Any]]:
-    """Events from `from_id` on, in id order, through a server-side cursor."""
-    e = t.ledger_events
+#: events per fetch of the verifying cursor
+BATCH = 10_000
+
+
+def batches(
+    conn: Connection, from_id: int = 1, extra: Sequence[str] = (), size: int = BATCH
+) -> tuple[tuple[str, ...], Iterator[list[tuple[Any, ...]]]]:
+    """The columns, and the events from `from_id` on in id order as lists of tuples in
+    that column order, read straight from the driver (no row objects, no per-value result
+    processing: the chain's own encoding takes the stored values as they are): through a
+    server-side cursor on PostgreSQL, by `fetchmany` of one statement on SQLite (whose
+    cursor steps through the table as it is fetched). Memory stays at one batch."""
     names = tuple(dict.fromkeys((*CHAIN_COLUMNS, *extra)))
-    query = sa.select(*(e.c[name] for name in names)).where(e.c.id >= from_id).order_by(e.c.id)
-    # Plain dicts: each is read a few dozen times, and a dict is much quicker at that. The
-    # `with` closes the server-side cursor even when the reader stops early.
-    with conn.execution_options(stream_results=True, yield_per=5000).execute(query) as result:
-        for row in result:
-            yield dict(zip(names, row, strict=True))
+    columns = ", ".join(f'"{name}"' for name in names)
+    mark = "%s" if conn.dialect.name == "postgresql" else "?"
+    return names, scan(conn, f"SELECT {columns} FROM ledger_events WHERE id >= {mark} ORDER BY id", (from_id,), size)
+
+
+def scan(
+    conn: Connection, query: str, params: tuple[Any, ...] = (), size: int = BATCH
+) -> Iterator[list[tuple[Any, ...]]]:
+    """The rows of `query` (in the driver's parameter style) as lists of tuples, straight
+    from the driver, in the caller's transaction; the cursor is closed when the reader
+    stops, early or not."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    if conn.dialect.name == "postgresql":
+        with raw.cursor(name=f"assent_scan_{next(_cursors)}") as cursor:
+            cursor.itersize = size
+            cursor.execute(query, params)
+            while batch := cursor.fetchmany(size):
+                yield batch
+        return
+    cursor = raw.execute(query, params)
+    try:
+        while batch := cursor.fetchmany(size):
+            yield batch
+    finally:
+        cursor.close()
+
+
+_cursors = itertools.count()
 
 
 def verify_chain(conn: Connection, *, from_id: int = 1, checkpoint: Checkpoint | None = None) -> ChainResult:
     """The chain alone (no replay of the state), in the caller's snapshot."""
     check = checker(conn, from_id=from_id, checkpoint=checkpoint)
-    for event in stream(conn, from_id):
-        check.feed(event)
+    names, found = batches(conn, from_id)
+    for batch in found:
+        check.feed_rows(batch, names)
     return check.finish()

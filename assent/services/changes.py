@@ -55,7 +55,7 @@ from assent.services.state import (
     load_wide_opt_outs,
 )
 from assent.storage import tables as t
-from assent.storage.db import Database
+from assent.storage.db import Database, among
 from assent.storage.upsert import upsert
 
 
@@ -100,14 +100,20 @@ class Writer:
     #: predicted outcomes before anyone confirms it (R34) come from the same code path
     dry_run: bool = False
     _hashes: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
+    #: addresses this writer has locked (or created) in its transaction: touched once
+    _touched: set[tuple[Channel, str]] = field(default_factory=set, init=False, repr=False)
 
     # --- building blocks ----------------------------------------------------------------
 
     def touch(self, channel: Channel, addresses: Sequence[Address]) -> None:
-        """Create missing address rows and lock existing ones (see module docstring)."""
+        """Create missing address rows and lock existing ones (see module docstring). An
+        address this writer touched before is already locked until commit: not again."""
         if self.dry_run:
             return
-        seen: dict[str, Address] = {a.key: a for a in addresses}
+        touched = self._touched
+        seen: dict[str, Address] = {a.key: a for a in addresses if (channel, a.key) not in touched}
+        if not seen:
+            return
         rows = [
             {
                 "address": a.key,
@@ -121,6 +127,7 @@ class Writer:
             for a in seen.values()
         ]
         upsert(self.conn, t.addresses, rows, keys=("address", "channel"))
+        touched.update((channel, key) for key in seen)
 
     def event(self, address: Address, evidence: Evidence | None = None, **fields: Any) -> dict[str, Any]:
         evidence = evidence or self.evidence
@@ -438,7 +445,7 @@ class Writer:
         for (basis, explanation), keys in groups.items():
             self.conn.execute(
                 sa.update(a)
-                .where(a.c.channel == channel.value, a.c.address.in_(sorted(keys)))
+                .where(a.c.channel == channel.value, among(self.conn, a.c.address, sorted(keys)))
                 .values(
                     processing_legal_basis=basis.value,
                     processing_legal_basis_explanation=explanation,
@@ -451,11 +458,12 @@ class Writer:
         refused, nothing may stay behind (R22): drop the row again if it holds nothing."""
         if not keys:
             return
+        self._touched.difference_update((channel, key) for key in keys)  # it may be gone now
         a, s, w = t.addresses, t.subscription_statuses, t.wide_opt_outs
         self.conn.execute(
             sa.delete(a).where(
                 a.c.channel == channel.value,
-                a.c.address.in_(sorted(keys)),
+                among(self.conn, a.c.address, sorted(keys)),
                 sa.not_(a.c.undeliverable),
                 a.c.confirmation.is_(None),
                 a.c.processing_legal_basis.is_(None),

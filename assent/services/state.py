@@ -18,7 +18,7 @@ from assent.domain.quiet_hours import QUIET_HOURS_CHANNELS, QuietWindow, parse_w
 from assent.domain.rules import TypeFacts
 from assent.services.errors import Invalid, NotFound
 from assent.storage import tables as t
-from assent.storage.db import PHONE_REGION_FALLBACK
+from assent.storage.db import PHONE_REGION_FALLBACK, among
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +196,7 @@ def load_statuses(conn: Connection, keys: Collection[str], type_ids: Collection[
     s = t.subscription_statuses
     rows = conn.execute(
         sa.select(s.c.address, s.c.subscription_type_id, s.c.status).where(
-            s.c.address.in_(list(keys)), s.c.subscription_type_id.in_(list(type_ids))
+            among(conn, s.c.address, keys), s.c.subscription_type_id.in_(list(type_ids))
         )
     )
     return {(r.address, r.subscription_type_id): Status(r.status) for r in rows}
@@ -208,7 +208,7 @@ def load_wide_opt_outs(
     if not keys:
         return {}
     w = t.wide_opt_outs
-    query = sa.select(w).where(w.c.channel == channel.value, w.c.address.in_(list(keys)))
+    query = sa.select(w).where(w.c.channel == channel.value, among(conn, w.c.address, keys))
     if bu_ids is not None:
         query = query.where(w.c.business_unit_id.in_(list(bu_ids)))
     return {
@@ -230,7 +230,7 @@ def load_address_facts(conn: Connection, channel: Channel, keys: Collection[str]
     a = t.addresses
     rows = conn.execute(
         sa.select(a.c.address, a.c.undeliverable, a.c.confirmation, a.c.processing_legal_basis).where(
-            a.c.channel == channel.value, a.c.address.in_(list(keys))
+            a.c.channel == channel.value, among(conn, a.c.address, keys)
         )
     )
     return {
@@ -249,6 +249,6 @@ def load_erased(conn: Connection, account: Account, channel: Channel, keys: Iter
         return set()
     e = t.erasures
     rows = conn.execute(
-        sa.select(e.c.address_hash).where(e.c.channel == channel.value, e.c.address_hash.in_(list(by_hash)))
+        sa.select(e.c.address_hash).where(e.c.channel == channel.value, among(conn, e.c.address_hash, by_hash))
     )
     return {by_hash[r.address_hash] for r in rows}

@@ -16,16 +16,17 @@ Memory grows with the number of addresses that have state, not with the ledger's
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.model import EventKind, EventState, Status
 from assent.services import chain
-from assent.services.state import load_account
+from assent.services.state import Account, load_account
 from assent.storage import tables as t
 from assent.storage.db import Database
 from assent.verifier_standalone import (
@@ -41,7 +42,7 @@ from assent.verifier_standalone import (
 NOT_SPECIFIED = Status.NOT_SPECIFIED.value
 
 
-@dataclass
+@dataclass(slots=True)
 class Replayed:
     """What the ledger says one address (channel + key, named by its hash) has now."""
 
@@ -72,6 +73,11 @@ class Report:
     def first(self) -> Finding | None:
         """The first bad event and what is wrong with it."""
         return self.chain.first if self.chain is not None else None
+
+    @property
+    def listing(self) -> bool:
+        """False once `limit` problems are listed: further ones are only counted."""
+        return len(self.problems) < self.limit
 
     def add(self, problem: str) -> None:
         if len(self.problems) < self.limit:
@@ -113,8 +119,9 @@ def verify(
         if report.replayed:
             state, erased, names = _replay(conn, report, check)
         else:
-            for event in chain.stream(conn, from_id):
-                check.feed(event)
+            columns, found = chain.batches(conn, from_id)
+            for batch in found:
+                check.feed_rows(batch, columns)
         report.chain = check.finish()
         report.events = report.chain.events
         if bad_signature is not None:
@@ -158,44 +165,61 @@ def _replay(
     erased: set[str] = set()
     names: dict[str, str] = {}  # hash → address, for messages (until erasure redacts it)
     last = 0
-    for ev in chain.stream(conn):
-        check.feed(ev)
-        last = ev["id"]
-        h = ev["address_hash"]
-        if ev["address"]:
-            names[h] = ev["address"]
-        kind = ev["kind"]
-        if kind == EventKind.ERASURE:
-            state.pop(h, None)
-            erased.add(h)
-            continue
-        now = state.setdefault(h, Replayed())
-        before: str | None
-        new_status = ev["new_status"]
-        if kind == EventKind.STATUS:
-            type_id = ev["subscription_type_id"]
-            before = now.statuses.get(type_id, NOT_SPECIFIED)
-            now.statuses[type_id] = new_status
-            if new_status == Status.SUBSCRIBED.value:
-                erased.discard(h)  # only the person can opt in an erased address, and that lifts it
-        elif kind == EventKind.WIDE_OPT_OUT:
-            bu = ev["business_unit_id"]
-            before = Status.UNSUBSCRIBED if bu in now.wides else NOT_SPECIFIED
-            if new_status == Status.UNSUBSCRIBED:
-                now.wides.add(bu)
+    columns, found = chain.batches(conn)
+    i_id, i_hash, i_address, i_kind, i_new, i_old, i_type, i_bu = (
+        columns.index(name)
+        for name in (
+            "id", "address_hash", "address", "kind", "new_status", "old_status", "subscription_type_id",
+            "business_unit_id",
+        )
+    )  # fmt: skip
+    erasure, status, wide, undeliverable, confirmation = (
+        EventKind.ERASURE.value, EventKind.STATUS.value, EventKind.WIDE_OPT_OUT.value,
+        EventKind.UNDELIVERABLE.value, EventKind.CONFIRMATION.value,
+    )  # fmt: skip
+    subscribed, unsubscribed = Status.SUBSCRIBED.value, Status.UNSUBSCRIBED.value
+    undeliverable_state, deliverable_state = EventState.UNDELIVERABLE.value, EventState.DELIVERABLE.value
+    for batch in found:
+        check.feed_rows(batch, columns)
+        for ev in batch:
+            h = ev[i_hash]
+            address = ev[i_address]
+            if address:
+                names[h] = address
+            kind = ev[i_kind]
+            if kind == erasure:
+                state.pop(h, None)
+                erased.add(h)
+                continue
+            now = state.get(h)
+            if now is None:
+                now = state[h] = Replayed()
+            before: str | None
+            new_status = ev[i_new]
+            if kind == status:
+                type_id = ev[i_type]
+                before = now.statuses.get(type_id, NOT_SPECIFIED)
+                now.statuses[type_id] = new_status
+                if new_status == subscribed:
+                    erased.discard(h)  # only the person can opt in an erased address, and that lifts it
+            elif kind == wide:
+                bu = ev[i_bu]
+                before = unsubscribed if bu in now.wides else NOT_SPECIFIED
+                if new_status == unsubscribed:
+                    now.wides.add(bu)
+                else:
+                    now.wides.discard(bu)
+            elif kind == undeliverable:
+                before = undeliverable_state if now.undeliverable else deliverable_state
+                now.undeliverable = new_status == undeliverable_state
+            elif kind == confirmation:
+                before, now.confirmation = now.confirmation, new_status
             else:
-                now.wides.discard(bu)
-        elif kind == EventKind.UNDELIVERABLE:
-            before = EventState.UNDELIVERABLE if now.undeliverable else EventState.DELIVERABLE
-            now.undeliverable = new_status == EventState.UNDELIVERABLE
-        elif kind == EventKind.CONFIRMATION:
-            before, now.confirmation = now.confirmation, new_status
-        else:
-            continue  # a kind that changes no state this check knows
-        if ev["old_status"] != before:
-            report.add(
-                f"event {ev['id']} ({kind}): old_status {ev['old_status']}, but the events before leave {before}"
-            )
+                continue  # a kind that changes no state this check knows
+            if ev[i_old] != before:
+                report.add(f"event {ev[i_id]} ({kind}): old_status {ev[i_old]}, but the events before leave {before}")
+        if batch:
+            last = batch[-1][i_id]
     last_id = conn.execute(sa.select(t.ledger_counter.c.last_id).where(t.ledger_counter.c.id == 1)).scalar_one()
     if last_id != last:
         report.add(f"ledger_counter says the last id is {last_id}, but the events end at {last}")
@@ -206,42 +230,52 @@ def _compare(
     conn: Connection, report: Report, state: dict[str, Replayed], erased: set[str], names: dict[str, str]
 ) -> None:
     account = load_account(conn)
-    s, w, a = t.subscription_statuses, t.wide_opt_outs, t.addresses
+    empty = Replayed()
+    hash_of = _address_hasher(account)
     seen_status: set[tuple[str, int]] = set()
-    for row in conn.execution_options(stream_results=True, yield_per=5000).execute(sa.select(s)):
-        h = account.address_hash(row.channel, row.address)
-        expected = state.get(h, Replayed()).statuses.get(row.subscription_type_id, NOT_SPECIFIED)
-        seen_status.add((h, row.subscription_type_id))
-        if row.status != expected:
-            report.add(
-                f"status of {row.channel} {row.address}, type {row.subscription_type_id}: "
-                f"the table says {row.status}, the ledger {expected}"
-            )
+    query = "SELECT channel, address, subscription_type_id, status FROM subscription_statuses"
+    for batch in chain.scan(conn, query):
+        for channel, address, type_id, status in batch:
+            h = hash_of(channel, address)
+            expected = state.get(h, empty).statuses.get(type_id, NOT_SPECIFIED)
+            seen_status.add((h, type_id))
+            if status != expected and report.listing:
+                report.add(
+                    f"status of {channel} {address}, type {type_id}: the table says {status}, the ledger {expected}"
+                )
+            elif status != expected:
+                report.more_problems += 1
     seen_wide: set[tuple[str, int]] = set()
-    for row in conn.execution_options(stream_results=True, yield_per=5000).execute(sa.select(w)):
-        h = account.address_hash(row.channel, row.address)
-        seen_wide.add((h, row.business_unit_id))
-        if row.business_unit_id not in state.get(h, Replayed()).wides:
-            report.add(
-                f"wide opt-out of {row.channel} {row.address} in business unit {row.business_unit_id}: "
-                "in the table, not in the ledger"
-            )
+    for batch in chain.scan(conn, "SELECT channel, address, business_unit_id FROM wide_opt_outs"):
+        for channel, address, bu in batch:
+            h = hash_of(channel, address)
+            seen_wide.add((h, bu))
+            if bu not in state.get(h, empty).wides:
+                report.add(
+                    f"wide opt-out of {channel} {address} in business unit {bu}: in the table, not in the ledger"
+                )
     seen_address: set[str] = set()
-    query = sa.select(a.c.address, a.c.channel, a.c.undeliverable, a.c.confirmation)
-    for row in conn.execution_options(stream_results=True, yield_per=5000).execute(query):
-        h = account.address_hash(row.channel, row.address)
-        seen_address.add(h)
-        replayed = state.get(h, Replayed())
-        if bool(row.undeliverable) != replayed.undeliverable:
-            report.add(
-                f"undeliverable of {row.channel} {row.address}: the table says {bool(row.undeliverable)}, "
-                f"the ledger {replayed.undeliverable}"
-            )
-        if row.confirmation != replayed.confirmation:
-            report.add(
-                f"confirmation of {row.channel} {row.address}: the table says {row.confirmation}, "
-                f"the ledger {replayed.confirmation}"
-            )
+    for batch in chain.scan(conn, "SELECT address, channel, undeliverable, confirmation FROM addresses"):
+        for address, channel, undeliverable_value, confirmation in batch:
+            h = hash_of(channel, address)
+            seen_address.add(h)
+            replayed = state.get(h, empty)
+            undeliverable = bool(undeliverable_value)
+            if not report.listing:  # past the limit problems are only counted
+                report.more_problems += (undeliverable != replayed.undeliverable) + (
+                    confirmation != replayed.confirmation
+                )
+                continue
+            if undeliverable != replayed.undeliverable:
+                report.add(
+                    f"undeliverable of {channel} {address}: the table says {undeliverable}, "
+                    f"the ledger {replayed.undeliverable}"
+                )
+            if confirmation != replayed.confirmation:
+                report.add(
+                    f"confirmation of {channel} {address}: the table says {confirmation}, "
+                    f"the ledger {replayed.confirmation}"
+                )
     for h, replayed in state.items():
         name = names.get(h, f"address #{h}")
         for type_id, status in replayed.statuses.items():
@@ -259,13 +293,31 @@ def _compare(
         report.add(f"erasure #{h}: in the ledger, not in the table")
 
 
+def _address_hasher(account: Account) -> Callable[[str, str], str]:
+    """`account.address_hash`, remembering the last address: a table's rows of one address
+    come together more often than not."""
+    last: list[Any] = [None, None, ""]
+
+    def hash_of(channel: str, address: str) -> str:
+        if address == last[1] and channel == last[0]:
+            return str(last[2])
+        found = account.address_hash(channel, address)
+        last[:] = [channel, address, found]
+        return found
+
+    return hash_of
+
+
 def _check_outbox(conn: Connection, report: Report) -> None:
     e, o = t.ledger_events, t.outbox
     missing = conn.execute(
         sa.select(e.c.id).outerjoin(o, o.c.event_id == e.c.id).where(o.c.event_id.is_(None)).order_by(e.c.id)
     ).scalars()
     for event_id in missing:
-        report.add(f"event {event_id} has no outbox row")
+        if report.listing:
+            report.add(f"event {event_id} has no outbox row")
+        else:
+            report.more_problems += 1
     orphans = conn.execute(
         sa.select(o.c.event_id).outerjoin(e, e.c.id == o.c.event_id).where(e.c.id.is_(None)).order_by(o.c.event_id)
     ).scalars()

@@ -18,22 +18,27 @@ def upsert(
     *,
     keys: Sequence[str],
     update: Sequence[str] = (),
-) -> None:
+    returning: str | None = None,
+) -> list[Any] | None:
     """Insert rows; where one exists, overwrite `update` columns (or leave it, but lock it).
 
     Rows are written in key order so that two transactions touching the same rows take
     their locks in the same order and cannot deadlock.
+
+    `returning` (PostgreSQL only, else None is returned): that column of the rows inserted
+    or updated — with nothing to update, of the rows inserted.
     """
     if not rows:
-        return
+        return [] if returning and conn.dialect.name == "postgresql" else None
     ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
-    # With nothing to overwrite we still "update" one key column to itself: unlike
-    # DO NOTHING, that locks an existing row until commit, which serializes writers of
-    # one address (see services.changes).
+    # With nothing to overwrite we still "update" one key column to itself, but only
+    # `WHERE false`: unlike DO NOTHING, that locks an existing row until commit, which
+    # serializes writers of one address (see services.changes), and unlike a real update
+    # it writes no new row version (and no index entries, no WAL for them) on PostgreSQL.
     columns = list(update) or [keys[0]]
+    only_lock = not update
     if conn.dialect.name == "postgresql":
-        _upsert_unnest(conn, table, ordered, keys, columns)
-        return
+        return _upsert_unnest(conn, table, ordered, keys, columns, only_lock, returning)
     # SQLite: the driver's executemany of one statement text; it runs in process, so a
     # row per call costs microseconds (SQLAlchemy's per-row parameter handling, more).
     # A write transaction holds SQLite's one write lock from BEGIN IMMEDIATE: there is no row
@@ -48,11 +53,18 @@ def upsert(
         f"ON CONFLICT ({conflict}) {action}"
     )
     conn.exec_driver_sql(statement, values)
+    return None
 
 
 def _upsert_unnest(
-    conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], keys: Sequence[str], columns: list[str]
-) -> None:
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    keys: Sequence[str],
+    columns: list[str],
+    only_lock: bool,
+    returning: str | None,
+) -> list[Any] | None:
     """PostgreSQL: one statement of fixed text whatever the number of rows, each column sent
     as one array (`INSERT … SELECT FROM unnest(…)`), so the server parses and plans it once."""
     names, values = driver_rows(conn, table, rows)
@@ -62,8 +74,11 @@ def _upsert_unnest(
     quoted = ", ".join(f'"{name}"' for name in names)
     updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in columns)
     conflict = ", ".join(f'"{k}"' for k in keys)
-    conn.exec_driver_sql(
+    result = conn.exec_driver_sql(
         f'INSERT INTO "{table.name}" ({quoted}) SELECT * FROM unnest({", ".join(selects)}) '
-        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}",
+        f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+        + (" WHERE false" if only_lock else "")
+        + (f' RETURNING "{returning}"' if returning else ""),
         params,
     )
+    return list(result.scalars()) if returning else None
