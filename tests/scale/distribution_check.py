@@ -327,7 +327,10 @@ def analyze_text(stmt: Captured) -> list[Violation]:
                         "conflict-target-without-distribution-column", f"{table} ON CONFLICT ({conflict.group(1)})"
                     )
                 )
-            action = re.search(r"DO UPDATE SET (.*)$", conflict.group(2), re.IGNORECASE | re.DOTALL)
+            # the SET list, without a trailing `WHERE …` (the upsert's lock-only `WHERE false`)
+            action = re.search(
+                r"DO UPDATE SET (.*?)(?:\s+WHERE\s+.*)?$", conflict.group(2), re.IGNORECASE | re.DOTALL
+            )
             if action:
                 found.extend(_assignments(table, column, action.group(1), excluded_ok=True))
     update = _UPDATE.match(stmt.sql)
