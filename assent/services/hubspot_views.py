@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.model import Channel, Status
+from assent.services.state import phone_region
 from assent.storage import tables as t
 
 
@@ -120,8 +121,8 @@ def unit_types(conn: Connection, channel: Channel, business_unit_id: int) -> Uni
     rows = conn.execute(query).all()
     if not rows:
         region = conn.execute(sa.select(acc.c.default_phone_region).where(acc.c.id == 1)).scalar()
-        return UnitTypes(False, [], region)
-    return UnitTypes(True, [_type(r) for r in rows if r.id is not None], rows[0].assent_region)
+        return UnitTypes(False, [], phone_region(conn, region))
+    return UnitTypes(True, [_type(r) for r in rows if r.id is not None], phone_region(conn, rows[0].assent_region))
 
 
 def business_unit_exists(conn: Connection, business_unit_id: int) -> bool:

@@ -66,11 +66,18 @@ def load_account(conn: Connection) -> Account:
     return Account(
         policy,
         bytes.fromhex(row.hash_key),
-        # The setting wins; unset, ASSENT_DEFAULT_PHONE_REGION (carried by the engine) applies.
-        row.default_phone_region or conn.get_execution_options().get(PHONE_REGION_FALLBACK),
+        phone_region(conn, row.default_phone_region),
         dict(row.sms_numbers),
         RevocationPolicy(row.sms_revocation_policy),
     )
+
+
+def phone_region(conn: Connection, stored: str | None) -> str | None:
+    """The region national phone numbers are read in: the account setting wins; unset,
+    ASSENT_DEFAULT_PHONE_REGION (carried by the engine) applies. Every reader of the
+    setting asks this."""
+    fallback: str | None = conn.get_execution_options().get(PHONE_REGION_FALLBACK)
+    return stored or fallback
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +166,7 @@ def load_decision_basis(conn: Connection, type_id: int, field: str = "subscripti
         double_opt_in=bool(doi),
         double_opt_in_by_business_unit={int(bu): bool(value) for bu, value in _json(overrides) or ()},
     )
+    region = phone_region(conn, region)
     account = Account(policy, bytes.fromhex(hash_key), region, dict(_json(sms_numbers)), RevocationPolicy(revocation))
     type_ = SubscriptionType(found_id, bu_id, Channel(channel), name, bool(is_active))
     quiet = None

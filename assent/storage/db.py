@@ -143,7 +143,8 @@ class Database:
     def use_default_phone_region(self, region: str | None) -> None:
         """The region national phone numbers are read in when the account setting
         `default_phone_region` is unset (the setting wins when set)."""
-        for engine in (self.engine, *(replica.engine for replica in self.replicas)):
+        # `_autocommit` is a copy of the engine's options made before: it is set too
+        for engine in (self.engine, self._autocommit, *(replica.engine for replica in self.replicas)):
             engine.update_execution_options(**{PHONE_REGION_FALLBACK: region})
 
     @contextmanager
