@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 from rich.console import Console
@@ -14,12 +16,29 @@ from assent.services.apikeys import SCOPES, list_api_keys
 from assent.storage.db import Database, open_database
 from assent.storage.migrate import migrate
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+T = TypeVar("T")
+
 err = Console(stderr=True)
 
 
 def _database() -> tuple[Settings, Database]:
     settings = Settings.from_env()
     return settings, open_database(settings)
+
+
+def read_migrated(work: Callable[[Connection], T]) -> T:
+    """`work(conn)` in a read transaction on the configured database, migrated first; the
+    database is closed after. The `list` commands share it."""
+    _, db = _database()
+    try:
+        migrate(db)
+        with db.read() as conn:
+            return work(conn)
+    finally:
+        db.dispose()
 
 
 @click.group()
@@ -59,13 +78,7 @@ def api_key_create(name: str, scopes: tuple[str, ...]) -> None:
 @api_key.command("list")
 def api_key_list() -> None:
     """Every key: id, name, scopes, when created, when revoked (keys themselves are never shown)."""
-    _, db = _database()
-    try:
-        migrate(db)
-        with db.read() as conn:
-            keys = list_api_keys(conn)
-    finally:
-        db.dispose()
+    keys = read_migrated(list_api_keys)
     for found in keys:
         revoked = f"revoked {found['revoked_at']:%Y-%m-%d %H:%M}" if found["revoked_at"] else "active"
         scopes = ",".join(str(s) for s in found["scopes"])  # type: ignore[attr-defined]

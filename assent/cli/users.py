@@ -6,7 +6,7 @@ import click
 from rich.console import Console
 
 from assent.actions.users import create_user, reset_password_by_email, set_disabled
-from assent.cli.main import _database, cli
+from assent.cli.main import _database, cli, read_migrated
 from assent.domain.audit import COMMAND_LINE
 from assent.services.errors import Problem
 from assent.services.users import Role, list_users
@@ -75,13 +75,7 @@ def user_reset_password(email: str, password: str) -> None:
 @user.command("list")
 def user_list() -> None:
     """Every admin UI user: email, role, last sign-in, disabled or not."""
-    _, db = _database()
-    try:
-        migrate(db)
-        with db.read() as conn:
-            found = list_users(conn)
-    finally:
-        db.dispose()
+    found = read_migrated(list_users)
     for row in found:
         last = f"{row['last_login_at']:%Y-%m-%d %H:%M}" if row["last_login_at"] else "never signed in"
         state = "disabled" if row["disabled_at"] else "active"
