@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
+from psycopg.types.array import ListBinaryDumper
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
@@ -118,6 +119,7 @@ class Database:
             self.engine = sa.create_engine(self.url, pool_size=pool_size, max_overflow=20)
             # What pool_pre_ping does, except for `read_once`, which retries instead.
             sa.event.listen(self.engine, "checkout", _ping_on_checkout(self.engine.dialect))
+            sa.event.listen(self.engine, "connect", _binary_arrays)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         #: the same pool and events, each statement its own transaction (`read_once`);
         #: SQLite's driver is in autocommit mode already, only the "begin" hook is skipped
@@ -136,6 +138,8 @@ class Database:
             )
             for u in read_urls
         ]
+        for replica in self.replicas:
+            sa.event.listen(replica.engine, "connect", _binary_arrays)
         self._turn = itertools.count()
         self._replica_lock = threading.Lock()
         self.use_default_phone_region(default_phone_region)
@@ -398,6 +402,14 @@ def _bind_processor(column: sa.Column[Any], dialect: sa.Dialect) -> Any:
     if isinstance(column.type, sa.JSON):
         return lambda value: None if value is None else json.dumps(value)
     return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def _binary_arrays(dbapi_connection: Any, _record: Any) -> None:
+    """PostgreSQL: send every list parameter (the `= ANY(:array)` batches, the columns of
+    `INSERT … SELECT FROM unnest(…)`) as a binary array. psycopg's text format quotes each
+    element with a regular expression; the binary format costs a fifth of that CPU (a
+    thousand-address chunk binds a dozen such arrays)."""
+    dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 def _sqlite_engine(url: sa.URL) -> Engine:
