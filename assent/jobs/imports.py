@@ -36,7 +36,7 @@ from assent.services.changes import Writer
 from assent.services.ledger import RequestContext
 from assent.services.state import Account, SubscriptionType, load_account, load_erased, load_types
 from assent.storage import tables as t
-from assent.storage.db import Database
+from assent.storage.db import Database, among
 
 KIND = "IMPORT"
 MAX_ADDRESS_CHARS = 320
@@ -333,10 +333,10 @@ def _upsert_contacts(
     phones = sorted({p.phone.key for p in lines if p.phone})
     existing: dict[tuple[str, str], dict[str, Any]] = {}
     if emails:
-        for r in conn.execute(sa.select(c).where(c.c.email_key.in_(emails)).order_by(c.c.id.desc())):
+        for r in conn.execute(sa.select(c).where(among(conn, c.c.email_key, emails)).order_by(c.c.id.desc())):
             existing[("email", r.email_key)] = dict(r._mapping)
     if phones:
-        for r in conn.execute(sa.select(c).where(c.c.phone.in_(phones)).order_by(c.c.id.desc())):
+        for r in conn.execute(sa.select(c).where(among(conn, c.c.phone, phones)).order_by(c.c.id.desc())):
             existing.setdefault(("phone", r.phone), dict(r._mapping))
     originals = {row["id"]: dict(row) for row in existing.values()}
     now = t.now()

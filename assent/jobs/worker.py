@@ -185,11 +185,6 @@ class Worker:
     def _chunk(self, job: Job, handler: RangeHandler) -> Job | None:
         new_done = min(job.done + self.chunk_size, job.total)
         with self.db.write() as conn:
-            if conn.dialect.name == "postgresql":
-                # psycopg prepares a statement after its fifth run, and PostgreSQL may then
-                # switch to a generic plan, in which `address IN (<1000 parameters>)` is no
-                # longer a hash lookup: a chunk's state reads grew from 20 ms to 3 s each.
-                conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
             if not queue.advance(conn, job, self.owner, new_done, self.lease):
                 return None
             outcomes = handler(self.db, conn, job, job.done, new_done)

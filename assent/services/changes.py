@@ -365,12 +365,12 @@ class Writer:
             )
         if self.dry_run:
             return results
-        for start in range(0, len(removed), 1000):
+        if removed:
             self.conn.execute(
                 sa.delete(w).where(
                     w.c.channel == channel.value,
                     w.c.business_unit_id == business_unit_id,
-                    w.c.address.in_(removed[start : start + 1000]),
+                    among(self.conn, w.c.address, removed),
                 )
             )
         self._forget_erased(channel, erased - set(removed))
@@ -477,7 +477,7 @@ class Writer:
             return
         e = t.erasures
         hashes = [self.account.address_hash(channel, key) for key in keys]
-        self.conn.execute(sa.delete(e).where(e.c.channel == channel.value, e.c.address_hash.in_(hashes)))
+        self.conn.execute(sa.delete(e).where(e.c.channel == channel.value, among(self.conn, e.c.address_hash, hashes)))
 
 
 def _result(type_id: int, current: Status, target: Status, verdict: Verdict) -> ChangeResult:

@@ -346,7 +346,11 @@ def among(conn: Connection, column: sa.ColumnElement[Any], values: Iterable[Any]
     """`column IN (values)` for a batch of keys. On PostgreSQL it is `column = ANY(:array)`:
     one parameter however many values, so neither SQLAlchemy nor the driver renders and
     parses a statement of a thousand placeholders on every call (that cost a chunk of a
-    job more time than the server took to answer it)."""
+    job more time than the server took to answer it). Its generic plan, which PostgreSQL
+    may use once psycopg has prepared the statement (after its fifth run), stays a probe of
+    the index per key; a custom plan for a thousand keys can be a scan of the whole table
+    (the job worker used to force custom plans for `IN (<1000 parameters>)`, whose generic
+    plan was the scan)."""
     listed = list(values)
     if conn.dialect.name == "postgresql":
         return column == sa.any_(sa.bindparam(None, listed, type_=postgresql.ARRAY(column.type)))
