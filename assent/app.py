@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from assent import admin, api, hubspot, inbound, ops, pages
 from assent.actions.account import development_secret
 from assent.actions.ledger import periodic_checkpoints
+from assent.api.fast_decision import FastDecisions
 from assent.api.idempotency import IdempotencyMiddleware
 from assent.api.problems import problem_response
 from assent.bodylimit import BodyLimit
@@ -58,10 +59,13 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = database
     app.state.mailer = mailer  # one per app, shared by every interface
+    api_app = api.create_app(settings, database, mailer)
+    # innermost: the plain single decision is answered here, before any routing (api/fast_decision.py)
+    app.add_middleware(FastDecisions, api=api_app)
     app.add_middleware(IdempotencyMiddleware, db=database)
     app.add_middleware(BodyLimit, settings=settings)  # outermost: before authentication and reading
     ops.install(app)
-    api.mount(app, settings, database, mailer)
+    api.mount(app, api_app)
     # Each further interface mounts its own `<package>.create_app(settings, db)` here,
     # before the pages' catch-all.
     app.mount(hubspot.PREFIX, hubspot.create_app(settings, database))

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from assent.storage import tables as t
-from assent.storage.db import Database
+from assent.storage.db import Database, driver_fetchall
 
 
 def test_bulk_insert_writes_json_and_utc_datetimes(db: Database) -> None:
@@ -168,3 +168,56 @@ def test_a_dead_pooled_connection_fails_no_read(db: Database) -> None:
     kill(second)
     with db.read() as conn:
         assert pid(conn) not in (first, second)
+
+
+def _basis_sql(db: Database) -> str:
+    """A statement with a JSON column, in the driver's placeholders."""
+    placeholder = ":type_id" if db.is_sqlite else "%(type_id)s"
+    return f"SELECT id, name, quiet_hours FROM business_units WHERE id = {placeholder}"
+
+
+def test_driver_fetchall_gives_what_exec_driver_sql_gives(db: Database) -> None:
+    with db.write() as conn:
+        conn.execute(t.business_units.update().values(quiet_hours={"SMS": {"start": "08:00", "end": "20:00"}}))
+    sql = _basis_sql(db)
+    with db.read() as conn:
+        through_sqlalchemy = [tuple(row) for row in conn.exec_driver_sql(sql, {"type_id": 0})]
+        assert driver_fetchall(conn, sql, {"type_id": 0}) == through_sqlalchemy
+        assert driver_fetchall(conn, sql, {"type_id": 12345}) == []
+
+
+def test_a_driver_statement_error_is_raised_as_sqlalchemy_raises_it(db: Database) -> None:
+    with db.read() as conn, pytest.raises(sa.exc.DBAPIError) as raised:
+        driver_fetchall(conn, "SELECT missing FROM no_such_table", {})
+    assert isinstance(raised.value.orig, db.engine.dialect.loaded_dbapi.Error)
+    assert not raised.value.connection_invalidated
+    assert db.read_once(lambda conn: driver_fetchall(conn, _basis_sql(db), {"type_id": 0}))[0][0] == 0
+
+
+def test_whoever_listens_to_the_engine_sees_driver_statements(db: Database) -> None:
+    seen: list[str] = []
+
+    def before(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        db.read_once(lambda conn: driver_fetchall(conn, _basis_sql(db), {"type_id": 0}))
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", before)
+    assert seen == [_basis_sql(db)]
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])  # a server that closes connections
+def test_a_dead_pooled_connection_fails_no_driver_read(db: Database) -> None:
+    """A driver statement on a connection the server closed invalidates it, as SQLAlchemy's
+    own statements do: `read_once` runs it again on a fresh one."""
+    dsn = db.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def pid(conn: sa.Connection) -> int:
+        return int(driver_fetchall(conn, "SELECT pg_backend_pid()", {})[0][0])
+
+    first = db.read_once(pid)
+    with psycopg.connect(dsn, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s, 5000)", (first,))
+    assert db.read_once(pid) != first

@@ -92,8 +92,9 @@ def openapi_document(root: FastAPI) -> dict[str, Any]:
     return root.openapi_schema
 
 
-def mount(root: FastAPI, settings: object, db: object, mailer: object) -> None:
-    root.mount(PREFIX, create_app(settings, db, mailer))
+def mount(root: FastAPI, app: FastAPI) -> None:
+    """Mount the API (`create_app`) at `PREFIX`, its OpenAPI document and Swagger UI."""
+    root.mount(PREFIX, app)
     root.openapi = lambda: openapi_document(root)  # type: ignore[method-assign]
     mount_docs(root)
 

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 
 from assent.services.apikeys import KeyCache, Principal, authenticate
@@ -25,12 +26,18 @@ def bearer_token(authorization: str | None) -> str | None:
     return credentials.strip()
 
 
-def _cache(request: Request) -> KeyCache:
-    state = request.app.state
+def key_cache(app: Starlette) -> KeyCache:
+    """The API keys the app remembers (`KeyCache`), shared by its routes and
+    `fast_decision.FastDecisions`."""
+    state = app.state
     cache: KeyCache | None = getattr(state, "key_cache", None)
     if cache is None:
         cache = state.key_cache = KeyCache()
     return cache
+
+
+def _cache(request: Request) -> KeyCache:
+    return key_cache(request.app)
 
 
 def principal_from(request: Request, token: str | None) -> Principal | None:

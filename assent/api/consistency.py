@@ -22,7 +22,7 @@ _HEADER_BYTES = HEADER.encode()
 _PARAMETER_BYTES = PARAMETER.encode()
 
 
-def _position(scope: Scope) -> tuple[int | None, str | None]:
+def requested_position(scope: Scope) -> tuple[int | None, str | None]:
     """The position the request asks for, and the field that was malformed, if any."""
     raw: str | None = None
     field = HEADER
@@ -57,7 +57,7 @@ class ConsistencyMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        required, bad = _position(scope)
+        required, bad = requested_position(scope)
         if bad is not None:
             reason = "must be a ledger position this API returned (a non-negative integer)"
             response = problem_response(

@@ -43,18 +43,28 @@ async def decision(
     as_of: Annotated[dt.datetime | None, Query(description="RFC 3339 time: the answer as it was then")] = None,
     _: Principal = Depends(auth.read),
 ) -> Response:
+    # `fast_decision.FastDecisions` answers the plain requests (no `as_of`) before they reach
+    # this route, with `decide_now` and `decision_response` as here.
     db = db_of(request)
-    if as_of is None:  # a sender's hot path: two statements, no transaction around them
-        work = partial(_decide, address=address, type_id=subscription_type_id, channel=channel, as_of=None)
-        # SQLite answers in this process, in microseconds, without waiting on a network or
-        # a lock (WAL readers never wait): no hop to a worker thread, whose cost would be
-        # most of the request's. PostgreSQL's round trips wait in a worker thread.
-        if db.is_sqlite:
-            body = db.read_once(work)
-        else:
-            body = await run_in_threadpool(db.read_once, work)
+    if as_of is None:
+        body = await decide_now(db, address, subscription_type_id, channel)
     else:
         body = await run_in_threadpool(_decide_in_transaction, db, address, subscription_type_id, channel, as_of)
+    return decision_response(body)
+
+
+async def decide_now(db: Database, address: str, type_id: int, channel: str | None) -> dict[str, object]:
+    """The decision as of now: a sender's hot path, two statements, no transaction around them."""
+    work = partial(_decide, address=address, type_id=type_id, channel=channel, as_of=None)
+    # SQLite answers in this process, in microseconds, without waiting on a network or
+    # a lock (WAL readers never wait): no hop to a worker thread, whose cost would be
+    # most of the request's. PostgreSQL's round trips wait in a worker thread.
+    if db.is_sqlite:
+        return db.read_once(work)
+    return await run_in_threadpool(db.read_once, work)
+
+
+def decision_response(body: dict[str, object]) -> Response:
     # The shape is DecisionOut, written without validating it again.
     return Response(json.dumps(body, separators=(",", ":")), media_type="application/json")
 

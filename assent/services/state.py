@@ -18,7 +18,7 @@ from assent.domain.quiet_hours import QUIET_HOURS_CHANNELS, QuietWindow, parse_w
 from assent.domain.rules import TypeFacts
 from assent.services.errors import Invalid, NotFound
 from assent.storage import tables as t
-from assent.storage.db import PHONE_REGION_FALLBACK, among
+from assent.storage.db import PHONE_REGION_FALLBACK, among, driver_fetchall
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +128,8 @@ class DecisionBasis:
 
 #: The account settings, the units' double opt-in overrides, the type and its unit's
 #: sending windows in one statement (a single decision's first of two; the second is
-#: `services.decisions`' lookup). Driver SQL, so no statement is built or compiled per call.
+#: `services.decisions`' lookup). Driver SQL on the driver's cursor (`driver_fetchall`): no
+#: statement is built or compiled per call, and SQLAlchemy does not handle its result.
 _BASIS_SQL = """
 SELECT a.data_privacy_mode, a.consent_required_to_send, a.double_opt_in, a.hash_key,
        a.default_phone_region, a.sms_numbers, a.sms_revocation_policy,
@@ -155,7 +156,7 @@ def _json(value: Any) -> Any:
 def load_decision_basis(conn: Connection, type_id: int, field: str = "subscription_type_id") -> DecisionBasis:
     """`load_account`, `load_type` and (for SMS and WhatsApp) `load_quiet_window`, as one
     statement: the same values, one round trip."""
-    row = conn.exec_driver_sql(_BASIS[conn.dialect.name], {"type_id": type_id}).one()
+    [row] = driver_fetchall(conn, _BASIS[conn.dialect.name], {"type_id": type_id})
     (privacy, consent, doi, hash_key, region, sms_numbers, revocation, overrides) = row[:8]
     (found_id, bu_id, channel, name, is_active, quiet_hours) = row[8:]
     if found_id is None:

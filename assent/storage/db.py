@@ -357,6 +357,32 @@ def among(conn: Connection, column: sa.ColumnElement[Any], values: Iterable[Any]
     return column.in_(listed)
 
 
+def driver_fetchall(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of one driver-SQL statement (the driver's placeholders), as plain tuples.
+
+    `conn.exec_driver_sql` with its result handling skipped: on the single decision's two
+    statements SQLAlchemy's execution context and result metadata cost five times the
+    statement itself on SQLite (measured: 78 µs against 12 µs). Values come back as the
+    driver gives them, which is what `exec_driver_sql` returns for untyped columns too.
+
+    A driver error is handed to SQLAlchemy's own handling, so it is raised wrapped
+    (`OperationalError` → 503) and a dead connection is invalidated with the pool
+    (`Database.read_once` retries on it), as for every other statement. When anyone listens
+    to the engine's statements (`before_cursor_execute`: tests that check what the queries
+    filter on, tracing), the statement goes through SQLAlchemy so that they see it."""
+    if conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute:
+        return [tuple(row) for row in conn.exec_driver_sql(sql, dict(params))]
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    except conn.dialect.loaded_dbapi.Error as error:
+        conn._handle_dbapi_exception(error, sql, params, cursor, None)  # always raises
+        raise
+    finally:
+        cursor.close()
+
+
 def driver_rows(
     conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]]
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
