@@ -58,19 +58,18 @@ def append(db: Database, conn: Connection, events: Sequence[dict[str, Any]], at:
     ).one()
     conn.info[LAST_EVENT_ID] = last  # the write's consistency position (storage/db.py)
     first = last - len(events) + 1
-    rows = [{**_EMPTY, **event, "id": first + offset, "at": at} for offset, event in enumerate(events)]
+    rows = []
+    outbox = []
+    for offset, event in enumerate(events):
+        row = {**_EMPTY, **event, "id": first + offset, "at": at}
+        rows.append(row)
+        outbox.append(
+            {"event_id": row["id"], "address_hash": row["address_hash"], "created_at": at, "published_at": None}
+        )
     new_head = chain.link(rows, head or GENESIS, Digester(bytes.fromhex(key)))
     conn.execute(sa.update(counter).where(counter.c.id == 1).values(last_hash=new_head))
     db.bulk_insert(conn, t.ledger_events, rows)
-    # Each event's outbox row, copied by the database from the events just written (this
-    # transaction's ids are the range first…last): nothing to build or send per row.
-    e, o = t.ledger_events, t.outbox
-    conn.execute(
-        o.insert().from_select(
-            ["event_id", "address_hash", "created_at", "published_at"],
-            sa.select(e.c.id, e.c.address_hash, e.c.at, sa.null()).where(e.c.id.between(first, last)),
-        )
-    )
+    db.bulk_insert(conn, t.outbox, outbox)
 
 
 _EMPTY: dict[str, Any] = {column.name: None for column in t.ledger_events.columns} | {"redacted": False}
