@@ -47,7 +47,7 @@ from assent.jobs.webhook_sender import Result, Sender, body_of, sign
 from assent.services.events import public_events
 from assent.services.webhooks import signing_secrets
 from assent.storage import tables as t
-from assent.storage.db import Database
+from assent.storage.db import Database, among
 
 log = logging.getLogger("assent.webhooks")
 PENDING = DeliveryState.PENDING.value
@@ -115,6 +115,7 @@ class Dispatcher:
         self._endpoints: dict[str, Any] = {}
         self._endpoints_read = -1e9
         self._outbox_empty_at = -1e9
+        self._fanned_full_at = -1e9
         self._nothing_due_at = -1e9
         self._throttle = 0.05
         #: what this dispatcher did (logs, tests)
@@ -136,6 +137,7 @@ class Dispatcher:
         self._throttle = 0.0 if until_idle else 0.05
         slots = _Slots(self.per_endpoint, self._too_late)
         unrecorded: list[Done] = []
+        lease_seconds = self.lease.total_seconds()
         last_sweep, last_record = 0.0, time.monotonic()
         threads = [
             threading.Thread(target=self._send_loop, args=(slots,), name=f"assent-webhooks-{n}", daemon=True)
@@ -155,11 +157,12 @@ class Dispatcher:
                         self._nothing_due_at = -1e9  # a recorded result may have made a lane's next row due
                     if stop.is_set():
                         break
-                    fanned = self.fan_out()
+                    fanned, leased = self.fan_out(lambda endpoint_id: slots.room(endpoint_id, lease_seconds))
+                    slots.add(leased)  # before the claim asks how much room is left
                     if time.monotonic() - last_sweep > 30:
                         self.sweep()
                         last_sweep = time.monotonic()
-                    claimed = self._claim(lambda endpoint_id: slots.room(endpoint_id, self.lease.total_seconds()))
+                    claimed = self._claim(lambda endpoint_id: slots.room(endpoint_id, lease_seconds))
                     self._release(slots.take_late())
                 except Exception:  # a database outage must not end the loop
                     if until_idle:
@@ -218,62 +221,102 @@ class Dispatcher:
 
     # --- 1. fan-out -----------------------------------------------------------------------
 
-    def fan_out(self) -> int:
-        """Publish the oldest unpublished outbox rows to the endpoints that want them."""
+    def fan_out(self, room: Callable[[str], int] = lambda _endpoint_id: 0) -> tuple[int, list[Work]]:
+        """Publish the oldest unpublished outbox rows to the endpoints that want them.
+
+        The rows that are due at once (their lane has no earlier PENDING row) are leased to
+        this worker in the same insert, up to `room` per enabled endpoint, and returned
+        ready to send: a backlog's rows are then written once and updated once (when their
+        result is recorded), never claimed. While no endpoint has room, only what room there
+        is is taken (or a full batch once a second, so that publishing never stops)."""
         o, d = t.outbox, t.webhook_deliveries
         if time.monotonic() - self._outbox_empty_at < self._throttle:  # looked a moment ago: nothing new yet
-            return 0
+            return 0, []
+        rooms = {endpoint_id: room(endpoint_id) for endpoint_id in self._enabled_endpoints()}
+        size = self.fan_out_size
+        if rooms and time.monotonic() - self._fanned_full_at < 1.0:
+            size = min(size, max(rooms.values()))
+            if size <= 0:
+                return 0, []
+        else:
+            self._fanned_full_at = time.monotonic()
         with self.db.read() as conn:
             waiting = conn.execute(sa.select(o.c.event_id).where(o.c.published_at.is_(None)).limit(1)).first()
         if waiting is None:
             self._outbox_empty_at = time.monotonic()
-            return 0
+            return 0, []
         now = self.clock()
+        lease_until = now + self.lease
+        leased: list[tuple[Any, Claimed]] = []
         with self.db.write() as conn:
             oldest = sa.select(o.c.event_id).where(o.c.published_at.is_(None)).order_by(o.c.event_id)
             taken = list(
                 conn.execute(
                     sa.update(o)
-                    .where(
-                        o.c.published_at.is_(None), o.c.event_id.in_(oldest.limit(self.fan_out_size).scalar_subquery())
-                    )
+                    .where(o.c.published_at.is_(None), o.c.event_id.in_(oldest.limit(size).scalar_subquery()))
                     .values(published_at=now)
                     .returning(o.c.event_id, o.c.address_hash)
                 )
             )
             if not taken:
-                return 0
+                return 0, []
             taken.sort(key=lambda row: row.event_id)
-            e, w = t.ledger_events, t.webhook_endpoints
-            ids = [r.event_id for r in taken]
-            kinds = {r.id: r.kind for r in conn.execute(sa.select(e.c.id, e.c.kind).where(e.c.id.in_(ids)))}
-            endpoints = conn.execute(sa.select(w.c.id, w.c.event_types, w.c.start_after)).all()
+            w = t.webhook_endpoints
+            events = public_events(conn, [r.event_id for r in taken])
+            endpoints = conn.execute(sa.select(w)).all()
+            # which endpoints want each kind: asked once per kind, not once per event
+            takers: dict[str, list[Any]] = {}
+            for kind in {event["kind"] for event in events.values()}:
+                takers[kind] = [ep for ep in endpoints if rules.wants(ep.event_types, kind)]
             wanted = [
-                (row, endpoint.id)
+                (row, endpoint)
                 for row in taken
-                for endpoint in endpoints
-                if row.event_id > endpoint.start_after and rules.wants(endpoint.event_types, kinds[row.event_id])
+                for endpoint in takers[events[row.event_id]["kind"]]
+                if row.event_id > endpoint.start_after
             ]
             if not wanted:
-                return len(taken)
-            busy = _busy_lanes(conn, {ep for _, ep in wanted}, {row.address_hash for row, _ in wanted})
+                return len(taken), []
+            busy = _busy_lanes(conn, {ep.id for _, ep in wanted}, {row.address_hash for row, _ in wanted})
+            left = {ep.id: rooms.get(ep.id, 0) if ep.enabled else 0 for ep in endpoints}
             rows = []
-            for row, endpoint_id in wanted:
-                lane = (endpoint_id, row.address_hash)
+            for row, endpoint in wanted:
+                lane = (endpoint.id, row.address_hash)
+                due = lane not in busy
+                lease = due and left[endpoint.id] > 0
                 rows.append(
                     {
-                        "endpoint_id": endpoint_id,
+                        "endpoint_id": endpoint.id,
                         "event_id": row.event_id,
                         "address_hash": row.address_hash,
                         "state": PENDING,
                         "attempts": 0,
-                        "next_attempt_at": None if lane in busy else now,
+                        "next_attempt_at": now if due else None,
+                        "lease_owner": self.owner if lease else None,
+                        "lease_until": lease_until if lease else None,
                         "created_at": now,
                     }
                 )
                 busy.add(lane)
+                if lease:
+                    left[endpoint.id] -= 1
+                    leased.append((endpoint, Claimed(endpoint.id, row.event_id, row.address_hash, 0, None)))
             self.db.bulk_insert(conn, d, rows)
-        return len(taken)
+        bodies = _bodies(events, {item.event_id for _, item in leased})
+        work = [
+            Work(item, endpoint.url, signing_secrets(endpoint, now), bodies[item.event_id], lease_until)
+            for endpoint, item in leased
+        ]
+        return len(taken), work
+
+    def _enabled_endpoints(self) -> dict[str, Any]:
+        """The enabled endpoints, read again each second (they change rarely; the claim and
+        the fan-out check `enabled` in their own statements)."""
+        w = t.webhook_endpoints
+        if time.monotonic() - self._endpoints_read > 1.0:
+            with self.db.read() as conn:
+                self._endpoints = {row.id: row for row in conn.execute(sa.select(w).where(w.c.enabled.is_(True)))}
+            self._endpoints_read = time.monotonic()
+        return self._endpoints
 
     def sweep(self) -> int:
         """Make due any waiting row whose lane has no earlier PENDING row (a safety net: the
@@ -293,11 +336,7 @@ class Dispatcher:
         now = self.clock()
         d, w = t.webhook_deliveries, t.webhook_endpoints
         p = d.alias("earlier")
-        if time.monotonic() - self._endpoints_read > 1.0:  # endpoints change rarely: re-read each second
-            with self.db.read() as conn:
-                self._endpoints = {row.id: row for row in conn.execute(sa.select(w).where(w.c.enabled.is_(True)))}
-            self._endpoints_read = time.monotonic()
-        endpoints = self._endpoints
+        endpoints = self._enabled_endpoints()
         wants = {endpoint_id: room(endpoint_id) for endpoint_id in endpoints}
         if not any(n > 0 for n in wants.values()) or time.monotonic() - self._nothing_due_at < self._throttle:
             return []
@@ -342,13 +381,12 @@ class Dispatcher:
             self._nothing_due_at = -1e9
             events = public_events(conn, sorted({c.event_id for c in claimed}))
         claimed.sort(key=lambda c: c.event_id)
-        work = []
-        for item in claimed:
-            endpoint = endpoints[item.endpoint_id]
-            data = events[item.event_id]
-            body = body_of(rules.event_type(data["kind"]).value, data["at"], data)
-            work.append(Work(item, endpoint.url, signing_secrets(endpoint, now), body, lease_until))
-        return work
+        bodies = _bodies(events, {item.event_id for item in claimed})
+        secrets = {endpoint_id: signing_secrets(endpoints[endpoint_id], now) for endpoint_id in wants}
+        return [
+            Work(item, endpoints[item.endpoint_id].url, secrets[item.endpoint_id], bodies[item.event_id], lease_until)
+            for item in claimed
+        ]
 
     # --- 3. record ------------------------------------------------------------------------
 
@@ -473,6 +511,15 @@ class Dispatcher:
                         log.warning("webhook %s: %s", endpoint_id, reason)
 
 
+def _bodies(events: dict[int, dict[str, Any]], ids: set[int]) -> dict[int, bytes]:
+    """Each event's payload, once per event however many endpoints receive it."""
+    found = {}
+    for event_id in ids:
+        data = events[event_id]
+        found[event_id] = body_of(rules.event_type(data["kind"]).value, data["at"], data)
+    return found
+
+
 def _lease_free(now: dt.datetime) -> sa.ColumnElement[bool]:
     d = t.webhook_deliveries
     return sa.or_(d.c.lease_until.is_(None), d.c.lease_until < now)
@@ -508,10 +555,11 @@ def _busy_lanes(conn: sa.Connection, endpoint_ids: set[str], hashes: set[str]) -
     write transactions are exclusive anyway)."""
     d = t.webhook_deliveries
     busy: set[tuple[str, str]] = set()
-    for chunk in _chunks(sorted(hashes), 500):
+    for chunk in _chunks(sorted(hashes), 5000):
         touched = conn.execute(
             sa.update(d)
-            .where(d.c.state == PENDING, d.c.endpoint_id.in_(endpoint_ids), d.c.address_hash.in_(chunk))
+            .where(d.c.state == PENDING, among(conn, d.c.endpoint_id, sorted(endpoint_ids)))
+            .where(among(conn, d.c.address_hash, chunk))
             .values(state=d.c.state)
             .returning(d.c.endpoint_id, d.c.address_hash)
         )
@@ -532,7 +580,7 @@ def _record_delivered(conn: sa.Connection, done: list[Done], owner: str, now: dt
         for chunk in _chunks(items, 1000):
             rows = conn.execute(
                 sa.update(d)
-                .where(d.c.endpoint_id == endpoint_id, d.c.event_id.in_([i.claimed.event_id for i in chunk]))
+                .where(d.c.endpoint_id == endpoint_id, among(conn, d.c.event_id, [i.claimed.event_id for i in chunk]))
                 .where(d.c.state == PENDING, d.c.lease_owner == owner)
                 .values(
                     state=DeliveryState.DELIVERED.value,
@@ -552,7 +600,7 @@ def _record_delivered(conn: sa.Connection, done: list[Done], owner: str, now: dt
             if hashes:  # each lane's next row, if it waits, is due now
                 conn.execute(
                     sa.update(d)
-                    .where(d.c.endpoint_id == endpoint_id, d.c.address_hash.in_(hashes), d.c.state == PENDING)
+                    .where(d.c.endpoint_id == endpoint_id, among(conn, d.c.address_hash, hashes), d.c.state == PENDING)
                     .where(d.c.next_attempt_at.is_(None), _lane_head(d, p))
                     .values(next_attempt_at=now)
                 )

@@ -13,8 +13,8 @@ handshake per event.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
+import functools
 import ipaddress
 import json
 import re
@@ -56,7 +56,7 @@ def body_of(event_type: str, timestamp: str | dt.datetime, data: dict[str, Any])
 def sign(secrets: Sequence[str], webhook_id: str, at: dt.datetime, body: bytes) -> dict[str, str]:
     """The three Standard Webhooks headers; one `v1,` signature per secret (rotation)."""
     text = body.decode()
-    signatures = " ".join(Webhook(secret).sign(webhook_id, at, text) for secret in secrets)
+    signatures = " ".join(_signer(secret).sign(webhook_id, at, text) for secret in secrets)
     return {
         "webhook-id": webhook_id,
         "webhook-timestamp": str(int(at.timestamp())),
@@ -64,11 +64,68 @@ def sign(secrets: Sequence[str], webhook_id: str, at: dt.datetime, body: bytes) 
     }
 
 
+@functools.lru_cache(maxsize=1024)
+def _signer(secret: str) -> Webhook:
+    """The signer of one secret (a pure function of it: the secret decoded once, not per
+    event; a rotated secret is another string, so another signer)."""
+    return Webhook(secret)
+
+
 def resolve(host: str, port: int) -> list[str]:
-    with contextlib.suppress(ValueError):  # an IP address is its own answer: no resolver call
-        return [str(ipaddress.ip_address(host))]
+    literal = _ip_literal(host)
+    if literal is not None:  # an IP address is its own answer: no resolver call
+        return [literal]
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+@functools.lru_cache(maxsize=1024)
+def _ip_literal(host: str) -> str | None:
+    """The address a host that is an IP literal names (a pure function of the text)."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    scheme: str
+    host: str
+    port: int
+    #: the request line and the headers that are the same for every request to this URL
+    head: bytes
+
+
+@functools.lru_cache(maxsize=1024)
+def _target(url: str) -> _Target | str:
+    """What a URL says to connect to and how its requests begin, or why it cannot be sent
+    to (a pure function of the text: parsed once, not per event)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "refused: the URL must be http:// or https:// with a host"
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as error:
+        return f"ValueError: {error}"
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if _FORBIDDEN_IN_TARGET.search(path) or not path.isascii():
+        return f"ValueError: the URL's path may not contain spaces, control or non-ASCII characters: {path!r}"
+    host = parts.hostname
+    name = f"[{host}]" if ":" in host else host
+    authority = name if port == (443 if parts.scheme == "https" else 80) else f"{name}:{port}"
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {authority}",
+        "Accept-Encoding: identity",
+        "Content-Type: application/json",
+        f"User-Agent: {USER_AGENT}",
+    ]
+    try:
+        head = "\r\n".join(lines).encode("ascii")
+    except UnicodeEncodeError as error:
+        return f"ValueError: the URL's host is not ASCII ({error})"
+    return _Target(parts.scheme, host, port, head)
 
 
 class _Connection:
@@ -130,24 +187,24 @@ class Sender:
         return Result(status, None if 200 <= status < 300 else f"HTTP {status}", text, _ms(started))
 
     def _post(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise Refused("the URL must be http:// or https:// with a host")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        target = _target(url)
+        if isinstance(target, str):
+            if target.startswith("refused: "):
+                raise Refused(target.removeprefix("refused: "))
+            raise ValueError(target.removeprefix("ValueError: "))
         try:
-            addresses = self.resolver(parts.hostname, port)
+            addresses = self.resolver(target.host, target.port)
         except OSError as error:
-            raise Refused(f"{parts.hostname} does not resolve ({error})") from error
+            raise Refused(f"{target.host} does not resolve ({error})") from error
         if not addresses:
-            raise Refused(f"{parts.hostname} does not resolve")
+            raise Refused(f"{target.host} does not resolve")
         if not self.allow_private:
             for ip in addresses:
                 reason = refused_target(ip)
                 if reason:
-                    raise Refused(f"{parts.hostname}: {reason} (ASSENT_WEBHOOK_ALLOW_PRIVATE is off)")
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        request = _request(parts.scheme, parts.hostname, port, path, body, headers)
-        key = (parts.scheme, parts.hostname, port, addresses[0])
+                    raise Refused(f"{target.host}: {reason} (ASSENT_WEBHOOK_ALLOW_PRIVATE is off)")
+        request = _request(target, body, headers)
+        key = (target.scheme, target.host, target.port, addresses[0])
         deadline = time.monotonic() + self.timeout
         pool = self._pool()
         connection = pool.pop(key, None)
@@ -199,24 +256,12 @@ _FORBIDDEN_IN_TARGET = re.compile("[\\x00-\\x20\\x7f]")
 _FORBIDDEN_IN_HEADER = re.compile("[\\r\\n\\x00]")
 
 
-def _request(scheme: str, host: str, port: int, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+def _request(target: _Target, body: bytes, headers: dict[str, str]) -> bytes:
     """The request's bytes: the request line, the headers, the body."""
-    if _FORBIDDEN_IN_TARGET.search(path):
-        raise ValueError(f"the URL's path may not contain control characters or spaces: {path!r}")
-    name = f"[{host}]" if ":" in host else host
-    authority = name if port == (443 if scheme == "https" else 80) else f"{name}:{port}"
-    lines = [
-        f"POST {path} HTTP/1.1",
-        f"Host: {authority}",
-        "Accept-Encoding: identity",
-        "Content-Type: application/json",
-        f"User-Agent: {USER_AGENT}",
-        f"Content-Length: {len(body)}",
-        *(f"{field}: {value}" for field, value in headers.items()),
-    ]
-    if any(_FORBIDDEN_IN_HEADER.search(line) for line in lines):
+    fields = "".join(f"\r\n{field}: {value}" for field, value in headers.items())
+    if any(_FORBIDDEN_IN_HEADER.search(f"{field}{value}") for field, value in headers.items()):
         raise ValueError("a header may not contain a line break")
-    return "\r\n".join(lines).encode("ascii") + b"\r\n\r\n" + body
+    return b"".join((target.head, f"\r\nContent-Length: {len(body)}{fields}\r\n\r\n".encode("latin-1"), body))
 
 
 class _Closed(ConnectionError):
