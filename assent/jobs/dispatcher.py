@@ -55,6 +55,7 @@ from assent.storage import tables as t
 from assent.storage.db import Database
 
 log = logging.getLogger("assent.webhooks")
+_OUTCOME = {outcome: outcome.value for outcome in AttemptOutcome}  # a dict look-up, not an enum property
 PENDING = DeliveryState.PENDING.value
 Clock = Callable[[], dt.datetime]
 
@@ -400,28 +401,26 @@ class Dispatcher:
                 item, result = done.claimed, done.result
                 ok = rules.succeeded(result.status_code)
                 first = item.first_attempt_at or done.at
-                values: dict[str, Any] = {
-                    "attempts": item.attempts + 1,
-                    "first_attempt_at": first,
-                    "last_status_code": result.status_code,
-                    "last_error": result.error,
-                    "lease_owner": None,
-                    "lease_until": None,
-                }
                 next_at: dt.datetime | None = None
-                if ok:
+                if ok:  # recorded above, set-based
                     outcome = AttemptOutcome.DELIVERED
-                    values.update(state=DeliveryState.DELIVERED.value, finished_at=now, next_attempt_at=None)
-                elif rules.gives_up(first, now):
-                    outcome = AttemptOutcome.GAVE_UP
-                    values.update(state=DeliveryState.GAVE_UP.value, finished_at=now, next_attempt_at=None)
-                else:
-                    outcome = AttemptOutcome.RETRY
-                    next_at = now + rules.retry_delay(item.attempts + 1, self.retry_base, self.rng.random())
-                    values.update(next_attempt_at=next_at)
-                if ok:
                     moved = 1 if (item.endpoint_id, item.event_id) in delivered else 0
                 else:
+                    values: dict[str, Any] = {
+                        "attempts": item.attempts + 1,
+                        "first_attempt_at": first,
+                        "last_status_code": result.status_code,
+                        "last_error": result.error,
+                        "lease_owner": None,
+                        "lease_until": None,
+                    }
+                    if rules.gives_up(first, now):
+                        outcome = AttemptOutcome.GAVE_UP
+                        values.update(state=DeliveryState.GAVE_UP.value, finished_at=now, next_attempt_at=None)
+                    else:
+                        outcome = AttemptOutcome.RETRY
+                        next_at = now + rules.retry_delay(item.attempts + 1, self.retry_base, self.rng.random())
+                        values.update(next_attempt_at=next_at)
                     moved = conn.execute(
                         sa.update(d)
                         .where(
@@ -441,7 +440,7 @@ class Dispatcher:
                         "endpoint_id": item.endpoint_id,
                         "event_id": item.event_id,
                         "attempt": item.attempts + 1,
-                        "outcome": outcome.value,
+                        "outcome": _OUTCOME[outcome],
                         "status_code": result.status_code,
                         "error": result.error,
                         "response_body": (result.body or "")[: rules.MAX_RESPONSE_BYTES] or None,

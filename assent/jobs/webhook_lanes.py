@@ -108,7 +108,7 @@ def record_delivered(conn: sa.Connection, done: list[Done], owner: str, now: dt.
             ).all()
             moved.update((endpoint_id, r.event_id) for r in rows)
             hashes = sorted({r.address_hash for r in rows})
-            if hashes:  # each lane's next row, if it waits, is due now
+            if hashes and _any_waiting(conn, endpoint_id):  # each lane's next row, if it waits, is due now
                 conn.execute(
                     sa.update(d)
                     .where(d.c.endpoint_id == endpoint_id, keys(conn, d.c.address_hash, hashes), d.c.state == PENDING)
@@ -116,6 +116,19 @@ def record_delivered(conn: sa.Connection, done: list[Done], owner: str, now: dt.
                     .values(next_attempt_at=now)
                 )
     return moved
+
+
+def _any_waiting(conn: sa.Connection, endpoint_id: str) -> bool:
+    """Whether any row of the endpoint waits for its lane's turn (one probe of the due
+    index): in a backlog of distinct addresses none does, and the hand-on's probe of every
+    lane is skipped. A fan-out writing a waiting row behind one of these heads has touched
+    the head first (`busy_lanes`), so it committed before the update above (and is seen by
+    this later statement), or it waits for this transaction and then finds no head."""
+    d = t.webhook_deliveries
+    query = sa.select(d.c.event_id).where(
+        d.c.endpoint_id == endpoint_id, d.c.state == PENDING, d.c.next_attempt_at.is_(None)
+    )
+    return conn.execute(query.limit(1)).first() is not None
 
 
 def hand_on(conn: sa.Connection, item: Claimed, now: dt.datetime) -> None:
