@@ -306,7 +306,8 @@ def cpu(backend: str, postgres_url: str, events: int, log: Callable[[str], None]
         dispatcher.run_until_idle()
         after = (time.process_time(), seconds(receiver), database_seconds(), time.monotonic())
         delivered = max(dispatcher.delivered, 1)
-        worker, receiving, database, wall = (round((b - a) / delivered * 1e6) for a, b in zip(before, after, strict=True))
+        spent = [round((b - a) / delivered * 1e6) for a, b in zip(before, after, strict=True)]
+        worker, receiving, database, wall = spent
         return {
             "delivered": dispatcher.delivered,
             "worker_cpu_us_per_delivery": worker,
