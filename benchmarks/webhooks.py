@@ -7,7 +7,9 @@
   delivery lag (receipt time − event time) p99 ≤ 2 s.
 
 The receivers run in a process of their own; the dispatcher is a real `assent worker`
-process. Run: `python -m benchmarks.webhooks [--backend both] [--events 100000] [--seconds 30]`
+process. `cpu` drains a backlog with a dispatcher in this process and reports the CPU per
+delivery of the dispatcher, the receiver and the database (steadier than rates on a
+shared machine). Run: `python -m benchmarks.webhooks [--backend both] [--events 100000] [--seconds 30]`
 (or `python -m benchmarks --only webhooks_drain webhooks_lag`).
 """
 
@@ -268,6 +270,56 @@ def lag(backend: str, postgres_url: str, seconds: int, log: Callable[[str], None
         bench.close()
 
 
+def cpu(backend: str, postgres_url: str, events: int, log: Callable[[str], None]) -> dict[str, Any]:
+    """CPU per delivery, which the machine's load does not change as much as a rate: a
+    dispatcher in this process drains a backlog of `events` to one receiver
+    (`run_until_idle`); the process CPU of this process (the dispatcher: its loop and its
+    sending threads), of the receiver's process and, on PostgreSQL, of the database's
+    backends serving this database, divided by the deliveries."""
+    from assent.jobs.dispatcher import Dispatcher
+
+    def seconds(pid: int) -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def database_seconds() -> float:
+        if backend != "postgresql":
+            return 0.0
+        with bench.db.read() as conn:
+            pids = conn.exec_driver_sql("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+            return sum(seconds(pid) for (pid,) in pids)
+
+    bench = Bench(backend, postgres_url)
+    try:
+        ports, _ = bench.receivers(1, 0)
+        bench.endpoints(ports)
+        bench.write(events)
+        log(f"[{backend}] cpu: {events:,} events written; draining in this process")
+        dispatcher = Dispatcher(bench.db, allow_private=True, poll=0.05)
+        receiver = bench.processes[0].pid
+        assert receiver is not None
+        held = [bench.db.engine.connect() for _ in range(4)]  # the pool's backends exist before counting
+        for conn in held:
+            conn.exec_driver_sql("SELECT 1")
+            conn.close()
+        before = (time.process_time(), seconds(receiver), database_seconds(), time.monotonic())
+        dispatcher.run_until_idle()
+        after = (time.process_time(), seconds(receiver), database_seconds(), time.monotonic())
+        delivered = max(dispatcher.delivered, 1)
+        spent = [round((b - a) / delivered * 1e6) for a, b in zip(before, after, strict=True)]
+        worker, receiving, database, wall = spent
+        return {
+            "delivered": dispatcher.delivered,
+            "worker_cpu_us_per_delivery": worker,
+            "receiver_cpu_us_per_delivery": receiving,
+            "database_cpu_us_per_delivery": database if backend == "postgresql" else None,
+            "deliveries_per_second": round(1e6 / max(wall, 1)),
+            "load_average": round(os.getloadavg()[0], 1),
+        }
+    finally:
+        bench.close()
+
+
 def _epoch(at: str) -> float:
     import datetime as dt
 
@@ -279,7 +331,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--events", type=int, default=100_000, help="backlog size for the drain")
     parser.add_argument("--seconds", type=int, default=30, help="duration of the lag run's writes")
-    parser.add_argument("--only", nargs="+", choices=("drain", "lag"), default=["drain", "lag"])
+    parser.add_argument("--only", nargs="+", choices=("drain", "lag", "cpu"), default=["drain", "lag"])
     parser.add_argument("--postgres-url", default=os.environ.get("ASSENT_BENCH_POSTGRES_URL", DEFAULT_POSTGRES))
     args = parser.parse_args()
 
@@ -291,6 +343,9 @@ def main() -> None:
         if "drain" in args.only:
             results[f"{backend} drain"] = drain(backend, args.postgres_url, args.events, log)
             log(f"{backend} drain: {results[f'{backend} drain']}")
+        if "cpu" in args.only:
+            results[f"{backend} cpu"] = cpu(backend, args.postgres_url, args.events, log)
+            log(f"{backend} cpu: {results[f'{backend} cpu']}")
         if "lag" in args.only:
             results[f"{backend} lag"] = lag(backend, args.postgres_url, args.seconds, log)
             log(f"{backend} lag: {results[f'{backend} lag']}")

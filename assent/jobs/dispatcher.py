@@ -11,75 +11,53 @@ Three steps, each its own short transaction, so `kill -9` at any point loses not
    wants the event. Ledger ids are handed out in commit order, so fan-outs run in ledger order.
    A row whose lane (endpoint, address) still has an earlier PENDING row waits
    (`next_attempt_at` NULL); the fan-out first touches that lane's pending rows, which on
-   PostgreSQL serializes it with a concurrent completion of the lane's head.
+   PostgreSQL serializes it with a concurrent completion of the lane's head. The rows that
+   are due at once are written leased to this worker, as many as its queues have room
+   for, and go straight to the sending threads: a backlog is never claimed row by row.
 2. **Claim.** Per enabled endpoint, the due lane heads (no earlier PENDING row in their
    lane) are leased by compare-and-set on `lease_until`, in one statement (on PostgreSQL
-   `FOR UPDATE SKIP LOCKED`, so concurrent workers skip each other's rows).
+   `FOR UPDATE SKIP LOCKED`, so concurrent workers skip each other's rows): retries, rows
+   whose turn came, rows the fan-out had no room for, and rows of a worker that died.
 3. **Deliver and record.** Sending threads take claimed rows from per-endpoint queues
-   (`_Slots`), at most `per_endpoint` at a time per endpoint and one while it is failing: a
+   (`Slots`), at most `per_endpoint` at a time per endpoint and one while it is failing: a
    dead receiver holds one thread, never all of them. The loop records results
    in batches: delivered, or a retry after `retry_delay`, or — after three days — given up.
    Leaving PENDING makes the lane's next row due. Recording checks the lease is still ours.
 
 A worker killed after sending but before recording sends the event again once its lease
 has run out (at least once; receivers deduplicate on `webhook-id`, the ledger event id).
-Time comes from `clock`, so tests can jump three days.
+Time comes from `clock`, so tests can jump three days. The lanes' statements are in
+jobs/webhook_lanes.py, the sending threads' queues in jobs/webhook_slots.py, one POST in
+jobs/webhook_sender.py.
 """
 
 from __future__ import annotations
 
-import collections
 import datetime as dt
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
 from assent.domain import webhooks as rules
 from assent.domain.webhooks import AttemptOutcome, DeliveryState
+from assent.jobs import webhook_lanes as lanes
 from assent.jobs.queue import default_owner
 from assent.jobs.webhook_sender import Result, Sender, body_of, sign
+from assent.jobs.webhook_slots import Claimed, Done, Slots, Work
 from assent.services.events import public_events
 from assent.services.webhooks import signing_secrets
 from assent.storage import tables as t
 from assent.storage.db import Database
 
 log = logging.getLogger("assent.webhooks")
+_OUTCOME = {outcome: outcome.value for outcome in AttemptOutcome}  # a dict look-up, not an enum property
 PENDING = DeliveryState.PENDING.value
 Clock = Callable[[], dt.datetime]
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Claimed:
-    endpoint_id: str
-    event_id: int
-    address_hash: str
-    attempts: int
-    first_attempt_at: dt.datetime | None
-
-
-@dataclass(frozen=True, slots=True, eq=False)
-class Work:
-    """A claimed row, ready to send."""
-
-    claimed: Claimed
-    url: str
-    secrets: list[str]
-    body: bytes
-    lease_until: dt.datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    claimed: Claimed
-    at: dt.datetime
-    result: Result
 
 
 class Dispatcher:
@@ -115,6 +93,9 @@ class Dispatcher:
         self._endpoints: dict[str, Any] = {}
         self._endpoints_read = -1e9
         self._outbox_empty_at = -1e9
+        self._fanned_full_at = -1e9
+        self._inserted = 0  # delivery rows this dispatcher wrote since it last analyzed the table
+        self._analyzed_at_size = 0
         self._nothing_due_at = -1e9
         self._throttle = 0.05
         #: what this dispatcher did (logs, tests)
@@ -129,13 +110,14 @@ class Dispatcher:
 
         This loop only talks to the database: it records results in batches (one transaction
         per up to 1000 results or 100 ms), fans out and claims. Claimed rows wait in a local
-        queue per endpoint (`_Slots`), from which the sending threads take the next one
+        queue per endpoint (`Slots`), from which the sending threads take the next one
         themselves, so a send never waits for a commit and a commit never for a send."""
         # Looking again within 50 ms of finding nothing is skipped — except when running until
         # idle, where "nothing" must mean nothing.
         self._throttle = 0.0 if until_idle else 0.05
-        slots = _Slots(self.per_endpoint, self._too_late)
+        slots = Slots(self.per_endpoint, self._too_late)
         unrecorded: list[Done] = []
+        lease_seconds = self.lease.total_seconds()
         last_sweep, last_record = 0.0, time.monotonic()
         threads = [
             threading.Thread(target=self._send_loop, args=(slots,), name=f"assent-webhooks-{n}", daemon=True)
@@ -155,11 +137,12 @@ class Dispatcher:
                         self._nothing_due_at = -1e9  # a recorded result may have made a lane's next row due
                     if stop.is_set():
                         break
-                    fanned = self.fan_out()
+                    fanned, leased = self.fan_out(lambda endpoint_id: slots.room(endpoint_id, lease_seconds))
+                    slots.add(leased)  # before the claim asks how much room is left
                     if time.monotonic() - last_sweep > 30:
                         self.sweep()
                         last_sweep = time.monotonic()
-                    claimed = self._claim(lambda endpoint_id: slots.room(endpoint_id, self.lease.total_seconds()))
+                    claimed = self._claim(lambda endpoint_id: slots.room(endpoint_id, lease_seconds))
                     self._release(slots.take_late())
                 except Exception:  # a database outage must not end the loop
                     if until_idle:
@@ -184,7 +167,7 @@ class Dispatcher:
     def run_until_idle(self) -> None:
         self.run(threading.Event(), until_idle=True)
 
-    def _send_loop(self, slots: _Slots) -> None:
+    def _send_loop(self, slots: Slots) -> None:
         while (work := slots.take()) is not None:
             slots.finish(self._attempt(work))
 
@@ -218,62 +201,123 @@ class Dispatcher:
 
     # --- 1. fan-out -----------------------------------------------------------------------
 
-    def fan_out(self) -> int:
-        """Publish the oldest unpublished outbox rows to the endpoints that want them."""
+    def fan_out(self, room: Callable[[str], int] = lambda _endpoint_id: 0) -> tuple[int, list[Work]]:
+        """Publish the oldest unpublished outbox rows to the endpoints that want them.
+
+        The rows that are due at once (their lane has no earlier PENDING row) are leased to
+        this worker in the same insert, up to `room` per enabled endpoint, and returned
+        ready to send: a backlog's rows are then written once and updated once (when their
+        result is recorded), never claimed. While no endpoint has room, only what room there
+        is is taken (or a full batch once a second, so that publishing never stops)."""
         o, d = t.outbox, t.webhook_deliveries
         if time.monotonic() - self._outbox_empty_at < self._throttle:  # looked a moment ago: nothing new yet
-            return 0
+            return 0, []
+        rooms = {endpoint_id: room(endpoint_id) for endpoint_id in self._enabled_endpoints()}
+        size = self.fan_out_size
+        if rooms and time.monotonic() - self._fanned_full_at < 1.0:
+            size = min(size, max(rooms.values()))
+            if size <= 0:
+                return 0, []
+        else:
+            self._fanned_full_at = time.monotonic()
         with self.db.read() as conn:
             waiting = conn.execute(sa.select(o.c.event_id).where(o.c.published_at.is_(None)).limit(1)).first()
         if waiting is None:
             self._outbox_empty_at = time.monotonic()
-            return 0
+            return 0, []
         now = self.clock()
+        lease_until = now + self.lease
+        leased: list[tuple[Any, Claimed]] = []
         with self.db.write() as conn:
             oldest = sa.select(o.c.event_id).where(o.c.published_at.is_(None)).order_by(o.c.event_id)
             taken = list(
                 conn.execute(
                     sa.update(o)
-                    .where(
-                        o.c.published_at.is_(None), o.c.event_id.in_(oldest.limit(self.fan_out_size).scalar_subquery())
-                    )
+                    .where(o.c.published_at.is_(None), o.c.event_id.in_(oldest.limit(size).scalar_subquery()))
                     .values(published_at=now)
                     .returning(o.c.event_id, o.c.address_hash)
                 )
             )
             if not taken:
-                return 0
+                return 0, []
             taken.sort(key=lambda row: row.event_id)
-            e, w = t.ledger_events, t.webhook_endpoints
-            ids = [r.event_id for r in taken]
-            kinds = {r.id: r.kind for r in conn.execute(sa.select(e.c.id, e.c.kind).where(e.c.id.in_(ids)))}
-            endpoints = conn.execute(sa.select(w.c.id, w.c.event_types, w.c.start_after)).all()
+            w = t.webhook_endpoints
+            events = public_events(conn, [r.event_id for r in taken])
+            endpoints = conn.execute(sa.select(w)).all()
+            # which endpoints want each kind: asked once per kind, not once per event
+            takers: dict[str, list[Any]] = {}
+            for kind in {event["kind"] for event in events.values()}:
+                takers[kind] = [ep for ep in endpoints if rules.wants(ep.event_types, kind)]
             wanted = [
-                (row, endpoint.id)
+                (row, endpoint)
                 for row in taken
-                for endpoint in endpoints
-                if row.event_id > endpoint.start_after and rules.wants(endpoint.event_types, kinds[row.event_id])
+                for endpoint in takers[events[row.event_id]["kind"]]
+                if row.event_id > endpoint.start_after
             ]
             if not wanted:
-                return len(taken)
-            busy = _busy_lanes(conn, {ep for _, ep in wanted}, {row.address_hash for row, _ in wanted})
+                return len(taken), []
+            busy = lanes.busy_lanes(conn, {ep.id for _, ep in wanted}, {row.address_hash for row, _ in wanted})
+            left = {ep.id: rooms.get(ep.id, 0) if ep.enabled else 0 for ep in endpoints}
             rows = []
-            for row, endpoint_id in wanted:
-                lane = (endpoint_id, row.address_hash)
+            for row, endpoint in wanted:
+                lane = (endpoint.id, row.address_hash)
+                due = lane not in busy
+                lease = due and left[endpoint.id] > 0
                 rows.append(
                     {
-                        "endpoint_id": endpoint_id,
+                        "endpoint_id": endpoint.id,
                         "event_id": row.event_id,
                         "address_hash": row.address_hash,
                         "state": PENDING,
                         "attempts": 0,
-                        "next_attempt_at": None if lane in busy else now,
+                        "next_attempt_at": now if due else None,
+                        "lease_owner": self.owner if lease else None,
+                        "lease_until": lease_until if lease else None,
                         "created_at": now,
                     }
                 )
                 busy.add(lane)
+                if lease:
+                    left[endpoint.id] -= 1
+                    leased.append((endpoint, Claimed(endpoint.id, row.event_id, row.address_hash, 0, None)))
             self.db.bulk_insert(conn, d, rows)
-        return len(taken)
+        self._inserted += len(rows)
+        self._analyze_if_grown()
+        bodies = _bodies(events, {item.event_id for _, item in leased})
+        secrets = {endpoint.id: signing_secrets(endpoint, now) for endpoint in endpoints}
+        work = [
+            Work(item, endpoint.url, secrets[endpoint.id], bodies[item.event_id], lease_until)
+            for endpoint, item in leased
+        ]
+        return len(taken), work
+
+    def _analyze_if_grown(self) -> None:
+        """PostgreSQL: refresh `webhook_deliveries`' statistics each time this dispatcher has
+        written as many rows as the table had at the last refresh (10,000 at least). A backlog
+        grows the table from nothing faster than autovacuum's analyze follows (up to a
+        minute behind), and with the statistics of a nearly empty table the planner scans
+        every PENDING row of the endpoint to record a batch of results instead of probing
+        the primary key: tens of milliseconds per batch at 30,000 rows, more as it grows.
+        An ANALYZE samples the table (a few tens of milliseconds), a handful of times per
+        backlog."""
+        if self.db.is_sqlite or self._inserted < max(10_000, self._analyzed_at_size):
+            return
+        with self.db.write() as conn:
+            conn.exec_driver_sql("ANALYZE webhook_deliveries")
+            self._analyzed_at_size = conn.execute(
+                sa.text("SELECT reltuples::bigint FROM pg_class WHERE oid = 'webhook_deliveries'::regclass")
+            ).scalar_one()
+        self._inserted = 0
+
+    def _enabled_endpoints(self) -> dict[str, Any]:
+        """The enabled endpoints, read again each second (they change rarely; the claim and
+        the fan-out check `enabled` in their own statements)."""
+        w = t.webhook_endpoints
+        if time.monotonic() - self._endpoints_read > 1.0:
+            with self.db.read() as conn:
+                self._endpoints = {row.id: row for row in conn.execute(sa.select(w).where(w.c.enabled.is_(True)))}
+            self._endpoints_read = time.monotonic()
+        return self._endpoints
 
     def sweep(self) -> int:
         """Make due any waiting row whose lane has no earlier PENDING row (a safety net: the
@@ -283,7 +327,7 @@ class Dispatcher:
         with self.db.write() as conn:
             return conn.execute(
                 sa.update(d)
-                .where(d.c.state == PENDING, d.c.next_attempt_at.is_(None), _lane_head(d, p))
+                .where(d.c.state == PENDING, d.c.next_attempt_at.is_(None), lanes.lane_head(d, p))
                 .values(next_attempt_at=self.clock())
             ).rowcount
 
@@ -293,15 +337,11 @@ class Dispatcher:
         now = self.clock()
         d, w = t.webhook_deliveries, t.webhook_endpoints
         p = d.alias("earlier")
-        if time.monotonic() - self._endpoints_read > 1.0:  # endpoints change rarely: re-read each second
-            with self.db.read() as conn:
-                self._endpoints = {row.id: row for row in conn.execute(sa.select(w).where(w.c.enabled.is_(True)))}
-            self._endpoints_read = time.monotonic()
-        endpoints = self._endpoints
+        endpoints = self._enabled_endpoints()
         wants = {endpoint_id: room(endpoint_id) for endpoint_id in endpoints}
         if not any(n > 0 for n in wants.values()) or time.monotonic() - self._nothing_due_at < self._throttle:
             return []
-        due = sa.and_(d.c.state == PENDING, d.c.next_attempt_at <= now, _lease_free(now))
+        due = sa.and_(d.c.state == PENDING, d.c.next_attempt_at <= now, lanes.lease_free(now))
         if self._nothing_due_at > 0:  # found nothing last time: look before taking the write lock
             with self.db.read() as conn:
                 if conn.execute(sa.select(d.c.event_id).where(due).limit(1)).first() is None:
@@ -320,7 +360,7 @@ class Dispatcher:
                 heads = (
                     sa.select(h.c.event_id if self.db.is_sqlite else sa.literal_column("head.ctid"))
                     .where(h.c.endpoint_id == endpoint_id, h.c.state == PENDING, h.c.next_attempt_at <= now)
-                    .where(sa.or_(h.c.lease_until.is_(None), h.c.lease_until < now), _lane_head(h, p))
+                    .where(sa.or_(h.c.lease_until.is_(None), h.c.lease_until < now), lanes.lane_head(h, p))
                     .order_by(h.c.next_attempt_at, h.c.event_id)
                     .limit(wanted)
                     .with_for_update(skip_locked=True)
@@ -328,8 +368,8 @@ class Dispatcher:
                 )
                 rows = conn.execute(
                     sa.update(d)
-                    .where(_heads(self.db, endpoint_id, heads))
-                    .where(d.c.state == PENDING, _lease_free(now))
+                    .where(lanes.heads(self.db, endpoint_id, heads))
+                    .where(d.c.state == PENDING, lanes.lease_free(now))
                     # the endpoint list is cached for a second: the claim itself checks it is enabled
                     .where(d.c.endpoint_id.in_(sa.select(w.c.id).where(w.c.enabled.is_(True))))
                     .values(lease_owner=self.owner, lease_until=lease_until)
@@ -342,13 +382,12 @@ class Dispatcher:
             self._nothing_due_at = -1e9
             events = public_events(conn, sorted({c.event_id for c in claimed}))
         claimed.sort(key=lambda c: c.event_id)
-        work = []
-        for item in claimed:
-            endpoint = endpoints[item.endpoint_id]
-            data = events[item.event_id]
-            body = body_of(rules.event_type(data["kind"]).value, data["at"], data)
-            work.append(Work(item, endpoint.url, signing_secrets(endpoint, now), body, lease_until))
-        return work
+        bodies = _bodies(events, {item.event_id for item in claimed})
+        secrets = {endpoint_id: signing_secrets(endpoints[endpoint_id], now) for endpoint_id in wants}
+        return [
+            Work(item, endpoints[item.endpoint_id].url, secrets[item.endpoint_id], bodies[item.event_id], lease_until)
+            for item in claimed
+        ]
 
     # --- 3. record ------------------------------------------------------------------------
 
@@ -377,35 +416,33 @@ class Dispatcher:
             was_failing = dict(failing)
             last_error: dict[str, str] = {}
             attempts: list[dict[str, Any]] = []
-            delivered = _record_delivered(
+            delivered = lanes.record_delivered(
                 conn, [f for f in finished if rules.succeeded(f.result.status_code)], self.owner, now
             )
             for done in finished:
                 item, result = done.claimed, done.result
                 ok = rules.succeeded(result.status_code)
                 first = item.first_attempt_at or done.at
-                values: dict[str, Any] = {
-                    "attempts": item.attempts + 1,
-                    "first_attempt_at": first,
-                    "last_status_code": result.status_code,
-                    "last_error": result.error,
-                    "lease_owner": None,
-                    "lease_until": None,
-                }
                 next_at: dt.datetime | None = None
-                if ok:
+                if ok:  # recorded above, set-based
                     outcome = AttemptOutcome.DELIVERED
-                    values.update(state=DeliveryState.DELIVERED.value, finished_at=now, next_attempt_at=None)
-                elif rules.gives_up(first, now):
-                    outcome = AttemptOutcome.GAVE_UP
-                    values.update(state=DeliveryState.GAVE_UP.value, finished_at=now, next_attempt_at=None)
-                else:
-                    outcome = AttemptOutcome.RETRY
-                    next_at = now + rules.retry_delay(item.attempts + 1, self.retry_base, self.rng.random())
-                    values.update(next_attempt_at=next_at)
-                if ok:
                     moved = 1 if (item.endpoint_id, item.event_id) in delivered else 0
                 else:
+                    values: dict[str, Any] = {
+                        "attempts": item.attempts + 1,
+                        "first_attempt_at": first,
+                        "last_status_code": result.status_code,
+                        "last_error": result.error,
+                        "lease_owner": None,
+                        "lease_until": None,
+                    }
+                    if rules.gives_up(first, now):
+                        outcome = AttemptOutcome.GAVE_UP
+                        values.update(state=DeliveryState.GAVE_UP.value, finished_at=now, next_attempt_at=None)
+                    else:
+                        outcome = AttemptOutcome.RETRY
+                        next_at = now + rules.retry_delay(item.attempts + 1, self.retry_base, self.rng.random())
+                        values.update(next_attempt_at=next_at)
                     moved = conn.execute(
                         sa.update(d)
                         .where(
@@ -425,7 +462,7 @@ class Dispatcher:
                         "endpoint_id": item.endpoint_id,
                         "event_id": item.event_id,
                         "attempt": item.attempts + 1,
-                        "outcome": outcome.value,
+                        "outcome": _OUTCOME[outcome],
                         "status_code": result.status_code,
                         "error": result.error,
                         "response_body": (result.body or "")[: rules.MAX_RESPONSE_BYTES] or None,
@@ -443,7 +480,7 @@ class Dispatcher:
                     failing[item.endpoint_id] = failing.get(item.endpoint_id) or done.at
                     last_error[item.endpoint_id] = result.error or "failed"
                 if outcome is AttemptOutcome.GAVE_UP:
-                    _hand_on(conn, item, now)
+                    lanes.hand_on(conn, item, now)
                 if outcome is AttemptOutcome.GAVE_UP:
                     self.gave_up += 1
                     log.warning(
@@ -473,217 +510,10 @@ class Dispatcher:
                         log.warning("webhook %s: %s", endpoint_id, reason)
 
 
-def _lease_free(now: dt.datetime) -> sa.ColumnElement[bool]:
-    d = t.webhook_deliveries
-    return sa.or_(d.c.lease_until.is_(None), d.c.lease_until < now)
-
-
-def _lane_head(d: Any, p: Any) -> sa.ColumnElement[bool]:
-    """`d`'s row is its lane's earliest PENDING row (no earlier one waits). Written as the
-    lane's minimum rather than NOT EXISTS: a correlated aggregate stays one probe of the lane
-    index per row, where an anti-join can be planned as a scan of every pending row."""
-    event_id: sa.ColumnElement[int] = d.c.event_id
-    return event_id == (
-        sa.select(sa.func.min(p.c.event_id))
-        .where(p.c.endpoint_id == d.c.endpoint_id, p.c.address_hash == d.c.address_hash, p.c.state == PENDING)
-        .scalar_subquery()
-    )
-
-
-def _heads(db: Database, endpoint_id: str, heads: sa.ScalarSelect[Any]) -> sa.ColumnElement[bool]:
-    """The rows `heads` found (and locked). On PostgreSQL by their physical address (a TID
-    scan, `ctid = ANY(ARRAY(…))`): the subquery runs once and the planner cannot choose a
-    scan of every row of the endpoint, whatever its (possibly stale) statistics say. The
-    rows are locked by this statement, so their ctid cannot change under it."""
-    d = t.webhook_deliveries
-    if db.is_sqlite:
-        return sa.and_(d.c.endpoint_id == endpoint_id, d.c.event_id.in_(heads))
-    return sa.literal_column("webhook_deliveries.ctid") == sa.any_(sa.func.array(heads))
-
-
-def _busy_lanes(conn: sa.Connection, endpoint_ids: set[str], hashes: set[str]) -> set[tuple[str, str]]:
-    """Lanes that already have a PENDING row. Touching those rows (a no-op update) makes a
-    concurrent completion of the lane's head wait for this fan-out, or this fan-out wait for
-    it and then see the head gone: either way the turn is handed on (PostgreSQL; SQLite's
-    write transactions are exclusive anyway)."""
-    d = t.webhook_deliveries
-    busy: set[tuple[str, str]] = set()
-    for chunk in _chunks(sorted(hashes), 500):
-        touched = conn.execute(
-            sa.update(d)
-            .where(d.c.state == PENDING, d.c.endpoint_id.in_(endpoint_ids), d.c.address_hash.in_(chunk))
-            .values(state=d.c.state)
-            .returning(d.c.endpoint_id, d.c.address_hash)
-        )
-        busy.update((r.endpoint_id, r.address_hash) for r in touched)
-    return busy
-
-
-def _record_delivered(conn: sa.Connection, done: list[Done], owner: str, now: dt.datetime) -> set[tuple[str, int]]:
-    """The delivered ones, set-based: a few statements per endpoint, not per event. Returns
-    the rows that were still ours; their lanes' next rows become due."""
-    d = t.webhook_deliveries
-    p = d.alias("earlier")
-    moved: set[tuple[str, int]] = set()
-    groups: dict[tuple[str, int | None], list[Done]] = collections.defaultdict(list)
-    for item in done:
-        groups[(item.claimed.endpoint_id, item.result.status_code)].append(item)
-    for (endpoint_id, status), items in groups.items():
-        for chunk in _chunks(items, 1000):
-            rows = conn.execute(
-                sa.update(d)
-                .where(d.c.endpoint_id == endpoint_id, d.c.event_id.in_([i.claimed.event_id for i in chunk]))
-                .where(d.c.state == PENDING, d.c.lease_owner == owner)
-                .values(
-                    state=DeliveryState.DELIVERED.value,
-                    attempts=d.c.attempts + 1,
-                    first_attempt_at=sa.func.coalesce(d.c.first_attempt_at, now),
-                    last_status_code=status,
-                    last_error=None,
-                    lease_owner=None,
-                    lease_until=None,
-                    next_attempt_at=None,
-                    finished_at=now,
-                )
-                .returning(d.c.event_id, d.c.address_hash)
-            ).all()
-            moved.update((endpoint_id, r.event_id) for r in rows)
-            hashes = sorted({r.address_hash for r in rows})
-            if hashes:  # each lane's next row, if it waits, is due now
-                conn.execute(
-                    sa.update(d)
-                    .where(d.c.endpoint_id == endpoint_id, d.c.address_hash.in_(hashes), d.c.state == PENDING)
-                    .where(d.c.next_attempt_at.is_(None), _lane_head(d, p))
-                    .values(next_attempt_at=now)
-                )
-    return moved
-
-
-def _hand_on(conn: sa.Connection, item: Claimed, now: dt.datetime) -> None:
-    """The lane's head left PENDING: its next row is due."""
-    d = t.webhook_deliveries
-    following = conn.execute(
-        sa.select(sa.func.min(d.c.event_id)).where(
-            d.c.endpoint_id == item.endpoint_id,
-            d.c.address_hash == item.address_hash,
-            d.c.state == PENDING,
-            d.c.event_id > item.event_id,
-        )
-    ).scalar()
-    if following is not None:
-        conn.execute(
-            sa.update(d)
-            .where(d.c.endpoint_id == item.endpoint_id, d.c.event_id == following, d.c.next_attempt_at.is_(None))
-            .values(next_attempt_at=now)
-        )
-
-
-class _Slots:
-    """Claimed work waiting per endpoint, and how many attempts each endpoint has in flight.
-
-    The sending threads take the next item themselves, round robin over the endpoints, at
-    most `per_endpoint` at a time per endpoint — and only one while the endpoint's last
-    attempt failed (a circuit: a dead receiver holds one thread per worker, probing, never
-    the pool). Lanes are independent here: a claim never holds two rows of one lane."""
-
-    def __init__(self, per_endpoint: int, too_late: Callable[[Work], bool]) -> None:
-        self.per_endpoint = per_endpoint
-        self.too_late = too_late
-        self._cond = threading.Condition()
-        self._waiting: dict[str, collections.deque[Work]] = collections.defaultdict(collections.deque)
-        self._inflight: collections.Counter[str] = collections.Counter()
-        self._failing: set[str] = set()
-        self._seconds: dict[str, float] = {}  # a moving average of each endpoint's attempt duration
-        self._results: list[Done] = []
-        self._late: list[Work] = []  # claimed, but too near the end of the lease to be sent
-        self._closed = False
-        self._turn = 0
-
-    def _limit(self, endpoint_id: str) -> int:
-        return 1 if endpoint_id in self._failing else self.per_endpoint
-
-    def room(self, endpoint_id: str, lease_seconds: float) -> int:
-        """How many more rows to claim for this endpoint: fast receivers get a deep local
-        queue (fewer, larger claims); a slow or dead one what its slots finish within a
-        quarter of the lease."""
-        with self._cond:
-            per_slot = lease_seconds / 4 / max(self._seconds.get(endpoint_id, 0.01), 0.001)
-            depth = self._limit(endpoint_id) * int(min(max(per_slot, 1), 256))
-            have = self._inflight[endpoint_id] + len(self._waiting[endpoint_id])
-            return depth - have if have <= depth // 2 else 0
-
-    def add(self, works: list[Work]) -> None:
-        if not works:
-            return
-        with self._cond:
-            for work in works:
-                self._waiting[work.claimed.endpoint_id].append(work)
-            self._cond.notify(len(works))
-
-    def take(self) -> Work | None:
-        """The next item to send, or None once closed."""
-        with self._cond:
-            while not self._closed:
-                endpoints = list(self._waiting)
-                for n in range(len(endpoints)):
-                    endpoint_id = endpoints[(self._turn + n) % len(endpoints)]
-                    items = self._waiting[endpoint_id]
-                    while items and self._inflight[endpoint_id] < self._limit(endpoint_id):
-                        work = items.popleft()
-                        if self.too_late(work):
-                            self._late.append(work)
-                            continue
-                        self._inflight[endpoint_id] += 1
-                        self._turn += n + 1
-                        return work
-                self._cond.wait(0.5)
-            return None
-
-    def finish(self, done: Done) -> None:
-        endpoint_id = done.claimed.endpoint_id
-        took = done.result.duration_ms / 1000
-        with self._cond:
-            self._inflight[endpoint_id] -= 1
-            self._seconds[endpoint_id] = 0.7 * self._seconds.get(endpoint_id, took) + 0.3 * took
-            recovered = endpoint_id in self._failing and rules.succeeded(done.result.status_code)
-            if rules.succeeded(done.result.status_code):
-                self._failing.discard(endpoint_id)
-            else:
-                self._failing.add(endpoint_id)
-            self._results.append(done)
-            if self._waiting[endpoint_id]:  # slots of an endpoint with work waiting are free
-                self._cond.notify(self.per_endpoint if recovered else 1)
-
-    def results(self) -> list[Done]:
-        with self._cond:
-            found, self._results = self._results, []
-            return found
-
-    def take_late(self) -> list[Work]:
-        with self._cond:
-            found, self._late = self._late, []
-            return found
-
-    def take_waiting(self) -> list[Work]:
-        with self._cond:
-            found = [w for items in self._waiting.values() for w in items]
-            self._waiting.clear()
-            return found
-
-    def inflight_total(self) -> int:
-        with self._cond:
-            return sum(self._inflight.values())
-
-    def idle(self) -> bool:
-        with self._cond:
-            return not self._results and not sum(self._inflight.values()) and not any(self._waiting.values())
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-
-def _chunks(items: list[T], size: int) -> Iterable[list[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+def _bodies(events: dict[int, dict[str, Any]], ids: set[int]) -> dict[int, bytes]:
+    """Each event's payload, once per event however many endpoints receive it."""
+    found = {}
+    for event_id in ids:
+        data = events[event_id]
+        found[event_id] = body_of(rules.event_type(data["kind"]).value, data["at"], data)
+    return found

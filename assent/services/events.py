@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection
 from assent.services import sms
 from assent.services.errors import Invalid
 from assent.storage import tables as t
+from assent.storage.db import among
 
 PAGE = 50
 #: the actor id of a change a text message made: "twilio:<MessageSid>"
@@ -189,14 +190,33 @@ class EventOut(BaseModel):
 def public_events(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Events by id, as JSON-ready dicts exactly as the feed shows them (read now, so an
     erasure's redaction since the event was written is what goes out): the `data` of a
-    webhook."""
+    webhook.
+
+    Built straight from the row, field by field in `EventOut`'s order, without validating
+    through the model: the columns already have the fields' types, and the only conversion
+    `model_dump(mode="json")` makes is `at` to ISO 8601 with a "Z" (tests/webhooks/
+    test_payload.py holds the two equal). The dispatcher reads thousands a second."""
     if not ids:
         return {}
     e = t.ledger_events
-    rows = conn.execute(sa.select(e).where(e.c.id.in_(list(ids)))).all()
-    return {
-        row.id: EventOut.model_validate(event_dict(row._mapping)).model_dump(mode="json") for row in rows
-    }
+    rows = conn.execute(sa.select(*_PUBLIC_COLUMNS).where(among(conn, e.c.id, ids)))
+    found: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        event = dict(zip(_PUBLIC_FIELDS, row, strict=True))
+        workflow = (event["actor_id"] or "").removeprefix("workflow:")
+        event["workflow_id"] = int(workflow) if event["source"] == "WORKFLOW" and workflow.isdigit() else None
+        event["at"] = event["at"].astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+        found[event["id"]] = event
+    return found
+
+
+#: `EventOut`'s fields in its order, each the ledger column of its name (`workflow_id` is
+#: derived, as in `event_dict`: a NULL stands in its place in the select)
+_PUBLIC_FIELDS = tuple(EventOut.model_fields)
+_PUBLIC_COLUMNS = [
+    sa.null().label(name) if name == "workflow_id" else t.ledger_events.c[name] for name in _PUBLIC_FIELDS
+]
+assert [n for n, f in EventOut.model_fields.items() if f.annotation in (dt.datetime, dt.datetime | None)] == ["at"]
 
 
 def history_page(conn: Connection, address_hashes: Sequence[str], cursor: str | None, limit: int) -> dict[str, Any]:
@@ -210,8 +230,6 @@ def feed_page(conn: Connection, after: str | None, limit: int) -> dict[str, Any]
     cursor to poll with: the last id seen (ids are gap-free and in commit order)."""
     e = t.ledger_events
     position = parse_cursor(after) or 0
-    rows = [dict(r._mapping) for r in conn.execute(
-        sa.select(e).where(e.c.id > position).order_by(e.c.id).limit(limit)
-    )]
+    rows = [dict(r._mapping) for r in conn.execute(sa.select(e).where(e.c.id > position).order_by(e.c.id).limit(limit))]
     following = str(rows[-1]["id"]) if rows else (after or "0")
     return {"results": [event_dict(r) for r in rows], "next": following}
