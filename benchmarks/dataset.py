@@ -323,7 +323,8 @@ def _history(conn: Connection) -> None:
 
     Ids follow the order of the people, one kind after the other: the people not erased
     first (statuses by person and type, then wide opt-outs, bounces, confirmations), then
-    each erased person's whole history."""
+    each erased person's whole history. Rows are stored in id order, as appending leaves
+    them."""
     erased = f"{_ERASED} = 0"
     first_type = "(SELECT min(id) FROM subscription_types)"
     when = f"CASE WHEN {erased} THEN :erased_at ELSE :at END"
@@ -375,7 +376,7 @@ def _history(conn: Connection) -> None:
                 e.address, e.business_unit_id, e.subscription_type_id, e.old_status, e.new_status, e.legal_basis,
                 e.source, e.actor_kind, FALSE
             FROM ({union}) e
-            ORDER BY e.address_hash"""
+            ORDER BY e.g, e.k1, e.k2, e.k3"""
         ).bindparams(
             sa.bindparam("at", value=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), type_=t.UTCDateTime),
             sa.bindparam("erased_at", value=ERASED_AT, type_=t.UTCDateTime),
