@@ -16,7 +16,10 @@ Memory grows with the number of addresses that have state, not with the ledger's
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +43,8 @@ from assent.verifier_standalone import (
 )
 
 NOT_SPECIFIED = Status.NOT_SPECIFIED.value
+#: from this many events on, the full check runs the chain and the replay side by side
+PARALLEL_FROM = 200_000
 
 
 @dataclass
@@ -93,8 +98,11 @@ def verify(
     checkpoint: Checkpoint | None = None,
     public_key_pem: str | None = None,
     from_id: int = 1,
+    parallel_from: int = PARALLEL_FROM,
 ) -> Report:
-    """`checkpoint` is compared with the ledger once its signature holds for `public_key_pem`."""
+    """`checkpoint` is compared with the ledger once its signature holds for `public_key_pem`.
+    From `parallel_from` events on (and with more than one CPU), a second process checks the
+    chain in the same snapshot while this one replays."""
     report = Report(limit=limit, replayed=from_id <= 1)
     bad_signature: Finding | None = None
     if checkpoint is not None and (public_key_pem is None or not signature_ok(checkpoint.as_dict(), public_key_pem)):
@@ -105,14 +113,17 @@ def verify(
         )
         checkpoint = None
     with _snapshot(db) as conn:
-        check = chain.checker(conn, from_id=max(from_id, 1), checkpoint=checkpoint, limit=limit)
-        if report.replayed:
-            replayed = _replay(conn, report, check)
+        if report.replayed and _last_id(conn) >= parallel_from and (os.cpu_count() or 1) > 1:
+            replayed, report.chain = _replay_beside_the_chain(db, conn, report, checkpoint, limit)
         else:
-            columns, found = chain.batches(conn, from_id)
-            for batch in found:
-                check.feed_rows(batch, columns)
-        report.chain = check.finish()
+            check = chain.checker(conn, from_id=max(from_id, 1), checkpoint=checkpoint, limit=limit)
+            if report.replayed:
+                replayed = _replay(conn, report, check)
+            else:
+                columns, found = chain.batches(conn, from_id)
+                for batch in found:
+                    check.feed_rows(batch, columns)
+            report.chain = check.finish()
         report.events = report.chain.events
         if bad_signature is not None:
             report.chain.findings.insert(0, bad_signature)
@@ -126,6 +137,50 @@ def verify(
             _compare(conn, report, replayed)
             _check_outbox(conn, report)
     return report
+
+
+_COUNTER = sa.select(t.ledger_counter.c.last_id, t.ledger_counter.c.last_hash).where(t.ledger_counter.c.id == 1)
+
+
+def _last_id(conn: Connection) -> int:
+    return int(conn.execute(_COUNTER).one().last_id)
+
+
+def _replay_beside_the_chain(
+    db: Database, conn: Connection, report: Report, checkpoint: Checkpoint | None, limit: int
+) -> tuple[Replayed, ChainResult]:
+    """The chain checked by a second process while this one replays: the two halves of the
+    work each take a core. Both read the same snapshot: on PostgreSQL the child takes this
+    transaction's (`pg_export_snapshot`); SQLite has no such thing, so the child's snapshot
+    counts as the same when the counter row (last id and the chain's head, which every
+    append changes) reads the same in both — otherwise the chain is checked here again."""
+    snapshot = None
+    if conn.dialect.name == "postgresql":
+        snapshot = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+    url = db.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+        aside = pool.submit(_chain_aside, url, snapshot, checkpoint, limit)
+        replayed = _replay(conn, report, None)
+        result, counter = aside.result()
+    if counter != tuple(conn.execute(_COUNTER).one()):
+        result = chain.verify_chain(conn, checkpoint=checkpoint, limit=limit)
+    return replayed, result
+
+
+def _chain_aside(
+    url: str, snapshot: str | None, checkpoint: Checkpoint | None, limit: int
+) -> tuple[ChainResult, tuple[Any, ...]]:
+    """In the second process: the chain alone, in the snapshot `snapshot` (PostgreSQL), and
+    the counter row as this snapshot reads it."""
+    db = Database(url, pool_size=1)
+    try:
+        with _snapshot(db) as conn:
+            if snapshot is not None:
+                conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            counter = tuple(conn.execute(_COUNTER).one())
+            return chain.verify_chain(conn, checkpoint=checkpoint, limit=limit), counter
+    finally:
+        db.dispose()
 
 
 def _check_head(conn: Connection, result: ChainResult) -> None:
@@ -176,14 +231,24 @@ class Replayed:
         self.facts.pop(h, None)
 
 
-def _replay(conn: Connection, report: Report, check: ChainChecker) -> Replayed:
+#: what the replay reads of each event when the chain is checked elsewhere
+REPLAY_COLUMNS = ("id", "address_hash", "kind", "new_status", "old_status", "subscription_type_id", "business_unit_id")
+
+
+def _replay(conn: Connection, report: Report, check: ChainChecker | None) -> Replayed:
+    """Replay every event (and hand each batch to `check`, when given: one read for both)."""
     found_state = Replayed()
     statuses, wides, facts, addresses, erased = (
         found_state.statuses, found_state.wides, found_state.facts, found_state.addresses, found_state.erased,
     )  # fmt: skip
     type_ids, bu_ids = found_state.type_ids, found_state.business_unit_ids
     last = 0
-    columns, found = chain.batches(conn)
+    columns: tuple[str, ...]
+    if check is None:
+        columns = REPLAY_COLUMNS
+        found = chain.scan(conn, f"SELECT {', '.join(columns)} FROM ledger_events ORDER BY id")
+    else:
+        columns, found = chain.batches(conn)
     i_id, i_hash, i_kind, i_new, i_old, i_type, i_bu = (
         columns.index(name)
         for name in (
@@ -198,7 +263,8 @@ def _replay(conn: Connection, report: Report, check: ChainChecker) -> Replayed:
     undeliverable_state, deliverable_state = EventState.UNDELIVERABLE.value, EventState.DELIVERABLE.value
     add_address, add_wide, drop_wide = addresses.add, wides.add, wides.discard
     for batch in found:
-        check.feed_rows(batch, columns)
+        if check is not None:
+            check.feed_rows(batch, columns)
         # what an erasure in this batch may have to clear (a superset does no harm)
         type_ids.update({ev[i_type] for ev in batch})
         bu_ids.update({ev[i_bu] for ev in batch})
