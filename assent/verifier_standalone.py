@@ -119,7 +119,7 @@ class Digester:
     """Keyed digests of personal fields, memoized (one address has many events)."""
 
     def __init__(self, key: bytes) -> None:
-        self._key = key
+        self._base = hmac.new(key, b"assent-ledger-v1\x00", hashlib.sha256)
         self._memo: dict[tuple[str, str], str] = {}
 
     def digest(self, name: str, value: Any) -> str | None:
@@ -128,8 +128,9 @@ class Digester:
             return None
         found = self._memo.get((name, value))
         if found is None:
-            # one call into OpenSSL (the same HMAC as hmac.new(key, prefix) updated with the rest)
-            found = hmac.digest(self._key, f"assent-ledger-v1\x00{name}\x00{value}\x00".encode(), "sha256").hex()[:32]
+            mac = self._base.copy()
+            mac.update(f"{name}\x00{value}\x00".encode())
+            found = mac.hexdigest()[:32]
             if len(self._memo) > 100_000:
                 self._memo.clear()
             self._memo[(name, value)] = found
@@ -329,47 +330,9 @@ class ChainChecker:
         result = self.result
         last_time: tuple[Any, str] = (None, "")
 
-        # The personal values and digests of the last events found right (one address's
-        # events come together): an event with the same ones needs no digest computed.
-        personal_of = _getter_of(names, tuple(n for name, digest in _PERSONAL_PAIRS for n in (name, digest)))
-        personal_ok: set[tuple[Any, ...]] = set()
-        last_personal: tuple[Any, ...] | None = None
-
-        def digests_ok(row: Sequence[Any]) -> bool:
-            assert digester is not None
-            for (name, i_value, i_digest), memo in zip(pairs, memos, strict=True):
-                value, stored = row[i_value], row[i_digest]
-                if value is None or value == "":
-                    if stored is not None and stored != "":
-                        return False
-                    continue
-                found = memo.get(value)
-                if found is None:
-                    if len(memo) > 100_000:
-                        memo.clear()
-                    found = memo[value] = digester.digest(name, value)
-                if found != stored:
-                    return False
-            return True
-
-        # The chain's position, kept in locals while events are intact, and written back
-        # (`sync`) before any other event goes the way of `feed`.
-        prev_id, anchor = self._prev_id, self._anchor
-        stretch_from, counted = prev_id, 0
-
-        def sync() -> None:
-            if counted:
-                result.events += counted
-                if result.first_id is None:
-                    result.first_id = int(stretch_from + 1)
-                self._prev_id = result.last_id = int(prev_id)
-                self._anchor = result.last_hash = str(anchor)
-
         def intact(row: Sequence[Any]) -> bool:
-            """The next id, linked to the one before, not the checkpoint's, neither an
-            erasure nor redacted, its hash and its personal digests right."""
             nonlocal last_time
-            if row[i_id] != prev_id + 1 or row[i_prev] != anchor or row[i_id] == checkpoint_id:
+            if row[i_id] != self._prev_id + 1 or row[i_prev] != self._anchor or row[i_id] == checkpoint_id:
                 return False
             redacted = row[i_redacted]
             if row[i_kind] == "ERASURE" or (redacted is not False and redacted != 0 and _truthy(redacted)):
@@ -385,17 +348,19 @@ class ChainChecker:
                 return False
             if digester is None:
                 return True
-            nonlocal last_personal
-            personal = personal_of(row)
-            if personal == last_personal or personal in personal_ok:
-                last_personal = personal
-                return True
-            if not digests_ok(row):
-                return False
-            if len(personal_ok) > 100_000:
-                personal_ok.clear()
-            personal_ok.add(personal)
-            last_personal = personal
+            for (name, i_value, i_digest), memo in zip(pairs, memos, strict=True):
+                value, stored = row[i_value], row[i_digest]
+                if value is None or value == "":
+                    if stored is not None and stored != "":
+                        return False
+                    continue
+                found = memo.get(value)
+                if found is None:
+                    if len(memo) > 100_000:
+                        memo.clear()
+                    found = memo[value] = digester.digest(name, value)
+                if found != stored:
+                    return False
             return True
 
         for row in rows:
@@ -403,20 +368,18 @@ class ChainChecker:
                 event = dict(zip(names, row, strict=True))
                 self._check(self._pending, event)
                 self._pending = None
-                prev_id, anchor = self._prev_id, self._anchor
-                stretch_from, counted = prev_id, 0
                 if not intact(row):
                     self._pending = event
                     continue
             elif not intact(row):
-                sync()
-                stretch_from, counted = prev_id, 0
                 self._pending = dict(zip(names, row, strict=True))
                 continue
             # what `_check` does for an intact event
-            counted += 1
-            prev_id, anchor = row[i_id], row[i_hash]
-        sync()
+            result.events += 1
+            if result.first_id is None:
+                result.first_id = int(row[i_id])
+            self._prev_id = result.last_id = int(row[i_id])
+            self._anchor = result.last_hash = str(row[i_hash])
 
     def finish(self) -> ChainResult:
         if self._pending is not None:
