@@ -10,8 +10,11 @@ One pass over every event in id order, through a server-side cursor:
   events before it left, and every event must have its outbox row (R25).
 Everything is read in one snapshot, so writes going on meanwhile cause no false alarm.
 With `from_id`, only the chain from that event on is checked (the replay needs it all).
+A large ledger (`PARALLEL_FROM` events) is read twice at once: a second process checks the
+chain while this one replays, each reading what it needs, in the same snapshot.
 
-Memory grows with the number of addresses that have state, not with the ledger's length.
+Memory grows with the number of facts the ledger leaves standing (one map entry each), not
+with the ledger's length.
 """
 
 from __future__ import annotations
