@@ -202,6 +202,8 @@ ROWS: list[tuple[str, str, Cell]] = [
     ("ledger verify, chain + replay, events/s", "1M ≤ 30 s", _cell("verify", "full", "events_per_second")),
     ("  seconds, events", "", _verify),
     ("  the chain alone (--from 2), events/s", "", _cell("verify", "chain_only", "events_per_second")),
+    ("  CPU seconds of the verifying process", "", _cell("verify", "full", "cpu_seconds", unit=" s", digits=1)),
+    ("  CPU seconds of its PostgreSQL server process", "", _cell("verify", "full", "server_cpu_seconds", unit=" s")),
     ("  peak RSS of the verifying process", "flat", _cell("verify", "full", "peak_rss_mb", unit=" MB")),
     (
         "contacts index, first page, {n} contacts",

@@ -18,7 +18,7 @@ import os
 import random
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +36,7 @@ from assent.storage.ledger_guard import create_ledger_guard, drop_ledger_guard
 from assent.storage.migrate import migrate
 
 #: bump when the generated data changes shape, so cached data sets are rebuilt
-VERSION = 5
+VERSION = 6
 DATA_DIR = Path(__file__).parent / ".data"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -59,6 +59,7 @@ UNDELIVERABLE_PER_MILLE = 15
 PENDING_PER_MILLE = 5  # double opt-in is on in the third business unit
 CONFIRMED_PERCENT = 30
 ERASED_EVERY = 2000  # 0.05 % of the people were erased (R22) and later opted out again
+ERASED_AT = dt.datetime(2025, 1, 2, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -228,15 +229,18 @@ def _build(backend: str, url: str, scale: int, log: Any) -> dict[str, Any]:
         log("  addresses")
         for index, (type_id, (_, _, subscribed, unsubscribed)) in enumerate(zip(type_ids, TYPES, strict=True)):
             roll = _h(10 + index, 100)
+            # an erased person opted out again afterwards (an opt-in by the person would
+            # have lifted the erasure, R22): where the roll says SUBSCRIBED, UNSUBSCRIBED
+            opted_in = f"{roll} < {subscribed} AND {_ERASED} <> 0"
             run(
                 f"""INSERT INTO subscription_statuses (address, subscription_type_id, channel, status,
                     legal_basis, source, updated_at)
                 SELECT p.address, {type_id}, 'EMAIL',
-                    CASE WHEN {roll} < {subscribed} THEN 'SUBSCRIBED'
+                    CASE WHEN {opted_in} THEN 'SUBSCRIBED'
                          WHEN {roll} < {subscribed + unsubscribed} THEN 'UNSUBSCRIBED'
                          ELSE 'NOT_SPECIFIED' END,
-                    CASE WHEN {roll} < {subscribed} THEN 'CONSENT_WITH_NOTICE' END,
-                    CASE WHEN {roll} < {subscribed} THEN 'FORM' ELSE 'PREFERENCE_CENTER' END,
+                    CASE WHEN {opted_in} THEN 'CONSENT_WITH_NOTICE' END,
+                    CASE WHEN {opted_in} THEN 'FORM' ELSE 'PREFERENCE_CENTER' END,
                     :at
                 FROM bench_people p WHERE {roll} < {subscribed + unsubscribed + 3}
                 ORDER BY p.address"""
@@ -262,13 +266,13 @@ def _build(backend: str, url: str, scale: int, log: Any) -> dict[str, Any]:
                 sa.text("SELECT setval(pg_get_serial_sequence('contacts', 'id'), (SELECT max(id) FROM contacts))")
             )
         log("  contacts")
-        _history(conn, run)
+        _history(conn)
         log("  ledger history")
         erased = [
             {
                 "address_hash": account.address_hash("EMAIL", person(i)[0]),
                 "channel": "EMAIL",
-                "at": dt.datetime(2025, 1, 2, tzinfo=dt.UTC),
+                "at": ERASED_AT,
             }
             for i in range(ERASED_EVERY, scale + 1, ERASED_EVERY)
         ]
@@ -303,35 +307,104 @@ def _analyze(db: Database) -> None:
         raw.close()
 
 
-def _history(conn: Connection, run: Callable[[str], None]) -> None:
-    """One ledger event for each stored status and wide opt-out, as the people's own acts
-    (their preference center, forms), so that writes append to a ledger of realistic size."""
-    run(
-        """INSERT INTO ledger_events (address_hash, id, at, kind, channel, address, business_unit_id,
-            subscription_type_id, old_status, new_status, legal_basis, source, actor_kind, redacted)
-        SELECT p.hash, ROW_NUMBER() OVER (ORDER BY p.i, s.subscription_type_id), :at, 'STATUS', 'EMAIL',
-            p.address, st.business_unit_id, s.subscription_type_id, 'NOT_SPECIFIED', s.status,
-            s.legal_basis, s.source, 'CONTACT', FALSE
-        FROM subscription_statuses s
-        JOIN bench_people p ON p.address = s.address
-        JOIN subscription_types st ON st.id = s.subscription_type_id
-        WHERE s.status <> 'NOT_SPECIFIED'
-        ORDER BY p.hash"""
-    )
-    run(
-        """INSERT INTO ledger_events (address_hash, id, at, kind, channel, address, business_unit_id,
-            old_status, new_status, source, actor_kind, redacted)
-        SELECT p.hash, (SELECT max(id) FROM ledger_events) + ROW_NUMBER() OVER (ORDER BY p.i, w.business_unit_id),
-            :at, 'WIDE_OPT_OUT', 'EMAIL', p.address, w.business_unit_id, 'NOT_SPECIFIED', 'UNSUBSCRIBED',
-            w.source, w.set_by, FALSE
-        FROM wide_opt_outs w JOIN bench_people p ON p.address = w.address
-        ORDER BY p.hash"""
+#: the person erased (erasures rows are written for every ERASED_EVERY-th person)
+_ERASED = f"p.i % {ERASED_EVERY}"
+
+
+def _history(conn: Connection) -> None:
+    """The ledger Assent would have written for this state, so that `assent ledger verify`
+    finds every state row explained (and the benchmark measures a clean verify): one event
+    for each stored status (other than NOT_SPECIFIED) and wide opt-out, as the people's own
+    acts (their preference center, forms); a hard bounce (PROVIDER) for each undeliverable
+    address; the double opt-in's PENDING (a form) or a user's "mark confirmed" for each
+    address with a confirmation; and every event's outbox row (R25), published, as the
+    dispatcher leaves them. An erased person opted in first (that event is redacted), was
+    erased (an ERASURE event), and only then got the state the tables hold.
+
+    Ids follow the order of the people, one kind after the other: the people not erased
+    first (statuses by person and type, then wide opt-outs, bounces, confirmations), then
+    each erased person's whole history. Rows are stored in id order, as appending leaves
+    them."""
+    erased = f"{_ERASED} = 0"
+    first_type = "(SELECT min(id) FROM subscription_types)"
+    when = f"CASE WHEN {erased} THEN :erased_at ELSE :at END"
+    # (sort key: group, then two numbers within it, then a tie-break) + the event's columns
+    parts = [
+        f"""SELECT CASE WHEN {erased} THEN 1 ELSE 0 END AS g, CASE WHEN {erased} THEN p.i ELSE 1 END AS k1,
+                CASE WHEN {erased} THEN 2 ELSE p.i END AS k2, s.subscription_type_id AS k3,
+                p.hash AS address_hash, {when} AS at, 'STATUS' AS kind, p.address AS address,
+                st.business_unit_id AS business_unit_id, s.subscription_type_id AS subscription_type_id,
+                'NOT_SPECIFIED' AS old_status, s.status AS new_status, s.legal_basis AS legal_basis,
+                s.source AS source, 'CONTACT' AS actor_kind
+            FROM subscription_statuses s
+            JOIN bench_people p ON p.address = s.address
+            JOIN subscription_types st ON st.id = s.subscription_type_id
+            WHERE s.status <> 'NOT_SPECIFIED'""",
+        f"""SELECT CASE WHEN {erased} THEN 1 ELSE 0 END, CASE WHEN {erased} THEN p.i ELSE 2 END,
+                CASE WHEN {erased} THEN 3 ELSE p.i END, w.business_unit_id,
+                p.hash, {when}, 'WIDE_OPT_OUT', p.address, w.business_unit_id, NULL, 'NOT_SPECIFIED', 'UNSUBSCRIBED',
+                NULL, w.source, w.set_by
+            FROM wide_opt_outs w JOIN bench_people p ON p.address = w.address""",
+        f"""SELECT CASE WHEN {erased} THEN 1 ELSE 0 END, CASE WHEN {erased} THEN p.i ELSE 3 END,
+                CASE WHEN {erased} THEN 4 ELSE p.i END, 0,
+                p.hash, {when}, 'UNDELIVERABLE', p.address, NULL, NULL, 'DELIVERABLE', 'UNDELIVERABLE',
+                NULL, 'BOUNCE', 'PROVIDER'
+            FROM addresses a JOIN bench_people p ON p.address = a.address
+            WHERE a.channel = 'EMAIL' AND a.undeliverable""",
+        f"""SELECT CASE WHEN {erased} THEN 1 ELSE 0 END, CASE WHEN {erased} THEN p.i ELSE 4 END,
+                CASE WHEN {erased} THEN 5 ELSE p.i END, 0,
+                p.hash, {when}, 'CONFIRMATION', p.address, NULL, NULL, NULL, a.confirmation,
+                NULL, CASE WHEN a.confirmation = 'PENDING' THEN 'FORM' ELSE 'MANUAL' END,
+                CASE WHEN a.confirmation = 'PENDING' THEN 'CONTACT' ELSE 'USER' END
+            FROM addresses a JOIN bench_people p ON p.address = a.address
+            WHERE a.channel = 'EMAIL' AND a.confirmation IS NOT NULL""",
+        # the erased: their opt-in before the erasure, and the erasure itself
+        f"""SELECT 1, p.i, 0, 0, p.hash, :at, 'STATUS', p.address, st.business_unit_id, st.id, 'NOT_SPECIFIED',
+                'SUBSCRIBED', 'CONSENT_WITH_NOTICE', 'FORM', 'CONTACT'
+            FROM bench_people p JOIN subscription_types st ON st.id = {first_type}
+            WHERE {erased}""",
+        f"""SELECT 1, p.i, 1, 0, p.hash, :erased_at, 'ERASURE', NULL, NULL, NULL, NULL, 'ERASED', NULL, 'ERASURE',
+                'SYSTEM'
+            FROM bench_people p WHERE {erased}""",
+    ]
+    union = "\n            UNION ALL ".join(parts)
+    conn.execute(
+        sa.text(
+            f"""INSERT INTO ledger_events (address_hash, id, at, kind, channel, address, business_unit_id,
+                subscription_type_id, old_status, new_status, legal_basis, source, actor_kind, redacted)
+            SELECT e.address_hash, ROW_NUMBER() OVER (ORDER BY e.g, e.k1, e.k2, e.k3), e.at, e.kind, 'EMAIL',
+                e.address, e.business_unit_id, e.subscription_type_id, e.old_status, e.new_status, e.legal_basis,
+                e.source, e.actor_kind, FALSE
+            FROM ({union}) e
+            ORDER BY e.g, e.k1, e.k2, e.k3"""
+        ).bindparams(
+            sa.bindparam("at", value=dt.datetime(2025, 1, 1, tzinfo=dt.UTC), type_=t.UTCDateTime),
+            sa.bindparam("erased_at", value=ERASED_AT, type_=t.UTCDateTime),
+        )
     )
     conn.execute(sa.text("UPDATE ledger_counter SET last_id = (SELECT max(id) FROM ledger_events) WHERE id = 1"))
     # Chained as migration 0010 chains an older ledger (the guard is lifted for that only).
     drop_ledger_guard(conn)
     chain_existing(conn)
     create_ledger_guard(conn)
+    # The erasure blanked the personal fields of the events before it (services/erasure.py):
+    # exactly the UPDATE the ledger's guard lets through.
+    blank = ", ".join(f"{name} = NULL" for name in t.LEDGER_PERSONAL_COLUMNS)
+    conn.execute(
+        sa.text(
+            f"""UPDATE ledger_events SET {blank}, redacted = TRUE
+            WHERE address_hash IN (SELECT address_hash FROM ledger_events WHERE kind = 'ERASURE')
+            AND kind <> 'ERASURE' AND id < (
+                SELECT min(x.id) FROM ledger_events x WHERE x.address_hash = ledger_events.address_hash
+                AND x.kind = 'ERASURE')"""
+        )
+    )
+    conn.execute(
+        sa.text(
+            "INSERT INTO outbox (event_id, address_hash, created_at, published_at)"
+            " SELECT id, address_hash, at, at FROM ledger_events ORDER BY id"
+        )
+    )
 
 
 def _people(scale: int, account: Account) -> Iterator[tuple[int, str, str, str, str]]:

@@ -10,6 +10,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from pathlib import Path
@@ -221,39 +222,91 @@ def contacts_index(url: str, key: str, data: Dataset, runs: int) -> dict[str, An
     return found
 
 
+#: what `assent ledger verify` says on stderr when it finds nothing wrong
+VERIFIED = {
+    "full": "The ledger explains the state and its chain verifies",
+    "chain_only": "The chain verifies",
+}
+
+_VERIFY_SCRIPT = """\
+import os, resource, sys, time
+import sqlalchemy as sa
+from assent.cli.main import cli
+
+# PostgreSQL: each connection's server process and its CPU seconds when it opened and when it
+# closed, one line each in a file, so that a child process of the verify counts too
+SERVERS = os.environ["BENCH_SERVER_CPU_FILE"]
+
+def _server_cpu(pid):
+    try:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+def _note(what, dbapi_connection):
+    if type(dbapi_connection).__module__.startswith("psycopg"):
+        pid = dbapi_connection.info.backend_pid
+        with open(SERVERS, "a") as out:
+            out.write(f"{what} {pid} {_server_cpu(pid)}\\n")
+
+sa.event.listen(sa.pool.Pool, "connect", lambda dbapi_connection, record: _note("open", dbapi_connection))
+sa.event.listen(sa.pool.Pool, "close", lambda dbapi_connection, record: _note("close", dbapi_connection))
+
+started = time.perf_counter()
+try:
+    cli(["ledger", "verify", *sys.argv[1:]], standalone_mode=False)
+finally:
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    opened, closed = {}, {}
+    for line in open(SERVERS).read().splitlines():
+        what, pid, cpu = line.split()
+        (opened if what == "open" else closed)[pid] = 0.0 if cpu == "None" else float(cpu)
+    server = sum((closed.get(pid) or _server_cpu(pid) or begin) - begin for pid, begin in opened.items())
+    print(
+        time.perf_counter() - started, me.ru_maxrss / 1024, me.ru_utime + me.ru_stime,
+        children.ru_utime + children.ru_stime, children.ru_maxrss / 1024, server, file=sys.stderr,
+    )
+"""
+
+
 def verify(database_url: str) -> dict[str, Any]:
     """`assent ledger verify` over the whole ledger (chain + replay against the state), and
-    `--from 2` (the chain alone), each in a process of its own: seconds, events per second
-    and the process's peak RSS (flat: it streams)."""
+    `--from 2` (the chain alone), each in a process of its own: seconds, events per second,
+    the CPU seconds of the process and of its child (the full check's second process) and
+    their peak RSS (flat: it streams), and on PostgreSQL the CPU seconds of their server
+    processes. The data set is a consistent ledger: anything but
+    "verified" is an error, not a figure."""
     found: dict[str, Any] = {}
     for name, args in (("full", ()), ("chain_only", ("--from", "2"))):
-        script = (
-            "import resource, sys, time\n"
-            "from assent.cli.main import cli\n"
-            "started = time.perf_counter()\n"
-            "try:\n"
-            "    cli(['ledger', 'verify', *sys.argv[1:]], standalone_mode=False)\n"
-            "finally:\n"
-            "    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024\n"
-            "    print(f'{time.perf_counter() - started} {rss}', file=sys.stderr)\n"
-        )
-        done = subprocess.run(
-            [sys.executable, "-c", script, *args],
-            env={**os.environ, "ASSENT_DATABASE_URL": database_url},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        with tempfile.NamedTemporaryFile("w", suffix=".servers") as servers:
+            done = subprocess.run(
+                [sys.executable, "-c", _VERIFY_SCRIPT, *args],
+                env={**os.environ, "ASSENT_DATABASE_URL": database_url, "BENCH_SERVER_CPU_FILE": servers.name},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
         lines = done.stderr.strip().splitlines()
-        seconds, rss = (float(v) for v in lines[-1].split())
+        if done.returncode != 0 or VERIFIED[name] not in done.stderr:
+            problems = done.stdout.splitlines()
+            raise RuntimeError(
+                f"ledger verify ({name}) did not verify the data set (exit {done.returncode}): "
+                f"{lines[-2:] if len(lines) > 1 else lines}; first problems: {problems[:5]}"
+            )
+        seconds, rss, cpu, children_cpu, children_rss, server_cpu = (float(v) for v in lines[-1].split())
         counted = re.search(r"(\d+) events from id", done.stderr)
         events = int(counted.group(1)) if counted else 0
         found[name] = {
             "seconds": seconds,
             "events": events,
             "events_per_second": events / seconds if seconds else None,
+            # the verifying process and its child (the chain's second process, if any)
+            "cpu_seconds": cpu + children_cpu,
+            "cpu_seconds_child": children_cpu,
+            "server_cpu_seconds": server_cpu if database_url.startswith("postgresql") else None,
             "peak_rss_mb": rss,
-            "ok": done.returncode == 0,
-            "problems": done.stdout.count("\n"),
+            "peak_rss_mb_child": children_rss,
+            "load_average": os.getloadavg(),
         }
     return found

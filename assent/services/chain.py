@@ -209,9 +209,11 @@ def scan(
 _cursors = itertools.count()
 
 
-def verify_chain(conn: Connection, *, from_id: int = 1, checkpoint: Checkpoint | None = None) -> ChainResult:
+def verify_chain(
+    conn: Connection, *, from_id: int = 1, checkpoint: Checkpoint | None = None, limit: int = 1000
+) -> ChainResult:
     """The chain alone (no replay of the state), in the caller's snapshot."""
-    check = checker(conn, from_id=from_id, checkpoint=checkpoint)
+    check = checker(conn, from_id=from_id, checkpoint=checkpoint, limit=limit)
     names, found = batches(conn, from_id)
     for batch in found:
         check.feed_rows(batch, names)

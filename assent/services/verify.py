@@ -10,13 +10,19 @@ One pass over every event in id order, through a server-side cursor:
   events before it left, and every event must have its outbox row (R25).
 Everything is read in one snapshot, so writes going on meanwhile cause no false alarm.
 With `from_id`, only the chain from that event on is checked (the replay needs it all).
+A large ledger (`PARALLEL_FROM` events) is read twice at once: a second process checks the
+chain while this one replays, each reading what it needs, in the same snapshot.
 
-Memory grows with the number of addresses that have state, not with the ledger's length.
+Memory grows with the number of facts the ledger leaves standing (one map entry each), not
+with the ledger's length.
 """
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,16 +46,8 @@ from assent.verifier_standalone import (
 )
 
 NOT_SPECIFIED = Status.NOT_SPECIFIED.value
-
-
-@dataclass(slots=True)
-class Replayed:
-    """What the ledger says one address (channel + key, named by its hash) has now."""
-
-    statuses: dict[int, str] = field(default_factory=dict)
-    wides: set[int] = field(default_factory=set)
-    undeliverable: bool = False
-    confirmation: str | None = None
+#: from this many events on, the full check runs the chain and the replay side by side
+PARALLEL_FROM = 200_000
 
 
 @dataclass
@@ -103,8 +101,11 @@ def verify(
     checkpoint: Checkpoint | None = None,
     public_key_pem: str | None = None,
     from_id: int = 1,
+    parallel_from: int = PARALLEL_FROM,
 ) -> Report:
-    """`checkpoint` is compared with the ledger once its signature holds for `public_key_pem`."""
+    """`checkpoint` is compared with the ledger once its signature holds for `public_key_pem`.
+    From `parallel_from` events on (and with more than one CPU), a second process checks the
+    chain in the same snapshot while this one replays."""
     report = Report(limit=limit, replayed=from_id <= 1)
     bad_signature: Finding | None = None
     if checkpoint is not None and (public_key_pem is None or not signature_ok(checkpoint.as_dict(), public_key_pem)):
@@ -115,14 +116,17 @@ def verify(
         )
         checkpoint = None
     with _snapshot(db) as conn:
-        check = chain.checker(conn, from_id=max(from_id, 1), checkpoint=checkpoint, limit=limit)
-        if report.replayed:
-            state, erased, names = _replay(conn, report, check)
+        if report.replayed and _last_id(conn) >= parallel_from and (os.cpu_count() or 1) > 1:
+            replayed, report.chain = _replay_beside_the_chain(db, conn, report, checkpoint, limit)
         else:
-            columns, found = chain.batches(conn, from_id)
-            for batch in found:
-                check.feed_rows(batch, columns)
-        report.chain = check.finish()
+            check = chain.checker(conn, from_id=max(from_id, 1), checkpoint=checkpoint, limit=limit)
+            if report.replayed:
+                replayed = _replay(conn, report, check)
+            else:
+                columns, found = chain.batches(conn, from_id)
+                for batch in found:
+                    check.feed_rows(batch, columns)
+            report.chain = check.finish()
         report.events = report.chain.events
         if bad_signature is not None:
             report.chain.findings.insert(0, bad_signature)
@@ -132,10 +136,54 @@ def verify(
         report.problems[:0] = chain_problems[:limit]
         report.more_problems += report.chain.more_findings + max(0, len(chain_problems) - limit)
         if report.replayed:
-            report.addresses = len(state)
-            _compare(conn, report, state, erased, names)
+            report.addresses = len(replayed.addresses)
+            _compare(conn, report, replayed)
             _check_outbox(conn, report)
     return report
+
+
+_COUNTER = sa.select(t.ledger_counter.c.last_id, t.ledger_counter.c.last_hash).where(t.ledger_counter.c.id == 1)
+
+
+def _last_id(conn: Connection) -> int:
+    return int(conn.execute(_COUNTER).one().last_id)
+
+
+def _replay_beside_the_chain(
+    db: Database, conn: Connection, report: Report, checkpoint: Checkpoint | None, limit: int
+) -> tuple[Replayed, ChainResult]:
+    """The chain checked by a second process while this one replays: the two halves of the
+    work each take a core. Both read the same snapshot: on PostgreSQL the child takes this
+    transaction's (`pg_export_snapshot`); SQLite has no such thing, so the child's snapshot
+    counts as the same when the counter row (last id and the chain's head, which every
+    append changes) reads the same in both — otherwise the chain is checked here again."""
+    snapshot = None
+    if conn.dialect.name == "postgresql":
+        snapshot = str(conn.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one())
+    url = db.url.render_as_string(hide_password=False)
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
+        aside = pool.submit(_chain_aside, url, snapshot, checkpoint, limit)
+        replayed = _replay(conn, report, None)
+        result, counter = aside.result()
+    if counter != tuple(conn.execute(_COUNTER).one()):
+        result = chain.verify_chain(conn, checkpoint=checkpoint, limit=limit)
+    return replayed, result
+
+
+def _chain_aside(
+    url: str, snapshot: str | None, checkpoint: Checkpoint | None, limit: int
+) -> tuple[ChainResult, tuple[Any, ...]]:
+    """In the second process: the chain alone, in the snapshot `snapshot` (PostgreSQL), and
+    the counter row as this snapshot reads it."""
+    db = Database(url, pool_size=1)
+    try:
+        with _snapshot(db) as conn:
+            if snapshot is not None:
+                conn.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            counter = tuple(conn.execute(_COUNTER).one())
+            return chain.verify_chain(conn, checkpoint=checkpoint, limit=limit), counter
+    finally:
+        db.dispose()
 
 
 def _check_head(conn: Connection, result: ChainResult) -> None:
@@ -158,19 +206,56 @@ def _check_head(conn: Connection, result: ChainResult) -> None:
         result.findings.sort(key=lambda f: f.event_id)
 
 
-def _replay(
-    conn: Connection, report: Report, check: ChainChecker
-) -> tuple[dict[str, Replayed], set[str], dict[str, str]]:
-    state: dict[str, Replayed] = {}
-    erased: set[str] = set()
-    names: dict[str, str] = {}  # hash → address, for messages (until erasure redacts it)
+@dataclass(slots=True)
+class Replayed:
+    """What the ledger says the addresses (channel + key, named by their hash) have now, in
+    flat maps rather than an object per address (memory: one entry per stored fact)."""
+
+    #: (hash, subscription type id) → status
+    statuses: dict[tuple[str, int], str] = field(default_factory=dict)
+    #: (hash, business unit id) of each wide opt-out in force
+    wides: set[tuple[str, int]] = field(default_factory=set)
+    #: hash → [undeliverable, confirmation], for addresses with such an event
+    facts: dict[str, list[Any]] = field(default_factory=dict)
+    #: every address with an event since its last erasure
+    addresses: set[str] = field(default_factory=set)
+    erased: set[str] = field(default_factory=set)
+    #: the type and business unit ids the ledger names (what an erasure may have to clear)
+    type_ids: set[int] = field(default_factory=set)
+    business_unit_ids: set[int] = field(default_factory=set)
+
+    def forget(self, h: str) -> None:
+        """An erasure: the address's state goes."""
+        self.addresses.discard(h)
+        for type_id in self.type_ids:
+            self.statuses.pop((h, type_id), None)
+        for bu in self.business_unit_ids:
+            self.wides.discard((h, bu))
+        self.facts.pop(h, None)
+
+
+#: what the replay reads of each event when the chain is checked elsewhere
+REPLAY_COLUMNS = ("id", "address_hash", "kind", "new_status", "old_status", "subscription_type_id", "business_unit_id")
+
+
+def _replay(conn: Connection, report: Report, check: ChainChecker | None) -> Replayed:
+    """Replay every event (and hand each batch to `check`, when given: one read for both)."""
+    found_state = Replayed()
+    statuses, wides, facts, addresses, erased = (
+        found_state.statuses, found_state.wides, found_state.facts, found_state.addresses, found_state.erased,
+    )  # fmt: skip
+    type_ids, bu_ids = found_state.type_ids, found_state.business_unit_ids
     last = 0
-    columns, found = chain.batches(conn)
-    i_id, i_hash, i_address, i_kind, i_new, i_old, i_type, i_bu = (
+    columns: tuple[str, ...]
+    if check is None:
+        columns = REPLAY_COLUMNS
+        found = chain.scan(conn, f"SELECT {', '.join(columns)} FROM ledger_events ORDER BY id")
+    else:
+        columns, found = chain.batches(conn)
+    i_id, i_hash, i_kind, i_new, i_old, i_type, i_bu = (
         columns.index(name)
         for name in (
-            "id", "address_hash", "address", "kind", "new_status", "old_status", "subscription_type_id",
-            "business_unit_id",
+            "id", "address_hash", "kind", "new_status", "old_status", "subscription_type_id", "business_unit_id",
         )
     )  # fmt: skip
     erasure, status, wide, undeliverable, confirmation = (
@@ -179,41 +264,50 @@ def _replay(
     )  # fmt: skip
     subscribed, unsubscribed = Status.SUBSCRIBED.value, Status.UNSUBSCRIBED.value
     undeliverable_state, deliverable_state = EventState.UNDELIVERABLE.value, EventState.DELIVERABLE.value
+    add_address, add_wide, drop_wide = addresses.add, wides.add, wides.discard
     for batch in found:
-        check.feed_rows(batch, columns)
+        if check is not None:
+            check.feed_rows(batch, columns)
+        # what an erasure in this batch may have to clear (a superset does no harm)
+        type_ids.update({ev[i_type] for ev in batch})
+        bu_ids.update({ev[i_bu] for ev in batch})
         for ev in batch:
             h = ev[i_hash]
-            address = ev[i_address]
-            if address:
-                names[h] = address
             kind = ev[i_kind]
             if kind == erasure:
-                state.pop(h, None)
+                found_state.forget(h)
                 erased.add(h)
                 continue
-            now = state.get(h)
-            if now is None:
-                now = state[h] = Replayed()
+            add_address(h)
             before: str | None
             new_status = ev[i_new]
             if kind == status:
-                type_id = ev[i_type]
-                before = now.statuses.get(type_id, NOT_SPECIFIED)
-                now.statuses[type_id] = new_status
+                key = (h, ev[i_type])
+                before = statuses.get(key, NOT_SPECIFIED)
+                statuses[key] = new_status
                 if new_status == subscribed:
                     erased.discard(h)  # only the person can opt in an erased address, and that lifts it
             elif kind == wide:
-                bu = ev[i_bu]
-                before = unsubscribed if bu in now.wides else NOT_SPECIFIED
-                if new_status == unsubscribed:
-                    now.wides.add(bu)
+                key = (h, ev[i_bu])
+                if key in wides:
+                    before = unsubscribed
+                    if new_status != unsubscribed:
+                        drop_wide(key)
                 else:
-                    now.wides.discard(bu)
+                    before = NOT_SPECIFIED
+                    if new_status == unsubscribed:
+                        add_wide(key)
             elif kind == undeliverable:
-                before = undeliverable_state if now.undeliverable else deliverable_state
-                now.undeliverable = new_status == undeliverable_state
+                fact = facts.get(h)
+                if fact is None:
+                    fact = facts[h] = [False, None]
+                before = undeliverable_state if fact[0] else deliverable_state
+                fact[0] = new_status == undeliverable_state
             elif kind == confirmation:
-                before, now.confirmation = now.confirmation, new_status
+                fact = facts.get(h)
+                if fact is None:
+                    fact = facts[h] = [False, None]
+                before, fact[1] = fact[1], new_status
             else:
                 continue  # a kind that changes no state this check knows
             if ev[i_old] != before:
@@ -223,74 +317,93 @@ def _replay(
     last_id = conn.execute(sa.select(t.ledger_counter.c.last_id).where(t.ledger_counter.c.id == 1)).scalar_one()
     if last_id != last:
         report.add(f"ledger_counter says the last id is {last_id}, but the events end at {last}")
-    return state, erased, names
+    return found_state
 
 
-def _compare(
-    conn: Connection, report: Report, state: dict[str, Replayed], erased: set[str], names: dict[str, str]
-) -> None:
+def _compare(conn: Connection, report: Report, replayed: Replayed) -> None:
+    """The state tables against the replay: each table row takes its replayed fact out of
+    the maps, so what is left afterwards is in the ledger, not in the tables."""
     account = load_account(conn)
-    empty = Replayed()
     hash_of = _address_hasher(account)
-    seen_status: set[tuple[str, int]] = set()
-    query = "SELECT channel, address, subscription_type_id, status FROM subscription_statuses"
+    statuses, wides, facts = replayed.statuses, replayed.wides, replayed.facts
+    # Each table in key order: one address's rows come together, so it is hashed once.
+    query = (
+        "SELECT channel, address, subscription_type_id, status FROM subscription_statuses"
+        " ORDER BY address, subscription_type_id"
+    )
     for batch in chain.scan(conn, query):
         for channel, address, type_id, status in batch:
-            h = hash_of(channel, address)
-            expected = state.get(h, empty).statuses.get(type_id, NOT_SPECIFIED)
-            seen_status.add((h, type_id))
+            expected = statuses.pop((hash_of(channel, address), type_id), NOT_SPECIFIED)
             if status != expected and report.listing:
                 report.add(
                     f"status of {channel} {address}, type {type_id}: the table says {status}, the ledger {expected}"
                 )
             elif status != expected:
                 report.more_problems += 1
-    seen_wide: set[tuple[str, int]] = set()
-    for batch in chain.scan(conn, "SELECT channel, address, business_unit_id FROM wide_opt_outs"):
+    query = "SELECT channel, address, business_unit_id FROM wide_opt_outs ORDER BY address, channel, business_unit_id"
+    for batch in chain.scan(conn, query):
         for channel, address, bu in batch:
-            h = hash_of(channel, address)
-            seen_wide.add((h, bu))
-            if bu not in state.get(h, empty).wides:
+            key = (hash_of(channel, address), bu)
+            if key in wides:
+                wides.discard(key)
+            else:
                 report.add(
                     f"wide opt-out of {channel} {address} in business unit {bu}: in the table, not in the ledger"
                 )
-    seen_address: set[str] = set()
-    for batch in chain.scan(conn, "SELECT address, channel, undeliverable, confirmation FROM addresses"):
+    query = "SELECT address, channel, undeliverable, confirmation FROM addresses ORDER BY address, channel"
+    for batch in chain.scan(conn, query):
         for address, channel, undeliverable_value, confirmation in batch:
-            h = hash_of(channel, address)
-            seen_address.add(h)
-            replayed = state.get(h, empty)
+            fact = facts.pop(hash_of(channel, address), None)
+            replayed_undeliverable, replayed_confirmation = (False, None) if fact is None else fact
             undeliverable = bool(undeliverable_value)
             if not report.listing:  # past the limit problems are only counted
-                report.more_problems += (undeliverable != replayed.undeliverable) + (
-                    confirmation != replayed.confirmation
+                report.more_problems += (undeliverable != replayed_undeliverable) + (
+                    confirmation != replayed_confirmation
                 )
                 continue
-            if undeliverable != replayed.undeliverable:
+            if undeliverable != replayed_undeliverable:
                 report.add(
                     f"undeliverable of {channel} {address}: the table says {undeliverable}, "
-                    f"the ledger {replayed.undeliverable}"
+                    f"the ledger {replayed_undeliverable}"
                 )
-            if confirmation != replayed.confirmation:
+            if confirmation != replayed_confirmation:
                 report.add(
                     f"confirmation of {channel} {address}: the table says {confirmation}, "
-                    f"the ledger {replayed.confirmation}"
+                    f"the ledger {replayed_confirmation}"
                 )
-    for h, replayed in state.items():
-        name = names.get(h, f"address #{h}")
-        for type_id, status in replayed.statuses.items():
-            if status != NOT_SPECIFIED and (h, type_id) not in seen_status:
-                report.add(f"status of {name}, type {type_id}: the ledger says {status}, the table has none")
-        for bu in replayed.wides:
-            if (h, bu) not in seen_wide:
-                report.add(f"wide opt-out of {name} in business unit {bu}: in the ledger, not in the table")
-        if (replayed.undeliverable or replayed.confirmation) and h not in seen_address:
-            report.add(f"{name}: the ledger says undeliverable or confirmed, the table has no address row")
+    name = _namer(conn)
+    for (h, type_id), status in statuses.items():
+        if status != NOT_SPECIFIED:
+            report.add(f"status of {name(h)}, type {type_id}: the ledger says {status}, the table has none")
+    for h, bu in sorted(wides):
+        report.add(f"wide opt-out of {name(h)} in business unit {bu}: in the ledger, not in the table")
+    for h, (undeliverable, confirmation) in facts.items():
+        if undeliverable or confirmation:
+            report.add(f"{name(h)}: the ledger says undeliverable or confirmed, the table has no address row")
+    erased = replayed.erased
     table_erased = set(conn.execute(sa.select(t.erasures.c.address_hash)).scalars())
     for h in sorted(table_erased - erased):
         report.add(f"erasure #{h}: in the table, not in the ledger")
     for h in sorted(erased - table_erased):
         report.add(f"erasure #{h}: in the ledger, not in the table")
+
+
+def _namer(conn: Connection) -> Callable[[str], str]:
+    """An address's name for a message: the last one its events recorded (until erasure
+    redacted them), read only for the few addresses a message names."""
+    e = t.ledger_events
+    query = (
+        sa.select(e.c.address)
+        .where(e.c.address_hash == sa.bindparam("h"), e.c.address.is_not(None), e.c.address != "")
+        .order_by(e.c.id.desc())
+        .limit(1)
+    )
+
+    def name(h: str) -> str:
+        found = conn.execute(query, {"h": h}).scalar()
+        return str(found) if found else f"address #{h}"
+
+    return name
 
 
 def _address_hasher(account: Account) -> Callable[[str, str], str]:
