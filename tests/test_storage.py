@@ -221,3 +221,36 @@ def test_a_dead_pooled_connection_fails_no_driver_read(db: Database) -> None:
     with psycopg.connect(dsn, autocommit=True) as admin:
         admin.execute("SELECT pg_terminate_backend(%s, 5000)", (first,))
     assert db.read_once(pid) != first
+
+
+def test_sqlite_checks_enum_values_by_comparisons_and_still_refuses_others(tmp_path) -> None:
+    """Migration 0017: SQLite's `col IN (…)` CHECKs build a temporary index per row written;
+    as comparisons they accept and refuse exactly the same values."""
+    from assent.storage.migrate import migrate
+
+    db = Database(f"sqlite:///{tmp_path / 'checks.db'}")
+    migrate(db)
+    with db.read() as conn:
+        schema = "\n".join(
+            sql for (sql,) in conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")
+        )
+        triggers = set(conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars())
+    assert " IN ('" not in schema
+    assert "CHECK ((kind = 'CONFIRMATION' OR kind = 'ERASURE'" in schema
+    assert {"ledger_events_no_update", "ledger_events_no_delete"} <= triggers  # the guard came back
+    at = t.now()
+    row = {
+        "address": "a@example.com",
+        "display": "a",
+        "undeliverable": False,
+        "soft_bounces": 0,
+        "created_at": at,
+        "updated_at": at,
+    }
+    with db.write() as conn:
+        conn.execute(t.addresses.insert().values(channel="WHATSAPP", **row))
+    with pytest.raises(sa.exc.IntegrityError), db.write() as conn:
+        conn.execute(t.addresses.insert().values(channel="WHATSAPPS", **{**row, "address": "b@example.com"}))
+    with db.write() as conn:  # NULL passes, as it did
+        conn.execute(sa.update(t.addresses).values(confirmation=None))
+    db.dispose()
