@@ -240,10 +240,12 @@ class Dispatcher:
             )
             if not taken:
                 return 0, []
-            taken.sort(key=lambda row: row.event_id)
             w = t.webhook_endpoints
-            events = public_events(conn, [r.event_id for r in taken])
             endpoints = conn.execute(sa.select(w)).all()
+            if not endpoints:  # published to no one: no event to read and build
+                return len(taken), []
+            taken.sort(key=lambda row: row.event_id)
+            events = public_events(conn, [r.event_id for r in taken])
             # which endpoints want each kind: asked once per kind, not once per event
             takers: dict[str, list[Any]] = {}
             for kind in {event["kind"] for event in events.values()}:
