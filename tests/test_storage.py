@@ -78,16 +78,21 @@ def test_foreign_keys_are_enforced(db: Database) -> None:
         )
 
 
-def test_enum_columns_refuse_values_outside_their_enum(db: Database) -> None:
+def _address_row(address: str = "a@example.com") -> dict[str, object]:
     at = t.now()
-    row = {
-        "address": "a@example.com",
-        "display": "a@example.com",
+    return {
+        "address": address,
+        "display": address,
         "undeliverable": False,
         "soft_bounces": 0,
         "created_at": at,
         "updated_at": at,
     }
+
+
+def test_enum_columns_refuse_values_outside_their_enum(db: Database) -> None:
+    at = t.now()
+    row = _address_row()
     with db.write() as conn:
         conn.execute(t.addresses.insert().values(channel="EMAIL", **row))
     with pytest.raises(sa.exc.IntegrityError), db.write() as conn:
@@ -238,15 +243,7 @@ def test_sqlite_checks_enum_values_by_comparisons_and_still_refuses_others(tmp_p
     assert " IN ('" not in schema
     assert "CHECK ((kind = 'CONFIRMATION' OR kind = 'ERASURE'" in schema
     assert {"ledger_events_no_update", "ledger_events_no_delete"} <= triggers  # the guard came back
-    at = t.now()
-    row = {
-        "address": "a@example.com",
-        "display": "a",
-        "undeliverable": False,
-        "soft_bounces": 0,
-        "created_at": at,
-        "updated_at": at,
-    }
+    row = _address_row()
     with db.write() as conn:
         conn.execute(t.addresses.insert().values(channel="WHATSAPP", **row))
     with pytest.raises(sa.exc.IntegrityError), db.write() as conn:
