@@ -193,22 +193,7 @@ def test_the_jobs_list_shows_bulk_updates_imports_and_workflow_enrollments(
 ) -> None:
     newsletter = make.type("Newsletter")
     ann = contact(db, "ann@example.com")
-    flow = client.post(
-        "/api/v1/workflows",
-        json={
-            "name": "Welcome series",
-            "trigger": {"type": "MANUAL"},
-            "actions": [
-                {
-                    "type": "SET_SUBSCRIPTION_STATUS",
-                    "channel": "EMAIL",
-                    "subscription_type_id": newsletter,
-                    "status": "UNSUBSCRIBED",
-                }
-            ],
-        },
-        headers=write_headers,
-    )
+    flow = _opt_out_workflow(client, write_headers, newsletter, "Welcome series", "MANUAL")
     assert flow.status_code == 201, flow.text
     editor = sign_in("editor")
     enrolled = editor.post("/admin/contacts/enroll", {"contact_id": [str(ann)], "workflow_id": str(flow.json()["id"])})
@@ -291,22 +276,7 @@ def test_an_editor_creates_a_contact_and_its_workflow_trigger_fires(
     sign_in: Any, client: TestClient, write_headers: Headers, make: Catalog, db: Database
 ) -> None:
     newsletter = make.type("Newsletter")
-    flow = client.post(
-        "/api/v1/workflows",
-        json={
-            "name": "On creation",
-            "trigger": {"type": "CONTACT_CREATED"},
-            "actions": [
-                {
-                    "type": "SET_SUBSCRIPTION_STATUS",
-                    "channel": "EMAIL",
-                    "subscription_type_id": newsletter,
-                    "status": "UNSUBSCRIBED",
-                }
-            ],
-        },
-        headers=write_headers,
-    )
+    flow = _opt_out_workflow(client, write_headers, newsletter, "On creation", "CONTACT_CREATED")
     assert flow.status_code == 201, flow.text
     editor = sign_in("editor")
     assert 'href="/admin/contacts/new"' in editor.get("/admin/contacts").text
@@ -416,3 +386,18 @@ def test_a_viewer_neither_sees_nor_may_use_the_contact_forms(sign_in: Any, db: D
     editor = sign_in("editor")
     assert editor.post("/admin/contacts/new", {"email": "new@example.com"}, csrf=False).status_code == 403
     assert count_rows(db, "contacts") == 1
+
+
+def _opt_out_workflow(client: TestClient, headers: Headers, type_id: int, name: str, trigger: str) -> Any:
+    """POST a workflow whose one action opts the contact's email out of `type_id`."""
+    action = {
+        "type": "SET_SUBSCRIPTION_STATUS",
+        "channel": "EMAIL",
+        "subscription_type_id": type_id,
+        "status": "UNSUBSCRIBED",
+    }
+    return client.post(
+        "/api/v1/workflows",
+        json={"name": name, "trigger": {"type": trigger}, "actions": [action]},
+        headers=headers,
+    )
