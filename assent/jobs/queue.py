@@ -23,7 +23,7 @@ import socket
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -46,8 +46,9 @@ class Job:
     attempts: int
 
 
-@dataclass(frozen=True, slots=True)
-class Target:
+class Target(NamedTuple):
+    """One row of a job's work (made per row of a chunk: a tuple, built straight from the row)."""
+
     seq: int
     address: str | None  # the normalized key; None when the row named no usable address
     display: str | None
@@ -168,7 +169,7 @@ def targets(conn: Connection, job_id: str, after: int, through: int) -> list[Tar
         .where(g.c.job_id == job_id, g.c.seq > after, g.c.seq <= through)
         .order_by(g.c.seq)
     )
-    return [Target(r.seq, r.address, r.display, r.contact_id, r.error) for r in rows]
+    return list(map(Target._make, rows))
 
 
 def record(conn: Connection, job: Job, outcomes: list[dict[str, Any]], finished: bool) -> None:

@@ -159,12 +159,14 @@ class Writer:
         return [found or self.evidence for found in evidence]
 
     def _hash(self, address: Address) -> str:
-        # One address has several events in a bulk run; hash it once.
-        found = self._hashes.get((address.channel, address.key))
+        return self._hash_key(address.channel, address.key)
+
+    def _hash_key(self, channel: Channel, key: str) -> str:
+        # One address has several events in a bulk run, and its erasure is looked up by the
+        # same hash: hash it once.
+        found = self._hashes.get((channel, key))
         if found is None:
-            found = self._hashes[(address.channel, address.key)] = self.account.address_hash(
-                address.channel, address.key
-            )
+            found = self._hashes[(channel, key)] = self.account.address_hash(channel, key)
         return found
 
     # --- actions ------------------------------------------------------------------------
@@ -187,7 +189,7 @@ class Writer:
         statuses = load_statuses(self.conn, keys, type_ids)
         wides = load_wide_opt_outs(self.conn, channel, keys, bu_ids)
         facts = load_address_facts(self.conn, channel, keys)
-        erased = load_erased(self.conn, self.account, channel, keys)
+        erased = load_erased(self.conn, self.account, channel, keys, self._hash_key)
 
         results: list[list[ChangeResult]] = []
         status_rows: list[dict[str, Any]] = []
@@ -329,7 +331,7 @@ class Writer:
         keys = {a.key for a in addresses}
         current = load_wide_opt_outs(self.conn, channel, keys, [business_unit_id])
         facts = load_address_facts(self.conn, channel, keys)
-        erased = load_erased(self.conn, self.account, channel, keys)
+        erased = load_erased(self.conn, self.account, channel, keys, self._hash_key)
         w = t.wide_opt_outs
         events, results, removed = [], [], []
         for address, proof in zip(addresses, row_evidence, strict=True):
@@ -476,7 +478,7 @@ class Writer:
         if not keys:
             return
         e = t.erasures
-        hashes = [self.account.address_hash(channel, key) for key in keys]
+        hashes = [self._hash_key(channel, key) for key in keys]
         self.conn.execute(sa.delete(e).where(e.c.channel == channel.value, among(self.conn, e.c.address_hash, hashes)))
 
 

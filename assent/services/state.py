@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,6 +199,9 @@ def require_contact(conn: Connection, contact_id: int) -> sa.Row[tuple[object, .
 # --- per-address state, loaded for many addresses in one query each ---------------------
 
 
+_STATUS = {status.value: status for status in Status}  # per row of a batch: a dict, not Status(…)
+
+
 def load_statuses(conn: Connection, keys: Collection[str], type_ids: Collection[int]) -> dict[tuple[str, int], Status]:
     if not keys or not type_ids:
         return {}
@@ -208,7 +211,7 @@ def load_statuses(conn: Connection, keys: Collection[str], type_ids: Collection[
             among(conn, s.c.address, keys), s.c.subscription_type_id.in_(list(type_ids))
         )
     )
-    return {(r.address, r.subscription_type_id): Status(r.status) for r in rows}
+    return {(address, type_id): _STATUS[status] for address, type_id, status in rows}
 
 
 def load_wide_opt_outs(
@@ -242,18 +245,31 @@ def load_address_facts(conn: Connection, channel: Channel, keys: Collection[str]
             a.c.channel == channel.value, among(conn, a.c.address, keys)
         )
     )
-    return {
-        r.address: AddressFacts(
-            bool(r.undeliverable),
-            ConfirmationState(r.confirmation) if r.confirmation else None,
-            r.processing_legal_basis is not None,
-        )
-        for r in rows
-    }
+    # a few distinct facts over a whole batch: one (immutable) object for each
+    made: dict[tuple[bool, str | None, bool], AddressFacts] = {}
+    found = {}
+    for address, undeliverable, confirmation, basis in rows:
+        shape = (bool(undeliverable), confirmation or None, basis is not None)
+        facts = made.get(shape)
+        if facts is None:
+            facts = made[shape] = AddressFacts(
+                shape[0], ConfirmationState(confirmation) if confirmation else None, shape[2]
+            )
+        found[address] = facts
+    return found
 
 
-def load_erased(conn: Connection, account: Account, channel: Channel, keys: Iterable[str]) -> set[str]:
-    by_hash = {account.address_hash(channel, key): key for key in keys}
+def load_erased(
+    conn: Connection,
+    account: Account,
+    channel: Channel,
+    keys: Iterable[str],
+    hash_of: Callable[[Channel, str], str] | None = None,
+) -> set[str]:
+    """The keys among `keys` that were erased (R22). `hash_of`: the caller's memo of
+    `account.address_hash`, when it needs the hashes again (a writer's events)."""
+    hash_of = hash_of or account.address_hash
+    by_hash = {hash_of(channel, key): key for key in keys}
     if not by_hash:
         return set()
     e = t.erasures

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,7 +31,7 @@ def upsert(
     """
     if not rows:
         return [] if returning and conn.dialect.name == "postgresql" else None
-    ordered = sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+    ordered = sorted(rows, key=operator.itemgetter(*keys))
     # With nothing to overwrite we still "update" one key column to itself, but only
     # `WHERE false`: unlike DO NOTHING, that locks an existing row until commit, which
     # serializes writers of one address (see services.changes), and unlike a real update
