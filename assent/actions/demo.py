@@ -89,7 +89,7 @@ def _catalog(conn: Connection) -> None:
             "notice_text": NOTICE,
             "notice_version": NOTICE_VERSION,
             "notice_translations": {"sv": {"text": NOTICE_SV}},
-            "sms_help_text": "Acme Outfitters: reply STOP to opt out. Help: support@acme.example",
+            "sms_help_text": "support@acme.example",  # the help contact: HELP answers "<company>: <this>. …"
         },
     )
     kids = catalog.create_business_unit(

@@ -124,6 +124,16 @@ def test_help_answers_with_the_help_text_and_changes_nothing(
     assert count_rows(db, "wide_opt_outs") == 0
 
 
+def test_the_demo_units_help_reply_names_its_help_contact_once(twilio: Twilio, db: Any) -> None:
+    # `assent serve --demo`: texting HELP gets "<company>: <help contact>. …", the help
+    # contact being what the unit's sms_help_text holds (not a second "reply STOP" sentence)
+    from assent.actions.demo import seed_if_empty
+
+    assert seed_if_empty(db)
+    reply = one_message(twilio.text("HELP"))
+    assert reply == "Acme Outfitters AB: support@acme.example. Msg&data rates may apply. Reply STOP to cancel."
+
+
 def test_a_whatsapp_stop_opts_out_of_whatsapp_only(twilio: Twilio, client: TestClient, read_headers: dict[str, str]) -> None:
     reply = one_message(twilio.text("STOP", sender=f"whatsapp:{CAROL}", to=f"whatsapp:{OUR_NUMBER}"))
     assert reply == OPT_OUT_REPLY
