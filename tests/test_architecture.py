@@ -68,3 +68,65 @@ def test_import_contracts_hold() -> None:
     result = subprocess.run([lint], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "0 broken" in result.stdout
+
+
+#: columns whose values are a domain enum (issue 7 point 3): code names the member, never its text
+ENUM_COLUMNS = frozenset({"kind", "status", "old_status", "new_status", "state", "actor_kind"})
+#: where the text is the point: the domain's own definitions, migrations (frozen history) and
+#: the standalone verifier (it runs without assent installed)
+NOT_SCANNED = ("assent/domain/", "assent/storage/migrations/", "assent/verifier_standalone.py")
+
+
+def _enum_texts(path: Path) -> list[str]:
+    """`column=<enum text>`, `x.column == <enum text>` and `"column": <enum text>` in a module."""
+    from assent.domain.model import ActorClass, EventKind, EventState, JobStatus, Status
+
+    texts = {member.value for enum in (EventKind, EventState, JobStatus, Status, ActorClass) for member in enum}
+
+    def name(node: ast.AST) -> str | None:
+        if isinstance(node, ast.Attribute):
+            return node.attr
+        if isinstance(node, ast.Name):
+            return node.id
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        return None
+
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        pairs: list[tuple[str | None, ast.AST]] = []
+        if isinstance(node, ast.Call):
+            pairs += [(k.arg, k.value) for k in node.keywords]
+        elif isinstance(node, ast.Compare):
+            pairs += [(name(node.left), right) for right in node.comparators]
+        elif isinstance(node, ast.Dict):
+            pairs += [(name(k) if k is not None else None, v) for k, v in zip(node.keys, node.values, strict=True)]
+        for column, value in pairs:
+            values = value.elts if isinstance(value, ast.Tuple | ast.List | ast.Set) else [value]
+            for v in values:
+                if column in ENUM_COLUMNS and isinstance(v, ast.Constant) and v.value in texts:
+                    found.append(f"{where}:{v.lineno} {column} {v.value!r}")
+    return found
+
+
+def test_enum_valued_columns_are_named_by_their_enum() -> None:
+    offenders = [
+        found
+        for path in sorted((ROOT / "assent").rglob("*.py"))
+        if not str(path.relative_to(ROOT)).startswith(NOT_SCANNED)
+        for found in _enum_texts(path)
+    ]
+    assert offenders == [], "use the enum member (EventKind.STATUS), not its text:\n" + "\n".join(offenders)
+
+
+def test_the_enum_check_finds_a_text_it_should(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        'q = e.c.kind == "STATUS"\nw(new_status="SUBSCRIBED", kind=EventKind.STATUS)\nd = {"state": "QUEUED"}\n'
+    )
+    assert [f.split(" ", 1)[1] for f in _enum_texts(sample)] == [
+        "kind 'STATUS'",
+        "new_status 'SUBSCRIBED'",
+        "state 'QUEUED'",
+    ]

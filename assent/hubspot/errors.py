@@ -5,7 +5,8 @@
 
 HubSpot answers bad input with 400 (never 422): Assent's 422s (an invalid address, a missing
 legal basis) become 400 `VALIDATION_ERROR` here. Routing (404, 405), authentication (401,
-403), oversized bodies (413) and unexpected failures (500) use the same shape.
+403), oversized bodies (413), an unreachable database (503, with Retry-After) and unexpected
+failures (500) use the same shape.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assent.services.errors import FieldError, Problem
+from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +120,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(sa.exc.DataError)
     def _out_of_range(_request: Request, _exc: Exception) -> JSONResponse:
         return error_response(400, "a value in the request is out of range for its field")
+
+    def _unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+        response = error_response(503, "The database cannot be reached; nothing was written. Try again in a moment.")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for error in UNAVAILABLE:
+        app.add_exception_handler(error, _unavailable)
 
     @app.exception_handler(Exception)
     def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from assent.config import Settings
 from assent.services.errors import Problem
+from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE
 
 #: no provider's callback comes near this; anything larger is refused unread
 MAX_BODY = 64 * 1024
@@ -53,6 +54,15 @@ def install_errors(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail))
+
+    def _unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+        # Nothing was written: a 5xx, so the provider delivers the callback again (or to its fallback).
+        response = problem(503, "the database cannot be reached; nothing was written")
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for error in UNAVAILABLE:
+        app.add_exception_handler(error, _unavailable)
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:

@@ -18,10 +18,10 @@ from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 
+from assent import i18n
 from assent.config import Settings
+from assent.i18n import N_
 from assent.mail import POLICY
-from assent.pages import i18n
-from assent.pages.i18n import N_
 from assent.services.branding import Brand
 from assent.services.links import LinkTarget, urls_for
 

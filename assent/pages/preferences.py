@@ -22,11 +22,11 @@ from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from assent import i18n
 from assent.actions import contact_pages
 from assent.actions.contact_pages import Choices
 from assent.domain.model import Channel, Status, Verdict, WideOptOut
-from assent.pages import i18n
-from assent.pages.i18n import N_
+from assent.i18n import N_
 from assent.pages.links import Opened, open_link, read_form
 from assent.pages.web import check_form, db_of, evidence_context, form_token, render, settings_of
 from assent.services.branding import Brand

@@ -15,10 +15,10 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from assent import i18n
 from assent.actions import contact_pages, signups
 from assent.domain.model import Channel
-from assent.pages import i18n
-from assent.pages.i18n import N_
+from assent.i18n import N_
 from assent.pages.links import open_link, read_form
 from assent.pages.web import (
     PageError,

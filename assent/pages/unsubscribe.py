@@ -17,8 +17,8 @@ from sqlalchemy.engine import Connection
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from assent import i18n
 from assent.actions import contact_pages
-from assent.pages import i18n
 from assent.pages.links import Opened, open_link, read_form
 from assent.pages.web import PageError, db_of, evidence_context, paths, render
 from assent.services import catalog

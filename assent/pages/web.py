@@ -11,9 +11,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from assent import i18n
 from assent.config import Settings
 from assent.mail import Mailer
-from assent.pages import i18n
 from assent.services.branding import Brand
 from assent.services.ledger import RequestContext
 from assent.services.links import Signer, Urls

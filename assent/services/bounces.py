@@ -56,9 +56,9 @@ class FeedbackWriter(Writer):
             events.append(
                 self.event(
                     bounce.address,
-                    kind="UNDELIVERABLE",
-                    old_status="DELIVERABLE",
-                    new_status="UNDELIVERABLE",
+                    kind=EventKind.UNDELIVERABLE,
+                    old_status=EventState.DELIVERABLE,
+                    new_status=EventState.UNDELIVERABLE,
                     legal_basis_explanation=reason,
                 )
             )

@@ -1,6 +1,6 @@
 """Which languages Assent knows: those of the Unicode CLDR, through Babel's locale data.
 
-Knowing a language is not having texts in it (`pages.i18n.SUPPORTED` lists the catalogs):
+Knowing a language is not having texts in it (`assent.i18n.SUPPORTED` lists the catalogs):
 a unit or a link may name any known language, and pages and emails fall back along R17's
 order to one with a catalog. A tag whose primary subtag names no language at all ("xx") is
 refused at the edge, before anything is written.

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.engine import Connection
 
+from assent.domain.model import ActorClass, EventKind, Status
 from assent.services import checkpoints
 from assent.services.errors import NotFound
 from assent.storage import tables as t
@@ -126,9 +127,9 @@ def own_opt_ins(conn: Connection, address_hash: str, source: str, after_id: int)
         e.c.address_hash == address_hash,
         e.c.id > after_id,
         e.c.source == source,
-        e.c.actor_kind == "CONTACT",
-        e.c.kind == "STATUS",
-        e.c.new_status == "SUBSCRIBED",
+        e.c.actor_kind == ActorClass.CONTACT,
+        e.c.kind == EventKind.STATUS,
+        e.c.new_status == Status.SUBSCRIBED,
     )
     return list(conn.execute(query.order_by(e.c.id)).scalars())
 

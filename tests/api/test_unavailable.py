@@ -58,6 +58,32 @@ def test_the_admin_answers_its_own_page(down: TestClient) -> None:
     assert "The database cannot be reached" in response.text
 
 
+def test_the_hubspot_api_answers_its_own_error_shape(down: TestClient) -> None:
+    response = down.get("/communication-preferences/v3/definitions", headers={"Authorization": "Bearer ak_x.y"})
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    body = response.json()
+    assert body["status"] == "error"
+    assert "database cannot be reached" in body["message"]
+    assert body["correlationId"] == response.headers["x-hubspot-correlation-id"]
+
+
+def test_the_inbound_webhooks_answer_a_status_a_provider_retries() -> None:
+    settings = Settings(
+        database_url=UNREACHABLE["closed-port"],
+        secret_keys=("k",),
+        run_worker=False,
+        postmark_webhook_user="u",
+        postmark_webhook_password="p",
+    )
+    record = {"RecordType": "Bounce", "ID": 1, "Type": "HardBounce", "Email": "pat@example.com"}
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        response = client.post("/inbound/postmark", json=record, auth=("u", "p"))
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "5"
+
+
 def test_ops_answer_plainly(down: TestClient) -> None:
     response = down.get("/readyz")
     assert response.status_code == 503

@@ -10,7 +10,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 import assent
-from assent.pages.i18n import LOCALES, SUPPORTED
+from assent.i18n import LOCALES, SUPPORTED
 
 ROOT = Path(assent.__file__).parent.parent
 METHODS = [
@@ -39,7 +39,7 @@ def test_it_has_every_text_translated_and_compiled() -> None:
         assert in_code <= in_catalog, f"{language}: run pybabel extract/update: {sorted(in_code - in_catalog)}"
         translated = {m.id: m.string for m in source if m.id and m.string and not m.fuzzy}
         assert translated == {m.id: m.string for m in compiled if m.id}, (
-            f"{language}: run pybabel compile -d assent/pages/locales"
+            f"{language}: run pybabel compile -d assent/locales"
         )
         if language != "en":
             untranslated = [m.id for m in source if m.id and (not m.string or m.fuzzy)]

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from assent.pages import i18n
+from assent import i18n
 from assent.storage.db import Database
 from tests.conftest import count_rows
 from tests.pages.conftest import Shop, form_token, history, links_for, path, statuses, subscribe, subscriber

@@ -10,13 +10,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
+from assent import i18n
 from assent.actions import catalog as actions
 from assent.admin import words
 from assent.admin.security import SignedIn, admin, request_context, viewer
 from assent.admin.web import base, form_values, is_htmx, redirect, render, validation_words, with_query
 from assent.api.catalog import SubscriptionTypeIn, SubscriptionTypePatch
 from assent.domain.model import Channel
-from assent.pages import i18n
 from assent.pages.preferences import preview as pages_preview
 from assent.services import catalog
 from assent.services.branding import load_brand

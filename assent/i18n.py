@@ -1,13 +1,13 @@
 """Languages of the contact-facing pages and emails (SPEC R17), through Babel catalogs.
 
-Catalogs live in `assent/pages/locales/<lang>/LC_MESSAGES/messages.{po,mo}`; the compiled
+Catalogs live in `assent/locales/<lang>/LC_MESSAGES/messages.{po,mo}`; the compiled
 `.mo` files are committed, so an install needs no build step. After changing a text:
 
-    pybabel extract -F assent/pages/babel.cfg -o assent/pages/locales/messages.pot \
+    pybabel extract -F assent/babel.cfg -o assent/locales/messages.pot \
         --no-location --omit-header --sort-output .
-    pybabel update -i assent/pages/locales/messages.pot -d assent/pages/locales -w 100
+    pybabel update -i assent/locales/messages.pot -d assent/locales -w 100
     # translate the new entries in sv/LC_MESSAGES/messages.po, then
-    pybabel compile -d assent/pages/locales
+    pybabel compile -d assent/locales
 
 (tests/pages/test_i18n.py fails while a `.mo` is out of date with its `.po`.)
 """
