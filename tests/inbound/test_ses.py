@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import secrets
 from typing import Any
 
 import pytest
@@ -206,3 +207,15 @@ def test_it_fetches_the_certificate_only_over_verified_tls(
         response = post(client, message)
     assert response.status_code == 502
     assert count_rows(db, "ledger_events") == 0
+
+
+def test_the_signing_certificate_is_fetched_once_and_cached(
+    inbound: TestClient, sns_server: SnsServer, admin_headers: dict[str, str]
+) -> None:
+    cert_url = f"{sns_server.base}/cert.pem?cached={secrets.token_hex(4)}"
+    path = cert_url.removeprefix(sns_server.base)
+    for n, version in enumerate((1, 2, 1)):
+        message = sns_server.notification(bounce("Transient", f"cached{n}@example.com"))
+        assert post(inbound, sns_server.sign(message, version, cert_url=cert_url)).json()["applied"] == 1
+    assert sns_server.requests.count(path) == 1
+    assert subscriber(inbound, admin_headers, "cached2@example.com")["soft_bounces"] == 1
