@@ -215,3 +215,44 @@ def test_the_same_batch_delivered_four_times_at_once_applies_once(
     assert count_rows(db, "ledger_events") == len(events)  # one soft bounce or opt-out event each
     assert all(subscriber(inbound, admin_headers, f"race{i}@example.com")["soft_bounces"] == 1 for i in (0, 25, 49))
     assert len(subscriber(inbound, admin_headers, "race-spam@example.com")["wide_opt_outs"]) == 1
+
+
+def test_a_later_group_resubscribe_lifts_nothing_and_drops_and_blocks_mean_what_they_say(
+    inbound: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey, make: Catalog, admin_headers: dict[str, str]
+) -> None:
+    offers = make.type("Offers", sendgrid_group_id=31)
+    assert post(inbound, sendgrid_key, [event("group_unsubscribe", "back@example.com", "g1", asm_group_id=31)]).json()[
+        "effects"
+    ] == {"TYPE_OPT_OUT": 1}
+    # The person resubscribed in SendGrid's preference page, in a later request (R5: not here).
+    later = post(inbound, sendgrid_key, [event("group_resubscribe", "back@example.com", "g2", asm_group_id=31)])
+    assert later.json()["effects"] == {"EVIDENCE": 1}
+    back = subscriber(inbound, admin_headers, "back@example.com")
+    assert status_of(back, offers) == "UNSUBSCRIBED"
+    history = inbound.get("/api/v1/subscribers/EMAIL/back@example.com/history", headers=admin_headers).json()
+    assert [e["kind"] for e in history["results"]].count("ESP_RESUBSCRIBE") == 1
+
+    # `dropped`: SendGrid did not send because its own lists hold the address.
+    dropped = [
+        event("dropped", "d-bounced@example.com", "d1", reason="Bounced Address"),
+        event("dropped", "d-spam@example.com", "d2", reason="Spam Reporting Address"),
+        event("dropped", "d-unsub@example.com", "d3", reason="Unsubscribed Address"),
+        event("dropped", "d-invalid@example.com", "d4", reason="Invalid SMTPAPI header"),
+    ]
+    assert post(inbound, sendgrid_key, dropped).json()["effects"] == {"UNDELIVERABLE": 1, "WIDE_OPT_OUT": 2}
+    assert subscriber(inbound, admin_headers, "d-bounced@example.com")["undeliverable"] is True
+    assert wides(subscriber(inbound, admin_headers, "d-spam@example.com")) == [(0, "CONTACT", "SPAM_COMPLAINT")]
+    assert wides(subscriber(inbound, admin_headers, "d-unsub@example.com")) == [(0, "CONTACT", "ESP_UNSUBSCRIBE")]
+
+    # Soft bounces (blocks) are counted and never suppress: the decision is a never-bounced address's.
+    blocks = [event("bounce", "blocked@example.com", f"b{i}", type="blocked", reason="421") for i in range(3)]
+    post(inbound, sendgrid_key, blocks)
+    assert subscriber(inbound, admin_headers, "blocked@example.com")["soft_bounces"] == 3
+
+    def decision(address: str) -> dict[str, Any]:
+        params = {"channel": "EMAIL", "address": address, "subscription_type_id": offers}
+        answer = dict(inbound.get("/api/v1/decisions", params=params, headers=admin_headers).json())
+        return {k: answer[k] for k in ("allowed", "reasons")}
+
+    assert decision("blocked@example.com") == decision("never-bounced@example.com")
+    assert "UNDELIVERABLE" in decision("d-bounced@example.com")["reasons"]

@@ -219,3 +219,30 @@ def test_the_signing_certificate_is_fetched_once_and_cached(
         assert post(inbound, sns_server.sign(message, version, cert_url=cert_url)).json()["applied"] == 1
     assert sns_server.requests.count(path) == 1
     assert subscriber(inbound, admin_headers, "cached2@example.com")["soft_bounces"] == 1
+
+
+def test_deliveries_and_not_spam_feedback_change_nothing(
+    inbound: TestClient, sns_server: SnsServer, db: Database, admin_headers: dict[str, str]
+) -> None:
+    delivery = {
+        "notificationType": "Delivery",
+        "delivery": {
+            "timestamp": "2026-11-27T10:00:00.000Z",
+            "recipients": ["ok@example.com"],
+            "smtpResponse": "250 2.6.0 Message received",
+            "processingTimeMillis": 546,
+            "reportingMTA": "a8-70.smtp-out.amazonses.com",
+        },
+        "mail": {"messageId": "0100017a-m3", "source": "news@sender.example.com", "destination": ["ok@example.com"]},
+    }
+    not_spam = complaint("ok@example.com")
+    not_spam["complaint"]["complaintFeedbackType"] = "not-spam"
+    for message in (delivery, not_spam):
+        response = post(inbound, sns_server.sign(sns_server.notification(message), 2))
+        assert response.status_code == 200, response.text
+        assert response.json()["applied"] == 0
+    view = subscriber(inbound, admin_headers, "ok@example.com")
+    assert (view["undeliverable"], view["soft_bounces"]) == (False, 0)
+    assert (view["wide_opt_outs"], view["complaints"]) == ([], [])
+    assert count_rows(db, "ledger_events") == 0
+    assert count_rows(db, "inbound_events") == 0
