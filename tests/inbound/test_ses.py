@@ -246,3 +246,39 @@ def test_deliveries_and_not_spam_feedback_change_nothing(
     assert (view["wide_opt_outs"], view["complaints"]) == ([], [])
     assert count_rows(db, "ledger_events") == 0
     assert count_rows(db, "inbound_events") == 0
+
+
+def test_with_topic_arns_set_another_accounts_topic_is_neither_confirmed_nor_believed(
+    feedback_settings: Settings,
+    sns_server: SnsServer,
+    db: Database,
+    admin_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SNS signs every topic's messages, anyone's: a stranger may subscribe this endpoint to a
+    topic of their own AWS account and publish "bounces" for any address. With
+    ASSENT_SNS_TOPIC_ARNS set, only the listed topics are confirmed and believed."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(sns_server.ca_file))
+    ours = "arn:aws:sns:us-east-1:123456789012:ses-feedback"
+    theirs = "arn:aws:sns:us-east-1:999999999999:not-yours"
+    listed = Settings.from_env({"ASSENT_SNS_TOPIC_ARNS": f" {ours}, arn:aws:sns:eu-west-1:123456789012:other "})
+    assert listed.sns_topic_arns == (ours, "arn:aws:sns:eu-west-1:123456789012:other")
+    settings = dataclasses.replace(feedback_settings, sns_topic_arns=(ours,))
+    stamp = dt.datetime.now(dt.UTC).isoformat()
+    with TestClient(create_app(settings, db)) as client:
+        confirm = {
+            "Type": "SubscriptionConfirmation", "MessageId": "m-theirs", "Token": "their-token", "TopicArn": theirs,
+            "Message": "subscribe", "SubscribeURL": f"{sns_server.base}/confirm?Token=their-token", "Timestamp": stamp,
+        }  # fmt: skip
+        refused = post(client, sns_server.sign(confirm))
+        assert refused.status_code == 403
+        assert "ASSENT_SNS_TOPIC_ARNS" in refused.json()["detail"]
+        assert "/confirm?Token=their-token" not in sns_server.requests
+        forged = sns_server.notification(bounce("Permanent", "victim@example.com"), TopicArn=theirs)
+        assert post(client, sns_server.sign(forged)).status_code == 403
+        assert count_rows(db, "ledger_events") == 0
+        assert count_rows(db, "inbound_events") == 0
+        real = sns_server.notification(bounce("Permanent", "gone@example.com"), TopicArn=ours)
+        assert post(client, sns_server.sign(real, 2)).json()["effects"] == {"UNDELIVERABLE": 1}
+        assert subscriber(client, admin_headers, "gone@example.com")["undeliverable"] is True
+        assert subscriber(client, admin_headers, "victim@example.com")["undeliverable"] is False
