@@ -263,7 +263,7 @@ def test_with_topic_arns_set_another_accounts_topic_is_neither_confirmed_nor_bel
     theirs = "arn:aws:sns:us-east-1:999999999999:not-yours"
     listed = Settings.from_env({"ASSENT_SNS_TOPIC_ARNS": f" {ours}, arn:aws:sns:eu-west-1:123456789012:other "})
     assert listed.sns_topic_arns == (ours, "arn:aws:sns:eu-west-1:123456789012:other")
-    settings = dataclasses.replace(feedback_settings, sns_topic_arns=(ours,))
+    settings = dataclasses.replace(feedback_settings, sns_topic_arns=(ours,), ses_raw_token="raw-token")
     stamp = dt.datetime.now(dt.UTC).isoformat()
     with TestClient(create_app(settings, db)) as client:
         confirm = {
@@ -282,3 +282,9 @@ def test_with_topic_arns_set_another_accounts_topic_is_neither_confirmed_nor_bel
         assert post(client, sns_server.sign(real, 2)).json()["effects"] == {"UNDELIVERABLE": 1}
         assert subscriber(client, admin_headers, "gone@example.com")["undeliverable"] is True
         assert subscriber(client, admin_headers, "victim@example.com")["undeliverable"] is False
+        # Raw message delivery names its topic in a header.
+        raw = json.dumps(bounce("Permanent", "raw@example.com"))
+        for topic, status in ((theirs, 403), (ours, 200)):
+            headers = {"x-amz-sns-message-id": f"raw-{status}", "x-amz-sns-topic-arn": topic}
+            response = client.post("/inbound/ses?token=raw-token", content=raw, headers=headers)
+            assert response.status_code == status, response.text
