@@ -41,6 +41,9 @@ class Settings:
     #: where SNS signing certificates and SubscribeURLs may be fetched from; empty means
     #: HTTPS on an sns.<region>.amazonaws.com host
     sns_cert_url_prefixes: tuple[str, ...] = ()
+    #: the SNS topics whose messages are believed (and subscriptions confirmed); empty means
+    #: any topic (SNS signs every account's topics alike)
+    sns_topic_arns: tuple[str, ...] = ()
     #: the `token` URL parameter that lets SNS raw message delivery in (it is unsigned)
     ses_raw_token: str | None = None
     #: the base64 verification key SendGrid shows for the Signed Event Webhook
@@ -86,6 +89,7 @@ class Settings:
             "sns_cert_url_prefixes": tuple(
                 p.strip() for p in env.get("ASSENT_SNS_CERT_URL_PREFIXES", "").split(",") if p.strip()
             ),
+            "sns_topic_arns": tuple(a.strip() for a in env.get("ASSENT_SNS_TOPIC_ARNS", "").split(",") if a.strip()),
             "ses_raw_token": env.get("ASSENT_SES_RAW_TOKEN") or None,
             "sendgrid_public_key": env.get("ASSENT_SENDGRID_PUBLIC_KEY") or None,
             "postmark_webhook_user": env.get("ASSENT_POSTMARK_WEBHOOK_USER") or None,

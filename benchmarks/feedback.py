@@ -8,6 +8,11 @@ group), signed with a P-256 key made here exactly as SendGrid signs, POSTed over
 dedup, every Writer call, commit). Then the first batch again: a provider's retry, all
 duplicates.
 
+Wall-clock times depend on what else the machine runs; the CPU seconds each batch costs do
+much less, so each batch also reports the CPU of the `assent serve` process (and, on
+PostgreSQL, of the database's server processes for this database), read from /proc before
+and after it: the server side of one batch, which is what must fit in the second.
+
     python -m benchmarks.feedback --backend both --events 1000 --batches 10
 
 Uses only the standard library client (urllib) and a fresh database per backend.
@@ -98,6 +103,41 @@ def post(url: str, key: ec.EllipticCurvePrivateKey, batch: list[dict[str, Any]])
     return time.perf_counter() - start, answer
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc), 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(process: subprocess.Popen[bytes], database_url: str) -> float:
+    """CPU so far of `assent serve` (its session: the process and any child) and, on
+    PostgreSQL, of the backends connected to its database."""
+    session = [
+        int(entry.name)
+        for entry in Path("/proc").iterdir()
+        if entry.name.isdigit() and _session_of(int(entry.name)) == process.pid
+    ]
+    seconds = sum(cpu_seconds(pid) for pid in session)
+    if database_url.startswith("postgresql"):
+        url = sa.make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchall()
+        seconds += sum(cpu_seconds(pid) for (pid,) in rows)
+    return seconds
+
+
+def _session_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def database(backend: str, work: Path) -> tuple[str, Any]:
     if backend == "sqlite":
         return f"sqlite:///{work / 'feedback.db'}", lambda: None
@@ -165,12 +205,16 @@ def run(backend: str, count: int, batches: int) -> dict[str, Any]:
                 rng = random.Random(13)
                 generated = [events(b, count, news, rng) for b in range(batches)]
                 post(url, key, events(-1, 10, news, rng))  # warm up: first connections, imports
-                times, applied = [], 0
+                times, cpus, applied = [], [], 0
                 for batch in generated:
+                    before = server_cpu(process, url_of_db)
                     seconds, answer = post(url, key, batch)
+                    cpus.append(server_cpu(process, url_of_db) - before)
                     times.append(seconds)
                     applied += answer["applied"]
+                before = server_cpu(process, url_of_db)
                 retry_seconds, retry = post(url, key, generated[0])
+                retry_cpu = server_cpu(process, url_of_db) - before
             finally:
                 os.killpg(process.pid, signal.SIGTERM)
                 process.wait(timeout=30)
@@ -183,9 +227,14 @@ def run(backend: str, count: int, batches: int) -> dict[str, Any]:
         "median_s": round(statistics.median(times), 3),
         "max_s": round(max(times), 3),
         "applied_per_batch": applied // batches,
+        "server_cpu_median_s": round(statistics.median(cpus), 3),
+        "server_cpu_max_s": round(max(cpus), 3),
         "retry_s": round(retry_seconds, 3),
+        "retry_server_cpu_s": round(retry_cpu, 3),
         "retry_duplicates": retry["duplicates"],
         "target_met": max(times) <= 1.0,
+        "cpu_within_target": max(cpus) <= 1.0,
+        "load_average": round(os.getloadavg()[0], 1),
     }
 
 

@@ -8,6 +8,10 @@ note of and nothing visited. A `Notification`'s `Message` is the SES notificatio
 neutral event per recipient, deduplicated on the SNS `MessageId` (`MessageId#2`, … for
 the further recipients of one notification).
 
+SNS signs the messages of every AWS account's topics alike: with `ASSENT_SNS_TOPIC_ARNS` set,
+a message (or raw delivery's `x-amz-sns-topic-arn`) from any other topic is refused (403)
+and its subscription never confirmed.
+
 Raw message delivery carries no SNS envelope and so no signature: it is refused unless
 `ASSENT_SES_RAW_TOKEN` is set and the URL carries it (`/inbound/ses?token=…`); its id is
 SNS's `x-amz-sns-message-id` header.
@@ -60,6 +64,7 @@ async def receive(request: Request) -> JSONResponse:
         await run_in_threadpool(verifier.verify, payload)
         kind = payload["Type"]
         esp.check_fresh(_sns_time(payload.get("Timestamp")))
+        _check_topic(settings, payload.get("TopicArn"))
         if kind == "SubscriptionConfirmation":
             await run_in_threadpool(verifier.confirm, payload)
             return JSONResponse({"confirmed": True, "topic_arn": payload.get("TopicArn")})
@@ -84,10 +89,21 @@ async def _raw(request: Request, settings: Settings, payload: dict[str, Any]) ->
     given = request.query_params.get("token", "")
     if not secrets.compare_digest(given.encode(), settings.ses_raw_token.encode()):
         raise esp.unauthorized("raw message delivery: the token parameter is missing or wrong")
+    _check_topic(settings, request.headers.get("x-amz-sns-topic-arn"))
     message_id = request.headers.get("x-amz-sns-message-id", "")
     if not message_id or len(message_id) > 150:
         raise esp.bad_request("raw message delivery: the x-amz-sns-message-id header is missing")
     return await esp.apply(request, PROVIDER, parse(message_id, payload))
+
+
+def _check_topic(settings: Settings, topic: object) -> None:
+    """Refuse a topic that ASSENT_SNS_TOPIC_ARNS (when set) does not list."""
+    if settings.sns_topic_arns and topic not in settings.sns_topic_arns:
+        raise esp.Refused(
+            403,
+            title="Forbidden",
+            detail=f"TopicArn {str(topic)[:200]!r} is not one of ASSENT_SNS_TOPIC_ARNS; nothing written or confirmed",
+        )
 
 
 def _sns_time(raw: object) -> dt.datetime:

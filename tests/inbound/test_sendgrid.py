@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
+from sendgrid import EventWebhook
 
 from assent.app import create_app
 from assent.config import Settings
@@ -161,3 +164,95 @@ def test_it_answers_503_naming_the_variable_when_not_configured(settings: Settin
         response = client.post("/inbound/sendgrid", content=b"[]")
     assert response.status_code == 503
     assert "ASSENT_SENDGRID_PUBLIC_KEY" in response.json()["detail"]
+
+
+def test_sendgrids_own_library_verifies_what_these_tests_sign(
+    inbound: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey, feedback_settings: Settings
+) -> None:
+    """The helper that signs every SendGrid request here signs as SendGrid does: SendGrid's
+    own verifier (sendgrid.EventWebhook) accepts its signature with the key as
+    ASSENT_SENDGRID_PUBLIC_KEY holds it, and refuses it for another body or timestamp — and
+    so does the endpoint."""
+    body = json.dumps([event("spamreport", "lib@example.com", "lib-1")]).encode()
+    headers = sendgrid_headers(sendgrid_key, body)
+    signature = headers["X-Twilio-Email-Event-Webhook-Signature"]
+    timestamp = headers["X-Twilio-Email-Event-Webhook-Timestamp"]
+    assert feedback_settings.sendgrid_public_key is not None
+    webhook = EventWebhook(feedback_settings.sendgrid_public_key)
+    assert webhook.verify_signature(body.decode(), signature, timestamp) is True
+    other = body.replace(b"lib@", b"lob@")
+    assert webhook.verify_signature(other.decode(), signature, timestamp) is False
+    assert webhook.verify_signature(body.decode(), signature, str(int(timestamp) + 1)) is False
+    assert inbound.post("/inbound/sendgrid", content=other, headers=headers).status_code == 401
+    later = {**headers, "X-Twilio-Email-Event-Webhook-Timestamp": str(int(timestamp) + 1)}
+    assert inbound.post("/inbound/sendgrid", content=body, headers=later).status_code == 401
+    assert inbound.post("/inbound/sendgrid", content=body, headers=headers).json()["applied"] == 1
+
+
+def test_the_same_batch_delivered_four_times_at_once_applies_once(
+    inbound: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey, db: Database, admin_headers: dict[str, str]
+) -> None:
+    """A provider's retries racing the first delivery (a timeout): exactly one request
+    applies each event, the others count it a duplicate, and nothing is written twice."""
+    events = [
+        event("bounce", f"race{i}@example.com", f"race-{i}", type="blocked", reason="421 try later") for i in range(50)
+    ] + [event("spamreport", "race-spam@example.com", "race-spam")]
+    body = json.dumps(events).encode()
+    headers = sendgrid_headers(sendgrid_key, body)
+    start = threading.Barrier(4)
+
+    def deliver() -> dict[str, Any]:
+        start.wait()
+        response = inbound.post("/inbound/sendgrid", content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: deliver(), range(4)))
+    assert sum(a["applied"] for a in answers) == len(events)
+    assert sum(a["duplicates"] for a in answers) == 3 * len(events)
+    assert count_rows(db, "inbound_events") == len(events)
+    assert count_rows(db, "ledger_events") == len(events)  # one soft bounce or opt-out event each
+    assert all(subscriber(inbound, admin_headers, f"race{i}@example.com")["soft_bounces"] == 1 for i in (0, 25, 49))
+    assert len(subscriber(inbound, admin_headers, "race-spam@example.com")["wide_opt_outs"]) == 1
+
+
+def test_a_later_group_resubscribe_lifts_nothing_and_drops_and_blocks_mean_what_they_say(
+    inbound: TestClient, sendgrid_key: ec.EllipticCurvePrivateKey, make: Catalog, admin_headers: dict[str, str]
+) -> None:
+    offers = make.type("Offers", sendgrid_group_id=31)
+    assert post(inbound, sendgrid_key, [event("group_unsubscribe", "back@example.com", "g1", asm_group_id=31)]).json()[
+        "effects"
+    ] == {"TYPE_OPT_OUT": 1}
+    # The person resubscribed in SendGrid's preference page, in a later request (R5: not here).
+    later = post(inbound, sendgrid_key, [event("group_resubscribe", "back@example.com", "g2", asm_group_id=31)])
+    assert later.json()["effects"] == {"EVIDENCE": 1}
+    back = subscriber(inbound, admin_headers, "back@example.com")
+    assert status_of(back, offers) == "UNSUBSCRIBED"
+    history = inbound.get("/api/v1/subscribers/EMAIL/back@example.com/history", headers=admin_headers).json()
+    assert [e["kind"] for e in history["results"]].count("ESP_RESUBSCRIBE") == 1
+
+    # `dropped`: SendGrid did not send because its own lists hold the address.
+    dropped = [
+        event("dropped", "d-bounced@example.com", "d1", reason="Bounced Address"),
+        event("dropped", "d-spam@example.com", "d2", reason="Spam Reporting Address"),
+        event("dropped", "d-unsub@example.com", "d3", reason="Unsubscribed Address"),
+        event("dropped", "d-invalid@example.com", "d4", reason="Invalid SMTPAPI header"),
+    ]
+    assert post(inbound, sendgrid_key, dropped).json()["effects"] == {"UNDELIVERABLE": 1, "WIDE_OPT_OUT": 2}
+    assert subscriber(inbound, admin_headers, "d-bounced@example.com")["undeliverable"] is True
+    assert wides(subscriber(inbound, admin_headers, "d-spam@example.com")) == [(0, "CONTACT", "SPAM_COMPLAINT")]
+    assert wides(subscriber(inbound, admin_headers, "d-unsub@example.com")) == [(0, "CONTACT", "ESP_UNSUBSCRIBE")]
+
+    # Soft bounces (blocks) are counted and never suppress: the decision is a never-bounced address's.
+    blocks = [event("bounce", "blocked@example.com", f"b{i}", type="blocked", reason="421") for i in range(3)]
+    post(inbound, sendgrid_key, blocks)
+    assert subscriber(inbound, admin_headers, "blocked@example.com")["soft_bounces"] == 3
+
+    def decision(address: str) -> dict[str, Any]:
+        params = {"channel": "EMAIL", "address": address, "subscription_type_id": offers}
+        answer = dict(inbound.get("/api/v1/decisions", params=params, headers=admin_headers).json())
+        return {k: answer[k] for k in ("allowed", "reasons")}
+
+    assert decision("blocked@example.com") == decision("never-bounced@example.com")
+    assert "UNDELIVERABLE" in decision("d-bounced@example.com")["reasons"]

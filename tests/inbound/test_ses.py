@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import secrets
 from typing import Any
 
 import pytest
@@ -206,3 +207,84 @@ def test_it_fetches_the_certificate_only_over_verified_tls(
         response = post(client, message)
     assert response.status_code == 502
     assert count_rows(db, "ledger_events") == 0
+
+
+def test_the_signing_certificate_is_fetched_once_and_cached(
+    inbound: TestClient, sns_server: SnsServer, admin_headers: dict[str, str]
+) -> None:
+    cert_url = f"{sns_server.base}/cert.pem?cached={secrets.token_hex(4)}"
+    path = cert_url.removeprefix(sns_server.base)
+    for n, version in enumerate((1, 2, 1)):
+        message = sns_server.notification(bounce("Transient", f"cached{n}@example.com"))
+        assert post(inbound, sns_server.sign(message, version, cert_url=cert_url)).json()["applied"] == 1
+    assert sns_server.requests.count(path) == 1
+    assert subscriber(inbound, admin_headers, "cached2@example.com")["soft_bounces"] == 1
+
+
+def test_deliveries_and_not_spam_feedback_change_nothing(
+    inbound: TestClient, sns_server: SnsServer, db: Database, admin_headers: dict[str, str]
+) -> None:
+    delivery = {
+        "notificationType": "Delivery",
+        "delivery": {
+            "timestamp": "2026-11-27T10:00:00.000Z",
+            "recipients": ["ok@example.com"],
+            "smtpResponse": "250 2.6.0 Message received",
+            "processingTimeMillis": 546,
+            "reportingMTA": "a8-70.smtp-out.amazonses.com",
+        },
+        "mail": {"messageId": "0100017a-m3", "source": "news@sender.example.com", "destination": ["ok@example.com"]},
+    }
+    not_spam = complaint("ok@example.com")
+    not_spam["complaint"]["complaintFeedbackType"] = "not-spam"
+    for message in (delivery, not_spam):
+        response = post(inbound, sns_server.sign(sns_server.notification(message), 2))
+        assert response.status_code == 200, response.text
+        assert response.json()["applied"] == 0
+    view = subscriber(inbound, admin_headers, "ok@example.com")
+    assert (view["undeliverable"], view["soft_bounces"]) == (False, 0)
+    assert (view["wide_opt_outs"], view["complaints"]) == ([], [])
+    assert count_rows(db, "ledger_events") == 0
+    assert count_rows(db, "inbound_events") == 0
+
+
+def test_with_topic_arns_set_another_accounts_topic_is_neither_confirmed_nor_believed(
+    feedback_settings: Settings,
+    sns_server: SnsServer,
+    db: Database,
+    admin_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SNS signs every topic's messages, anyone's: a stranger may subscribe this endpoint to a
+    topic of their own AWS account and publish "bounces" for any address. With
+    ASSENT_SNS_TOPIC_ARNS set, only the listed topics are confirmed and believed."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(sns_server.ca_file))
+    ours = "arn:aws:sns:us-east-1:123456789012:ses-feedback"
+    theirs = "arn:aws:sns:us-east-1:999999999999:not-yours"
+    listed = Settings.from_env({"ASSENT_SNS_TOPIC_ARNS": f" {ours}, arn:aws:sns:eu-west-1:123456789012:other "})
+    assert listed.sns_topic_arns == (ours, "arn:aws:sns:eu-west-1:123456789012:other")
+    settings = dataclasses.replace(feedback_settings, sns_topic_arns=(ours,), ses_raw_token="raw-token")
+    stamp = dt.datetime.now(dt.UTC).isoformat()
+    with TestClient(create_app(settings, db)) as client:
+        confirm = {
+            "Type": "SubscriptionConfirmation", "MessageId": "m-theirs", "Token": "their-token", "TopicArn": theirs,
+            "Message": "subscribe", "SubscribeURL": f"{sns_server.base}/confirm?Token=their-token", "Timestamp": stamp,
+        }  # fmt: skip
+        refused = post(client, sns_server.sign(confirm))
+        assert refused.status_code == 403
+        assert "ASSENT_SNS_TOPIC_ARNS" in refused.json()["detail"]
+        assert "/confirm?Token=their-token" not in sns_server.requests
+        forged = sns_server.notification(bounce("Permanent", "victim@example.com"), TopicArn=theirs)
+        assert post(client, sns_server.sign(forged)).status_code == 403
+        assert count_rows(db, "ledger_events") == 0
+        assert count_rows(db, "inbound_events") == 0
+        real = sns_server.notification(bounce("Permanent", "gone@example.com"), TopicArn=ours)
+        assert post(client, sns_server.sign(real, 2)).json()["effects"] == {"UNDELIVERABLE": 1}
+        assert subscriber(client, admin_headers, "gone@example.com")["undeliverable"] is True
+        assert subscriber(client, admin_headers, "victim@example.com")["undeliverable"] is False
+        # Raw message delivery names its topic in a header.
+        raw = json.dumps(bounce("Permanent", "raw@example.com"))
+        for topic, status in ((theirs, 403), (ours, 200)):
+            headers = {"x-amz-sns-message-id": f"raw-{status}", "x-amz-sns-topic-arn": topic}
+            response = client.post("/inbound/ses?token=raw-token", content=raw, headers=headers)
+            assert response.status_code == status, response.text
