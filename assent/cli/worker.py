@@ -33,7 +33,10 @@ console = Console(stderr=True)
 @cli.command("worker")
 @click.option("--poll", default=0.5, show_default=True, type=float, help="Seconds between looks at an empty queue.")
 @click.option(
-    "--chunk-size", default=1000, show_default=True, type=click.IntRange(1, 10_000), help="Targets per transaction."
+    "--chunk-size",
+    default=0,
+    type=click.IntRange(0, 10_000),
+    help="Targets per transaction. [default: 0, the backend's own: 5,000 on SQLite, 1,000 on PostgreSQL]",
 )
 @click.option(
     "--lease",

@@ -4,7 +4,7 @@ setting / removing wide opt-outs, run as a durable job that reports every addres
 Creating one checks everything that does not depend on an address's state (types exist and
 belong to the channel, the business unit exists, the evidence a data-privacy-mode opt-in
 needs) and answers 422 with nothing queued; the selection is then written to
-`job_targets` in the same transaction as the job. Running it hands ~1000 addresses at a
+`job_targets` in the same transaction as the job. Running it hands a chunk of addresses at a
 time to the `Writer`, which asks the domain rules about every change: nothing here judges.
 """
 
