@@ -9,7 +9,7 @@ import uvicorn
 from rich.console import Console
 
 from assent.cli.demo import issue_demo_sign_in, print_demo_sign_in
-from assent.cli.main import cli
+from assent.cli.main import cli, settle_heap
 from assent.config import Settings
 from assent.storage.db import UNAVAILABLE, open_database
 from assent.storage.migrate import migrate
@@ -64,4 +64,6 @@ def app_from_env() -> object:
     from assent.app import create_app
 
     settings = Settings.from_env(run_worker=os.environ.get("ASSENT_RUN_WORKER", "1") == "1")
-    return create_app(settings)
+    app = create_app(settings)
+    settle_heap()  # in each HTTP worker process, once its app is built
+    return app

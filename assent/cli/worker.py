@@ -18,7 +18,7 @@ import click
 from rich.console import Console
 
 from assent.actions.ledger import periodic_checkpoints
-from assent.cli.main import cli
+from assent.cli.main import cli, settle_heap
 from assent.config import Settings
 from assent.jobs.dispatcher import Dispatcher
 from assent.jobs.worker import Worker
@@ -88,6 +88,7 @@ def worker(
         poll=min(poll, 0.5),
     )
     mail = MailSender(db, mailer_for(settings, db), retry_base_seconds=settings.mail_retry_base_seconds)
+    settle_heap()
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
