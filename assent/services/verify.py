@@ -116,8 +116,10 @@ def verify(
         )
         checkpoint = None
     with _snapshot(db) as conn:
+        #: the comparison's and the outbox's problems, when found before the chain's
+        later: Report | None = None
         if report.replayed and _last_id(conn) >= parallel_from and (os.cpu_count() or 1) > 1:
-            replayed, report.chain = _replay_beside_the_chain(db, conn, report, checkpoint, limit)
+            replayed, report.chain, later = _replay_beside_the_chain(db, conn, report, checkpoint, limit)
         else:
             check = chain.checker(conn, from_id=max(from_id, 1), checkpoint=checkpoint, limit=limit)
             if report.replayed:
@@ -137,8 +139,15 @@ def verify(
         report.more_problems += report.chain.more_findings + max(0, len(chain_problems) - limit)
         if report.replayed:
             report.addresses = len(replayed.addresses)
-            _compare(conn, report, replayed)
-            _check_outbox(conn, report)
+            if later is None:
+                _compare(conn, report, replayed)
+                _check_outbox(conn, report)
+            else:
+                # listed where they would have been found after the chain's: while fewer
+                # than `limit` are listed, in the order found; the rest counted
+                room = max(0, limit - len(report.problems))
+                report.problems.extend(later.problems[:room])
+                report.more_problems += later.more_problems + max(0, len(later.problems) - room)
     return report
 
 
@@ -151,9 +160,11 @@ def _last_id(conn: Connection) -> int:
 
 def _replay_beside_the_chain(
     db: Database, conn: Connection, report: Report, checkpoint: Checkpoint | None, limit: int
-) -> tuple[Replayed, ChainResult]:
-    """The chain checked by a second process while this one replays: the two halves of the
-    work each take a core. Both read the same snapshot: on PostgreSQL the child takes this
+) -> tuple[Replayed, ChainResult, Report]:
+    """The chain checked by a second process while this one replays and compares the
+    replay with the state tables and the outbox (their problems in a report of their own,
+    returned; `verify` lists them after the chain's): the two halves of the work each take
+    a core. Both read the same snapshot: on PostgreSQL the child takes this
     transaction's (`pg_export_snapshot`); SQLite has no such thing, so the child's snapshot
     counts as the same when the counter row (last id and the chain's head, which every
     append changes) reads the same in both — otherwise the chain is checked here again."""
@@ -164,10 +175,13 @@ def _replay_beside_the_chain(
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("fork")) as pool:
         aside = pool.submit(_chain_aside, url, snapshot, checkpoint, limit)
         replayed = _replay(conn, report, None)
+        later = Report(limit=limit)
+        _compare(conn, later, replayed)
+        _check_outbox(conn, later)
         result, counter = aside.result()
     if counter != tuple(conn.execute(_COUNTER).one()):
         result = chain.verify_chain(conn, checkpoint=checkpoint, limit=limit)
-    return replayed, result
+    return replayed, result, later
 
 
 def _chain_aside(
