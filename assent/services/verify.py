@@ -120,15 +120,12 @@ def verify(
         later: Report | None = None
         if report.replayed and _last_id(conn) >= parallel_from and (os.cpu_count() or 1) > 1:
             replayed, report.chain, later = _replay_beside_the_chain(db, conn, report, checkpoint, limit)
-        else:
-            check = chain.checker(conn, from_id=max(from_id, 1), checkpoint=checkpoint, limit=limit)
-            if report.replayed:
-                replayed = _replay(conn, report, check)
-            else:
-                columns, found = chain.batches(conn, from_id)
-                for batch in found:
-                    check.feed_rows(batch, columns)
+        elif report.replayed:
+            check = chain.checker(conn, checkpoint=checkpoint, limit=limit)
+            replayed = _replay(conn, report, check)
             report.chain = check.finish()
+        else:
+            report.chain = chain.verify_chain(conn, from_id=from_id, checkpoint=checkpoint, limit=limit)
         report.events = report.chain.events
         if bad_signature is not None:
             report.chain.findings.insert(0, bad_signature)
