@@ -239,10 +239,11 @@ def verify_chain(
 
 
 def _sql_value(name: str) -> str:
-    """`name` as `hashed_values` has it: an empty string null, the time canonical (for the
-    time as stored, `YYYY-MM-DD HH:MM:SS.ffffff`; any other gives a text that does not hash
-    right, and the event is checked whole)."""
-    return "replace(\"at\", ' ', 'T') || 'Z'" if name == "at" else f"NULLIF(\"{name}\", '')"
+    """`name` as `hashed_values` has it, for the values Assent writes: the time canonical
+    (as stored, `YYYY-MM-DD HH:MM:SS.ffffff`). Any other value (a time stored otherwise, an
+    empty string, which the scheme counts as null) gives a text that does not hash right,
+    and the event is checked whole: `NULLIF` on each value would cost a fifth of the read."""
+    return "replace(\"at\", ' ', 'T') || 'Z'" if name == "at" else f'"{name}"'
 
 
 _ENCODED = "json_array({}, {})".format(
