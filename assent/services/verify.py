@@ -11,7 +11,8 @@ One pass over every event in id order, through a server-side cursor:
 Everything is read in one snapshot, so writes going on meanwhile cause no false alarm.
 With `from_id`, only the chain from that event on is checked (the replay needs it all).
 A large ledger (`PARALLEL_FROM` events) is read twice at once: a second process checks the
-chain while this one replays, each reading what it needs, in the same snapshot.
+chain while this one replays and compares with the state tables, each reading what it
+needs, in the same snapshot; the problems are listed as the check in one process lists them.
 
 Memory grows with the number of facts the ledger leaves standing (one map entry each), not
 with the ledger's length.
