@@ -381,6 +381,67 @@ class ChainChecker:
             self._prev_id = result.last_id = int(row[i_id])
             self._anchor = result.last_hash = str(row[i_hash])
 
+    def feed_encoded(
+        self,
+        rows: Iterable[Sequence[Any]],
+        names: Sequence[str],
+        full_row: Callable[[Any], Sequence[Any]],
+        full_names: Sequence[str],
+    ) -> None:
+        """Feed events given as tuples of the columns `names`: `id`, `kind`, `redacted`,
+        `prev_hash`, `hash`, `key`, `encoded` (what `_encode_array(hashed_values(event))`
+        gives, when whoever read the rows could make it: a database, in SQL) and the
+        personal fields with their digests. An intact event is checked from its tuple as
+        in `feed_rows`; any other (or one whose `encoded` hashes to something else) is read
+        whole, `full_row(key)` as a tuple of `full_names`, and goes the way of `feed_rows`:
+        `encoded` only ever makes an event count as intact when its hash says it is what
+        `feed_rows` would have hashed."""
+        i_id, i_hash, i_prev = names.index("id"), names.index("hash"), names.index("prev_hash")
+        i_key, i_kind, i_redacted, i_encoded = (names.index(name) for name in ("key", "kind", "redacted", "encoded"))
+        pairs = [(name, names.index(name), names.index(digest)) for name, digest in _PERSONAL_PAIRS]
+        digester = self._digester
+        memos: list[dict[Any, str | None]] = [{} for _ in pairs]
+        sha256 = hashlib.sha256
+        checkpoint_id = self._checkpoint.last_event_id if self._checkpoint is not None else None
+        result = self.result
+
+        def intact(row: Sequence[Any]) -> bool:
+            if row[i_id] != self._prev_id + 1 or row[i_prev] != self._anchor or row[i_id] == checkpoint_id:
+                return False
+            redacted = row[i_redacted]
+            if row[i_kind] == "ERASURE" or (redacted is not False and redacted != 0 and _truthy(redacted)):
+                return False
+            encoded = row[i_encoded]
+            if not isinstance(encoded, str) or sha256(encoded.encode("utf-8")).hexdigest() != row[i_hash]:
+                return False
+            if digester is None:
+                return True
+            for (name, i_value, i_digest), memo in zip(pairs, memos, strict=True):
+                value, stored = row[i_value], row[i_digest]
+                if value is None or value == "":
+                    if stored is not None and stored != "":
+                        return False
+                    continue
+                found = memo.get(value)
+                if found is None:
+                    if len(memo) > 100_000:
+                        memo.clear()
+                    found = memo[value] = digester.digest(name, value)
+                if found != stored:
+                    return False
+            return True
+
+        for row in rows:
+            if self._pending is not None or not intact(row):
+                self.feed_rows([full_row(row[i_key])], full_names)
+                continue
+            # what `_check` does for an intact event
+            result.events += 1
+            if result.first_id is None:
+                result.first_id = int(row[i_id])
+            self._prev_id = result.last_id = int(row[i_id])
+            self._anchor = result.last_hash = str(row[i_hash])
+
     def finish(self) -> ChainResult:
         if self._pending is not None:
             self._check(self._pending, None)

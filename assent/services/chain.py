@@ -15,6 +15,7 @@ the migration), so that appending needs no other read.
 from __future__ import annotations
 
 import itertools
+import sqlite3
 from collections.abc import Iterator, MutableMapping, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ from assent.verifier_standalone import (
     GENESIS,
     HASHED_FIELDS,
     PERSONAL_FIELDS,
+    SCHEME_VERSION,
     ChainChecker,
     ChainResult,
     Checkpoint,
@@ -212,9 +214,65 @@ _cursors = itertools.count()
 def verify_chain(
     conn: Connection, *, from_id: int = 1, checkpoint: Checkpoint | None = None, limit: int = 1000
 ) -> ChainResult:
-    """The chain alone (no replay of the state), in the caller's snapshot."""
+    """The chain alone (no replay of the state), in the caller's snapshot.
+
+    On SQLite the text each event's hash is taken over is made in SQL (`json_array`): one
+    value per event to fetch instead of the twenty it is made of. `ChainChecker.feed_encoded`
+    counts an event intact only when that text hashes to the event's hash (it is then the
+    text `feed_rows` would hash: both are JSON of the same values), and reads any other
+    event whole, by rowid (which names one row even with the unique id index dropped), to
+    check it as `feed_rows` does. A value `json_array` refuses (a BLOB) or a text that is
+    not UTF-8 stops that read: the check then starts over the way of `feed_rows`, so the
+    outcome is always that of `feed_rows`."""
+    if conn.dialect.name == "sqlite":
+        check = checker(conn, from_id=from_id, checkpoint=checkpoint, limit=limit)
+        try:
+            _feed_encoded(conn, check, from_id)
+            return check.finish()
+        except sqlite3.Error:
+            pass
     check = checker(conn, from_id=from_id, checkpoint=checkpoint, limit=limit)
     names, found = batches(conn, from_id)
     for batch in found:
         check.feed_rows(batch, names)
     return check.finish()
+
+
+def _sql_value(name: str) -> str:
+    """`name` as `hashed_values` has it, for the values Assent writes: the time canonical
+    (as stored, `YYYY-MM-DD HH:MM:SS.ffffff`). Any other value (a time stored otherwise, an
+    empty string, which the scheme counts as null) gives a text that does not hash right,
+    and the event is checked whole: `NULLIF` on each value would cost a fifth of the read."""
+    return "replace(\"at\", ' ', 'T') || 'Z'" if name == "at" else f'"{name}"'
+
+
+_ENCODED = "json_array({}, {})".format(
+    SCHEME_VERSION, ", ".join(_sql_value(name) for name in (*HASHED_FIELDS, *DIGEST_FIELDS, "prev_hash"))
+)
+#: what `feed_encoded` reads of each event, by the names it knows them by
+_ENCODED_COLUMNS = {
+    "key": "rowid",
+    "id": '"id"',
+    "kind": '"kind"',
+    "redacted": '"redacted"',
+    "prev_hash": '"prev_hash"',
+    "hash": '"hash"',
+    "encoded": _ENCODED,
+    **{name: f'"{name}"' for name in (*PERSONAL_FIELDS, *DIGEST_FIELDS)},
+}
+
+
+def _feed_encoded(conn: Connection, check: ChainChecker, from_id: int) -> None:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    names = tuple(_ENCODED_COLUMNS)
+    query = f"SELECT {', '.join(_ENCODED_COLUMNS.values())} FROM ledger_events WHERE id >= ? ORDER BY id"
+    full_names = tuple(dict.fromkeys(CHAIN_COLUMNS))
+    one = f"SELECT {', '.join(f'{chr(34)}{name}{chr(34)}' for name in full_names)} FROM ledger_events WHERE rowid = ?"
+
+    def full_row(rowid: Any) -> Sequence[Any]:
+        row: Sequence[Any] = raw.execute(one, (rowid,)).fetchone()
+        return row
+
+    for batch in scan(conn, query, (from_id,)):
+        check.feed_encoded(batch, names, full_row, full_names)
