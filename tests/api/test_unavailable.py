@@ -76,3 +76,24 @@ def test_serve_against_a_wrong_database_says_so_in_one_line() -> None:
     assert len(lines) == 1, result.stderr
     assert "cannot reach the database" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("postgres://postgres@127.0.0.1/assent", "ASSENT_DATABASE_URL"),  # the Heroku spelling
+        ("mysql://assent@127.0.0.1/assent", "ASSENT_DATABASE_URL"),  # a backend Assent has no driver for
+        ("not a url", "ASSENT_DATABASE_URL"),
+    ],
+)
+def test_serve_with_a_database_url_it_cannot_use_says_so_in_one_line(url: str, says: str) -> None:
+    env = {**os.environ, "ASSENT_DATABASE_URL": url, "ASSENT_SECRET_KEYS": "k"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "assent"), "serve", "--port", "1"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert says in lines[0] and "postgresql+psycopg://" in lines[0], lines[0]
+    assert "Traceback" not in result.stderr + result.stdout
