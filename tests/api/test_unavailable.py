@@ -79,14 +79,14 @@ def test_serve_against_a_wrong_database_says_so_in_one_line() -> None:
 
 
 @pytest.mark.parametrize(
-    ("url", "says"),
+    "url",
     [
-        ("postgres://postgres@127.0.0.1/assent", "ASSENT_DATABASE_URL"),  # the Heroku spelling
-        ("mysql://assent@127.0.0.1/assent", "ASSENT_DATABASE_URL"),  # a backend Assent has no driver for
-        ("not a url", "ASSENT_DATABASE_URL"),
+        "postgres://postgres:hunter2@127.0.0.1/assent",  # the Heroku spelling
+        "mysql://assent@127.0.0.1/assent",  # a backend Assent has no driver for
+        "not a url",
     ],
 )
-def test_serve_with_a_database_url_it_cannot_use_says_so_in_one_line(url: str, says: str) -> None:
+def test_serve_with_a_database_url_it_cannot_use_says_so_in_one_line(url: str) -> None:
     env = {**os.environ, "ASSENT_DATABASE_URL": url, "ASSENT_SECRET_KEYS": "k"}
     result = subprocess.run(
         [str(Path(sys.executable).parent / "assent"), "serve", "--port", "1"],
@@ -95,5 +95,7 @@ def test_serve_with_a_database_url_it_cannot_use_says_so_in_one_line(url: str, s
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert says in lines[0] and "postgresql+psycopg://" in lines[0], lines[0]
+    assert lines[0].startswith("Error: ASSENT_DATABASE_URL is not a database URL Assent can open"), lines[0]
+    assert "postgresql+psycopg://" in lines[0]
+    assert "hunter2" not in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
