@@ -143,7 +143,7 @@ class BodyLimit:
             await error_response(400, "path or query: must not contain NUL characters")(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        if declared is not None and (not declared.isdecimal() or int(declared) > MAX_BODY_BYTES):
             await _too_large(scope, receive, send)
             return
         chunks: list[bytes] = []
