@@ -111,7 +111,7 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit():
+    if not raw.isdecimal():
         raise ValueError(f"{name} must be a non-negative integer, not {raw!r}")
     return int(raw)
 
@@ -120,7 +120,7 @@ def _bytes(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name, "").strip()
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1024:
+    if not raw.isdecimal() or int(raw) < 1024:
         raise ValueError(f"{name} must be a number of bytes, at least 1024 (got {raw!r})")
     return int(raw)
 

@@ -36,7 +36,7 @@ def requested_position(scope: Scope) -> tuple[int | None, str | None]:
             raw, field = values[-1].strip(), PARAMETER
     if raw is None or raw == "":
         return None, None
-    if not raw.isdigit() or len(raw) > 18:
+    if not raw.isdecimal() or len(raw) > 18:
         return None, field
     return int(raw), None
 

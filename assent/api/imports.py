@@ -121,7 +121,7 @@ def _request_of(form: Any, upload: UploadFile, max_bytes: int) -> actions.Import
     if kind is None:
         raise Invalid("kind", "say what the file is: OPT_OUTS or CONTACTS", "REQUIRED")
     raw_unit = str(form.get("business_unit_id") or "0").strip()
-    if not raw_unit.isdigit() or len(raw_unit) > 9:
+    if not raw_unit.isdecimal() or len(raw_unit) > 9:
         raise Invalid("business_unit_id", "must be a business unit id")
     mapping: dict[str, str] | None = None
     if form.get("mapping"):

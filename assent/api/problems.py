@@ -42,6 +42,24 @@ def _location(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or "body"
 
 
+UNREADABLE_BODY = "the body must be JSON in UTF-8"
+
+
+def _field_error(error: Any) -> FieldError:
+    if error.get("type") == "json_invalid":
+        # FastAPI locates a JSON syntax error by its character position; the field is the body.
+        where = error.get("loc", ("body", None))[-1]
+        reason = str(error.get("ctx", {}).get("error") or "invalid")
+        return FieldError("body", f"not valid JSON: {reason} at character {where}", "VALIDATION_FAILED")
+    return FieldError(_location(error.get("loc", ())), str(error.get("msg", "invalid")), "VALIDATION_FAILED")
+
+
+def _unreadable_body(reason: str) -> JSONResponse:
+    return problem_response(
+        422, "VALIDATION_FAILED", "Unprocessable content", f"body: {reason}", [FieldError("body", reason)]
+    )
+
+
 class RejectNul:
     """A NUL in a path or query parameter is a 422 before any route sees it (PostgreSQL
     cannot store one; see schemas.Strict for bodies)."""
@@ -75,10 +93,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            FieldError(_location(e.get("loc", ())), str(e.get("msg", "invalid")), "VALIDATION_FAILED")
-            for e in exc.errors()
-        ]
+        errors = [_field_error(e) for e in exc.errors()]
         detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
         return problem_response(422, "VALIDATION_FAILED", "Unprocessable content", detail, errors)
 
@@ -102,6 +117,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's answer to a JSON body that is not UTF-8: bad input like any other, the
+            # documented 422 naming the body (nothing was read into a model, nothing written).
+            return _unreadable_body(f"not valid JSON: {UNREADABLE_BODY}")
         codes = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}
         code = codes.get(exc.status_code, "HTTP_ERROR")
         return problem_response(exc.status_code, code, code.replace("_", " ").capitalize(), str(exc.detail))

@@ -153,7 +153,7 @@ def metadata_id(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value if value >= 0 else None
-    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 12:
+    if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 12:
         return int(value.strip())
     return None
 

@@ -152,7 +152,7 @@ class BodyLimit:
         if b"%00" in raw or b"\x00" in raw:
             await error_response(400, "path or query: must not contain NUL characters")(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
+        declared = dict(scope["headers"]).get(b"content-length")  # bytes: isdigit is ASCII-only
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
             await _too_large(scope, receive, send)
             return

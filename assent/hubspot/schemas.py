@@ -50,7 +50,7 @@ class UpdateSubscriptionStatusRequest(HubSpotIn):
     @field_validator("subscription_id")
     @classmethod
     def _numeric(cls, value: str) -> str:
-        if not value.strip().isdigit() or int(value) > MAX_ID:
+        if not value.strip().isdecimal() or int(value) > MAX_ID:
             raise ValueError("must be the id of a subscription (a number) as a string")
         return value.strip()
 

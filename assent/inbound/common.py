@@ -68,7 +68,7 @@ def install_errors(app: FastAPI) -> None:
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """The body, or 413 as soon as it is longer than `limit` (never held whole beyond it)."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared is not None and declared.isdecimal() and int(declared) > limit:
         raise Refused(413, f"the body is larger than {limit} bytes")
     received = bytearray()
     async for chunk in request.stream():

@@ -296,7 +296,7 @@ def _exchange(connection: _Connection, request: bytes, deadline: float) -> tuple
         body, complete = _read_chunked(connection, deadline)
     elif "content-length" in fields:
         length = fields["content-length"]
-        if not length.isdigit():
+        if not length.isdecimal():
             raise ValueError(f"bad Content-Length {length!r}")
         size = int(length)
         body = _read_exactly(connection, min(size, MAX_RESPONSE_BYTES), deadline)
@@ -337,7 +337,7 @@ def _parse_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     status_line, _, rest = head.partition(b"\r\n")
     version, _, tail = status_line.decode("latin-1").partition(" ")
     code = tail[:3]
-    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdigit():
+    if version not in ("HTTP/1.1", "HTTP/1.0") or len(code) != 3 or not code.isdecimal():
         raise ValueError(f"not an HTTP answer: {status_line[:100]!r}")
     fields: dict[str, str] = {}
     for line in rest.decode("latin-1").split("\r\n") if rest else ():

@@ -138,7 +138,7 @@ async def save(request: Request, token: str, background: BackgroundTasks) -> Res
 
 def parse_choices(form: FormData) -> Choices:
     def ids(name: str) -> set[int]:
-        return {int(v) for v in form.getlist(name) if isinstance(v, str) and v.isdigit() and len(v) < 12}
+        return {int(v) for v in form.getlist(name) if isinstance(v, str) and v.isdecimal() and len(v) < 12}
 
     return Choices(
         shown=ids("shown"),

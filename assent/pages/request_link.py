@@ -44,7 +44,7 @@ FORM = "request-link"
 
 
 def _brand(request: Request, raw: object) -> Brand:
-    bu_id = int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 10 else 0
+    bu_id = int(raw) if isinstance(raw, str) and raw.isdecimal() and len(raw) < 10 else 0
     with db_of(request).read() as conn:
         brand = load_brand(conn, bu_id) or load_brand(conn, 0)
     assert brand is not None  # business unit 0 always exists

@@ -113,7 +113,7 @@ def _subscribe(request: Request, business_unit_id: int, form: FormData) -> HTMLR
         # A bot: it sees success, nothing is written.
         return render(request, "subscribed.html", language=language, brand=brand, confirm=False)
     email = str(form.get("email") or "").strip()[:320]
-    chosen = [int(v) for v in form.getlist("type") if isinstance(v, str) and v.isdigit() and len(v) < 12]
+    chosen = [int(v) for v in form.getlist("type") if isinstance(v, str) and v.isdecimal() and len(v) < 12]
     values = {"email": email, "types": set(chosen), "consent": form.get("consent") == "1"}
     errors: dict[str, str] = {}
     if not chosen:

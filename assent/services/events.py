@@ -142,7 +142,7 @@ def names(conn: Connection, rows: Sequence[dict[str, Any]]) -> dict[str, dict[An
 def parse_cursor(cursor: str | None, field: str = "cursor") -> int | None:
     if cursor is None or cursor == "":
         return None
-    if not cursor.isdigit() or len(cursor) > 18:
+    if not cursor.isdecimal() or len(cursor) > 18:
         raise Invalid(field, "not a cursor this API returned")
     return int(cursor)
 
@@ -152,7 +152,7 @@ def event_dict(row: Any) -> dict[str, Any]:
     event = {c.name: row[c.name] for c in t.ledger_events.columns if c.name != "address_hash"}
     # A workflow's events name it as their actor ("workflow:<id>", jobs/workflows.py).
     workflow = (event.get("actor_id") or "").removeprefix("workflow:")
-    event["workflow_id"] = int(workflow) if event.get("source") == "WORKFLOW" and workflow.isdigit() else None
+    event["workflow_id"] = int(workflow) if event.get("source") == "WORKFLOW" and workflow.isdecimal() else None
     return event
 
 
@@ -204,7 +204,7 @@ def public_events(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, A
     for row in rows:
         event = dict(zip(_PUBLIC_FIELDS, row, strict=True))
         workflow = (event["actor_id"] or "").removeprefix("workflow:")
-        event["workflow_id"] = int(workflow) if event["source"] == "WORKFLOW" and workflow.isdigit() else None
+        event["workflow_id"] = int(workflow) if event["source"] == "WORKFLOW" and workflow.isdecimal() else None
         event["at"] = event["at"].astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
         found[event["id"]] = event
     return found
@@ -229,7 +229,7 @@ def feed_page(conn: Connection, after: str | None, limit: int) -> dict[str, Any]
     """The ledger as a feed, oldest first, from the event after `after`. `next` is the
     cursor to poll with: the last id seen (ids are gap-free and in commit order)."""
     e = t.ledger_events
-    position = parse_cursor(after) or 0
+    position = parse_cursor(after, "after") or 0
     rows = [dict(r._mapping) for r in conn.execute(sa.select(e).where(e.c.id > position).order_by(e.c.id).limit(limit))]
     following = str(rows[-1]["id"]) if rows else (after or "0")
     return {"results": [event_dict(r) for r in rows], "next": following}

@@ -157,9 +157,9 @@ def _columns_by_target(mapping: dict[str, str]) -> dict[int, str]:
     found: dict[int, str] = {}
     for column, target in mapping.items():
         kind, _, ident = target.partition(":")
-        if kind == "subscription" and ident.isdigit():
+        if kind == "subscription" and ident.isdecimal():
             found[int(ident)] = column
-        elif kind == "unsubscribe_all" and ident.isdigit():
+        elif kind == "unsubscribe_all" and ident.isdecimal():
             found[-(int(ident) + 1)] = column
     return found
 

@@ -331,15 +331,29 @@ def _ping_on_checkout(dialect: sa.Dialect) -> Callable[..., None]:
     return ping
 
 
+class DatabaseURLError(ValueError):
+    """`ASSENT_DATABASE_URL` (or a replica's URL) names no database Assent can open: not a
+    URL, or a backend it has no driver for. The message is one line, without the password."""
+
+
 def open_database(settings: Settings, *, pool_size: int = 10) -> Database:
     """The database the settings name, with its read replicas."""
-    return Database(
-        settings.database_url,
-        pool_size=pool_size,
-        read_urls=settings.read_database_urls,
-        max_replica_lag_ms=settings.max_replica_lag_ms,
-        default_phone_region=settings.default_phone_region,
-    )
+    try:
+        return Database(
+            settings.database_url,
+            pool_size=pool_size,
+            read_urls=settings.read_database_urls,
+            max_replica_lag_ms=settings.max_replica_lag_ms,
+            default_phone_region=settings.default_phone_region,
+        )
+    except (sa.exc.ArgumentError, ImportError) as error:
+        # sa.exc.NoSuchModuleError (`postgres://`, an unknown backend) is an ArgumentError;
+        # a dialect whose driver is not installed (`mysql://`) is an ImportError.
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DatabaseURLError(
+            f"ASSENT_DATABASE_URL is not a database URL Assent can open ({reason}); "
+            "use sqlite:///path/to/assent.db or postgresql+psycopg://user:password@host/db"
+        ) from None
 
 
 def among(conn: Connection, column: sa.ColumnElement[Any], values: Iterable[Any]) -> sa.ColumnElement[bool]:

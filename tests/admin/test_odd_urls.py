@@ -48,6 +48,10 @@ ODD_GETS = [
     f"/admin/business-units/{INT32}",
     f"/admin/jobs/{HUGE}",
     f"/admin/contacts/bulk/types?business_unit_id={HUGE}",
+    "/admin/workflows?after=²",
+    "/admin/workflows/types?index=²",
+    "/admin/contacts/enroll?workflow_id=²&contact_id=²",
+    "/admin/contacts/enroll?workflow_id=1&contact_id=¹",
 ]
 
 

@@ -102,3 +102,26 @@ def test_serve_against_a_wrong_database_says_so_in_one_line() -> None:
     assert len(lines) == 1, result.stderr
     assert "cannot reach the database" in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgres://postgres:hunter2@127.0.0.1/assent",  # the Heroku spelling
+        "mysql://assent@127.0.0.1/assent",  # a backend Assent has no driver for
+        "not a url",
+    ],
+)
+def test_serve_with_a_database_url_it_cannot_use_says_so_in_one_line(url: str) -> None:
+    env = {**os.environ, "ASSENT_DATABASE_URL": url, "ASSENT_SECRET_KEYS": "k"}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "assent"), "serve", "--port", "1"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ASSENT_DATABASE_URL is not a database URL Assent can open"), lines[0]
+    assert "postgresql+psycopg://" in lines[0]
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout

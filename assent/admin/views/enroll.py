@@ -23,10 +23,10 @@ router = APIRouter()
 def _state(params: Any) -> dict[str, Any]:
     chosen = params.get("workflow_id", "")
     return {
-        "contact_ids": [int(v) for v in params.getlist("contact_id") if str(v).isdigit() and len(str(v)) < 19],
+        "contact_ids": [int(v) for v in params.getlist("contact_id") if str(v).isdecimal() and len(str(v)) < 19],
         "all_matching": params.get("all_matching") == "1",
         "search": Search.of(params, "s_"),
-        "workflow_id": int(chosen) if isinstance(chosen, str) and chosen.isdigit() and len(chosen) < 10 else None,
+        "workflow_id": int(chosen) if isinstance(chosen, str) and chosen.isdecimal() and len(chosen) < 10 else None,
     }
 
 

@@ -52,7 +52,7 @@ def state_of(form: Any) -> FormState:
     return FormState(
         kind=_choice(form.get("kind"), ImportKind.__members__, ImportKind.OPT_OUTS.value),
         channel=_choice(form.get("channel"), Channel.__members__, Channel.EMAIL.value),
-        business_unit_id=int(unit) if isinstance(unit, str) and unit.isdigit() and len(unit) < 10 else 0,
+        business_unit_id=int(unit) if isinstance(unit, str) and unit.isdecimal() and len(unit) < 10 else 0,
         legal_basis=_choice(form.get("legal_basis"), LegalBasis.__members__, ""),
         legal_basis_explanation=str(form.get("legal_basis_explanation") or "").strip()[:MAX_EXPLANATION],
         processing_legal_basis=_choice(form.get("processing_legal_basis"), LegalBasis.__members__, ""),

@@ -53,7 +53,7 @@ async def bounded_upload(request: Request) -> AsyncIterator[None]:
     remove the form's spooled file whatever happened (a refused role or CSRF token too)."""
     settings: Settings = request.app.state.settings
     length = request.headers.get("content-length", "")
-    if not length.isdigit():
+    if not length.isdecimal():
         raise HTTPException(411, "The upload must say its length (Content-Length).")
     if int(length) > settings.max_upload_bytes + _FORM_SLACK:
         raise HTTPException(413, f"The file is larger than the limit of {settings.max_upload_bytes:,} bytes.")
@@ -216,7 +216,7 @@ async def confirm(request: Request, import_id: str, me: SignedIn = Depends(edito
     context = _view(request, import_id)
     item = context["item"]
     error = ""
-    if not raw.isdigit() or len(raw) > 10:
+    if not raw.isdecimal() or len(raw) > 10:
         error = "Type the number of rows, as a number."
     else:
         try:
@@ -228,7 +228,7 @@ async def confirm(request: Request, import_id: str, me: SignedIn = Depends(edito
             request,
             "imports/confirm.html",
             me,
-            status_code=409 if raw.isdigit() else 422,
+            status_code=409 if raw.isdecimal() else 422,
             section="imports",
             title="Confirm the import",
             error=error,

@@ -87,7 +87,7 @@ def _detail(request: Request, me: SignedIn, endpoint_id: str, *, secret: str | N
     cursor = request.query_params.get("cursor")
     with _db(request).read() as conn:
         endpoint = service.get_endpoint(conn, endpoint_id)
-        log = service.attempts_page(conn, endpoint_id, int(cursor) if cursor and cursor.isdigit() else None, 50)
+        log = service.attempts_page(conn, endpoint_id, int(cursor) if cursor and cursor.isdecimal() else None, 50)
         counts = service.pending_counts(conn).get(endpoint_id, {})
     return render(
         request,

@@ -32,7 +32,7 @@ def _choice(raw: Any, allowed: Any, default: str = "") -> str:
 
 
 def _number(raw: Any) -> int | None:
-    return int(raw) if isinstance(raw, str) and raw.isdigit() and len(raw) < 10 else None
+    return int(raw) if isinstance(raw, str) and raw.isdecimal() and len(raw) < 10 else None
 
 
 def _text(raw: Any, limit: int) -> str:

@@ -40,7 +40,7 @@ def _db(request: Request) -> Database:
 def index(request: Request, me: SignedIn = Depends(viewer)) -> Response:
     after = request.query_params.get("after", "")
     with _db(request).read() as conn:
-        page = reading.page(conn, int(after) if after.isdigit() and len(after) < 10 else None, 100)
+        page = reading.page(conn, int(after) if after.isdecimal() and len(after) < 10 else None, 100)
         names = Names.load(conn)
     return render(request, "workflows/index.html", me, section="workflows", title="Workflows", page=page, names=names)
 
@@ -78,7 +78,7 @@ def new(request: Request, me: SignedIn = Depends(editor)) -> Response:
 def types_fragment(request: Request, me: SignedIn = Depends(editor)) -> Response:
     """One action's type select for its channel (htmx, when the channel changes)."""
     index = request.query_params.get("index", "0")
-    i = int(index) if index.isdigit() and len(index) < 3 else 0
+    i = int(index) if index.isdecimal() and len(index) < 3 else 0
     channel = request.query_params.get(f"a{i}_channel", "EMAIL")
     with _db(request).read() as conn:
         types = catalog.list_subscription_types(conn, channel=channel)
