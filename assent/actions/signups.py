@@ -123,8 +123,14 @@ def submit_form(
             elif facts is not None and facts.confirmation is ConfirmationState.PENDING:
                 follow_up = "confirm"
         target = LinkTarget(address_hash, bu_id, signup.language or brand.default_language or "en")
-        # Queued in the transaction that decides to send it (R33).
-        message = compose.follow_up(settings, brand, follow_up, address.display, target)
+        # Queued in the transaction that decides to send it (R33). The resubscribe invitation
+        # is the week's one for the address and unit, as when the API or the admin sends it:
+        # anyone can type an address into a form, and must not be able to mail a person who
+        # unsubscribed from all again and again (the form answers the same either way).
+        sending = follow_up
+        if follow_up == "resubscribe" and not links.take_invitation_slot(conn, account, address, bu_id):
+            sending = None
+        message = compose.follow_up(settings, brand, sending, address.display, target)
         mail = enqueue(conn, message, local=is_local(settings)) if message is not None else None
         receipt = receipt_message(
             conn, settings, target=target, to=address.display, source=Source.FORM.value, after_id=before, brand=brand

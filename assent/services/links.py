@@ -46,13 +46,22 @@ from assent.storage.upsert import upsert
 ONE_CLICK_BODY = "List-Unsubscribe=One-Click"
 
 #: a person who unsubscribed from all hears about it at most this often (R8), whoever asks:
-#: the API's resubscribe email and the admin's "Send preference link" take the same slot
+#: the API's resubscribe email, the admin's "Send preference link" and a signup form typed
+#: with their address take the same slot
 RESUBSCRIBE_EMAILS = ratelimit.Limit("resubscribe-email", 1, dt.timedelta(days=7))
 
 
 def resubscribe_slot(address: Address, business_unit_id: int) -> str:
     """The value the week's invitation is counted under: one per address and business unit."""
     return f"{address.key}:{business_unit_id}"
+
+
+def take_invitation_slot(conn: Connection, account: Account, address: Address, business_unit_id: int) -> bool:
+    """Count this week's invitation for `address` and the unit in the caller's write
+    transaction (it counts if that commits): False when the week's one is already taken."""
+    value = resubscribe_slot(address, business_unit_id)
+    key = ratelimit.key_for(account, RESUBSCRIBE_EMAILS, value)
+    return ratelimit.hit(conn, key, RESUBSCRIBE_EMAILS) is None
 
 
 def next_invitation_at(

@@ -77,3 +77,27 @@ def test_it_sends_a_resubscribe_email_only_to_an_address_unsubscribed_from_all(
     sms = client.post("/api/v1/subscribers/SMS/+46701234567/resubscribe-email", headers=write_headers)
     assert (sms.status_code, sms.json()["field"]) == (422, "channel")
     assert outbox(db) == []
+
+
+def test_a_signup_form_invites_a_person_unsubscribed_from_all_once_a_week(
+    client: TestClient, shop: Shop, write_headers: dict[str, str], admin_headers: dict[str, str], db: Database
+) -> None:
+    """Anyone can type an address into a form: typing the address of a person who unsubscribed
+    from all sends them the week's one invitation (the same one the API and the admin send),
+    never one per submission; the form answers the same every time."""
+    subscribe(client, write_headers, shop.newsletter)
+    client.post(path(links_for(client, write_headers, shop)["unsubscribe_all_url"]), data={"List-Unsubscribe": "One-Click"})
+    key = client.post(f"/api/v1/business-units/{shop.bu}/form-key", headers=admin_headers).json()["form_key"]
+    body = {"business_unit_id": shop.bu, "address": ALICE, "subscription_type_ids": [shop.offers], "consent": True,
+            "form_key": key}
+    answers = [client.post("/api/v1/form-submissions", json=body) for _ in range(3)]
+    assert [(a.status_code, a.json()) for a in answers] == [(202, {"accepted": True})] * 3
+    [invitation] = outbox(db)
+    assert invitation["Subject"] == "Would you like to hear from Acme AB again?"
+    assert subscriber(client, write_headers)["wide_opt_outs"] != []
+    # the week's invitation is taken: the API's resubscribe email waits for the next week too
+    again = client.post(
+        f"/api/v1/subscribers/EMAIL/{ALICE}/resubscribe-email", json={"business_unit_id": shop.bu}, headers=write_headers
+    )
+    assert (again.status_code, again.json()["code"]) == (429, "RATE_LIMITED")
+    assert len(outbox(db)) == 1
