@@ -34,7 +34,7 @@ from assent.jobs.worker import JobFailed, register
 from assent.services import workflows
 from assent.services.changes import Writer
 from assent.services.ledger import RequestContext
-from assent.services.state import Account, SubscriptionType, load_account, load_erased, load_types
+from assent.services.state import Account, SubscriptionType, load_account, load_types
 from assent.storage import tables as t
 from assent.storage.db import Database, among
 
@@ -201,7 +201,7 @@ def _opt_outs(
             rows.append(_row(line, 0, cell, Outcome.REFUSED, LineReason.INVALID_ADDRESS, plan.address_column))
         else:
             usable.append((line, Address(plan.channel, key, display)))
-    erased = load_erased(conn, account, plan.channel, {a.key for _, a in usable})
+    erased = writer.erased(plan.channel, {a.key for _, a in usable})
     todo: list[tuple[int, Address]] = []
     for line, address in usable:
         if address.key in erased:
@@ -301,8 +301,8 @@ def _contacts(
             rows.append(_row(item.line, 0, found[1] or None, Outcome.REFUSED, found[2], found[0]))
         else:
             parsed.append(found)
-    erased_email = load_erased(conn, account, Channel.EMAIL, {p.email.key for p in parsed if p.email})
-    erased_phone = load_erased(conn, account, Channel.SMS, {p.phone.key for p in parsed if p.phone})
+    erased_email = writer.erased(Channel.EMAIL, {p.email.key for p in parsed if p.email})
+    erased_phone = writer.erased(Channel.SMS, {p.phone.key for p in parsed if p.phone})
     live: list[_ContactLine] = []
     for p in parsed:
         if (p.email and p.email.key in erased_email) or (p.phone and p.phone.key in erased_phone):
