@@ -9,6 +9,7 @@ the outcome counts: the same parsing, the same `Writer`, the same rules — noth
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -232,6 +233,11 @@ class _ContactLine:
     wides: list[tuple[int, bool]]
 
 
+#: A file has a handful of distinct status and flag words in a million cells: each parsed once.
+_status_word = functools.lru_cache(maxsize=1024)(parse_status)
+_flag_word = functools.lru_cache(maxsize=1024)(parse_flag)
+
+
 def _parse_contact(account: Account, plan: Plan, item: Line) -> _ContactLine | tuple[str, str, str]:
     """A line's requests, or (column, value, reason) for the first thing wrong with it."""
     assert item.fields is not None
@@ -266,14 +272,14 @@ def _parse_contact(account: Account, plan: Plan, item: Line) -> _ContactLine | t
             properties[name] = cell
     statuses = []
     for index, type_ in plan.statuses:
-        parsed = parse_status(_cell(fields, index))
+        parsed = _status_word(_cell(fields, index))
         if isinstance(parsed, LineReason):
             return columns[index], _cell(fields, index)[:200], parsed
         if parsed is not None:
             statuses.append((type_, parsed))
     wides = []
     for index, bu in plan.wides:
-        flag = parse_flag(_cell(fields, index))
+        flag = _flag_word(_cell(fields, index))
         if isinstance(flag, LineReason):
             return columns[index], _cell(fields, index)[:200], flag
         if flag is not None:
@@ -318,7 +324,7 @@ def _contacts(
     for channel in PHONE_CHANNELS:
         writer.touch(channel, [Address(channel, a.key, a.display) for a in sorted(phones, key=lambda a: a.key)])
     rows.extend(_upsert_contacts(writer.db, conn, live, seen, dry_run))
-    rows.extend(_statuses(writer, live))
+    rows.extend(_statuses(writer, live, {type_.channel for _, type_ in plan.statuses}))
     rows.extend(_wides(writer, live))
     rows.sort(key=lambda r: (r["seq"], r["subscription_type_id"]))
     return rows
@@ -421,9 +427,12 @@ def _new_contact_ids(conn: Connection, count: int) -> list[int]:
     return list(range(last + 1, last + 1 + count))
 
 
-def _statuses(writer: Writer, lines: Sequence[_ContactLine]) -> list[dict[str, Any]]:
+def _statuses(writer: Writer, lines: Sequence[_ContactLine], channels: set[Channel]) -> list[dict[str, Any]]:
+    """`channels`: those of the file's status columns (the others have nothing to do)."""
     rows: list[dict[str, Any]] = []
     for channel in (Channel.EMAIL, *PHONE_CHANNELS):
+        if channel not in channels:
+            continue
         requests: list[tuple[Address, list[tuple[SubscriptionType, Status]]]] = []
         owners: list[_ContactLine] = []
         for p in lines:
