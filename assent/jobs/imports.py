@@ -443,7 +443,8 @@ def _statuses(writer: Writer, lines: Sequence[_ContactLine], channels: set[Chann
             if source is None:
                 rows.extend(_row(p.line, st.id, None, Outcome.REFUSED, NO_ADDRESS_ON_CHANNEL) for st, _ in wanted)
                 continue
-            requests.append((Address(channel, source.key, source.display), wanted))
+            address = source if source.channel is channel else Address(channel, source.key, source.display)
+            requests.append((address, wanted))
             owners.append(p)
         if not requests:
             continue
