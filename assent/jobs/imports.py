@@ -9,6 +9,7 @@ the outcome counts: the same parsing, the same `Writer`, the same rules — noth
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,7 @@ from assent.jobs.worker import JobFailed, register
 from assent.services import workflows
 from assent.services.changes import Writer
 from assent.services.ledger import RequestContext
-from assent.services.state import Account, SubscriptionType, load_account, load_erased, load_types
+from assent.services.state import Account, SubscriptionType, load_account, load_types
 from assent.storage import tables as t
 from assent.storage.db import Database, among
 
@@ -201,7 +202,7 @@ def _opt_outs(
             rows.append(_row(line, 0, cell, Outcome.REFUSED, LineReason.INVALID_ADDRESS, plan.address_column))
         else:
             usable.append((line, Address(plan.channel, key, display)))
-    erased = load_erased(conn, account, plan.channel, {a.key for _, a in usable})
+    erased = writer.erased(plan.channel, {a.key for _, a in usable})
     todo: list[tuple[int, Address]] = []
     for line, address in usable:
         if address.key in erased:
@@ -230,6 +231,11 @@ class _ContactLine:
     properties: dict[str, str]
     statuses: list[tuple[SubscriptionType, Status]]
     wides: list[tuple[int, bool]]
+
+
+#: A file has a handful of distinct status and flag words in a million cells: each parsed once.
+_status_word = functools.lru_cache(maxsize=1024)(parse_status)
+_flag_word = functools.lru_cache(maxsize=1024)(parse_flag)
 
 
 def _parse_contact(account: Account, plan: Plan, item: Line) -> _ContactLine | tuple[str, str, str]:
@@ -266,14 +272,14 @@ def _parse_contact(account: Account, plan: Plan, item: Line) -> _ContactLine | t
             properties[name] = cell
     statuses = []
     for index, type_ in plan.statuses:
-        parsed = parse_status(_cell(fields, index))
+        parsed = _status_word(_cell(fields, index))
         if isinstance(parsed, LineReason):
             return columns[index], _cell(fields, index)[:200], parsed
         if parsed is not None:
             statuses.append((type_, parsed))
     wides = []
     for index, bu in plan.wides:
-        flag = parse_flag(_cell(fields, index))
+        flag = _flag_word(_cell(fields, index))
         if isinstance(flag, LineReason):
             return columns[index], _cell(fields, index)[:200], flag
         if flag is not None:
@@ -301,8 +307,8 @@ def _contacts(
             rows.append(_row(item.line, 0, found[1] or None, Outcome.REFUSED, found[2], found[0]))
         else:
             parsed.append(found)
-    erased_email = load_erased(conn, account, Channel.EMAIL, {p.email.key for p in parsed if p.email})
-    erased_phone = load_erased(conn, account, Channel.SMS, {p.phone.key for p in parsed if p.phone})
+    erased_email = writer.erased(Channel.EMAIL, {p.email.key for p in parsed if p.email})
+    erased_phone = writer.erased(Channel.SMS, {p.phone.key for p in parsed if p.phone})
     live: list[_ContactLine] = []
     for p in parsed:
         if (p.email and p.email.key in erased_email) or (p.phone and p.phone.key in erased_phone):
@@ -317,15 +323,15 @@ def _contacts(
     writer.touch(Channel.EMAIL, sorted(emails, key=lambda a: a.key))
     for channel in PHONE_CHANNELS:
         writer.touch(channel, [Address(channel, a.key, a.display) for a in sorted(phones, key=lambda a: a.key)])
-    rows.extend(_upsert_contacts(conn, live, seen, dry_run))
-    rows.extend(_statuses(writer, live))
+    rows.extend(_upsert_contacts(writer.db, conn, live, seen, dry_run))
+    rows.extend(_statuses(writer, live, {type_.channel for _, type_ in plan.statuses}))
     rows.extend(_wides(writer, live))
     rows.sort(key=lambda r: (r["seq"], r["subscription_type_id"]))
     return rows
 
 
 def _upsert_contacts(
-    conn: Connection, lines: Sequence[_ContactLine], seen: set[int] | None, dry_run: bool
+    db: Database, conn: Connection, lines: Sequence[_ContactLine], seen: set[int] | None, dry_run: bool
 ) -> list[dict[str, Any]]:
     """An existing contact (same email, else same phone) is updated, never duplicated."""
     c = t.contacts
@@ -383,10 +389,15 @@ def _upsert_contacts(
         triggered: list[ContactChange] = []
         if created:
             columns = ("email", "email_key", "phone", "first_name", "last_name", "company", "properties")
-            inserted = conn.execute(
-                c.insert().returning(c.c.id, sort_by_parameter_order=True),
-                [{**{k: r.get(k) for k in columns}, "created_at": now, "updated_at": now} for r in created],
-            ).scalars()
+            inserted = _new_contact_ids(conn, len(created))
+            db.bulk_insert(
+                conn,
+                t.contacts,
+                [
+                    {"id": cid, **{k: r.get(k) for k in columns}, "created_at": now, "updated_at": now}
+                    for cid, r in zip(inserted, created, strict=True)
+                ],
+            )
             triggered.extend(ContactChange(cid, None, row) for cid, row in zip(inserted, created, strict=True))
         for contact_id, contact in dirty.items():
             values = {k: contact.get(k) for k in ("email", "email_key", "phone", "first_name", "last_name", "company")}
@@ -401,9 +412,27 @@ def _upsert_contacts(
     return rows
 
 
-def _statuses(writer: Writer, lines: Sequence[_ContactLine]) -> list[dict[str, Any]]:
+def _new_contact_ids(conn: Connection, count: int) -> list[int]:
+    """Ids for `count` new contacts, so that they go in with one bulk insert (COPY) rather
+    than an INSERT … RETURNING that SQLAlchemy renders and reads back row by row: on
+    PostgreSQL from the id sequence, on SQLite after the largest id — what SQLite itself
+    would give, and no one else inserts while this write transaction holds the write lock."""
+    c = t.contacts
+    if conn.dialect.name == "postgresql":
+        found = conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('contacts', 'id')) FROM generate_series(1, %(n)s)", {"n": count}
+        )
+        return sorted(int(cid) for (cid,) in found)
+    last = int(conn.execute(sa.select(sa.func.max(c.c.id))).scalar() or 0)
+    return list(range(last + 1, last + 1 + count))
+
+
+def _statuses(writer: Writer, lines: Sequence[_ContactLine], channels: set[Channel]) -> list[dict[str, Any]]:
+    """`channels`: those of the file's status columns (the others have nothing to do)."""
     rows: list[dict[str, Any]] = []
     for channel in (Channel.EMAIL, *PHONE_CHANNELS):
+        if channel not in channels:
+            continue
         requests: list[tuple[Address, list[tuple[SubscriptionType, Status]]]] = []
         owners: list[_ContactLine] = []
         for p in lines:
@@ -414,7 +443,8 @@ def _statuses(writer: Writer, lines: Sequence[_ContactLine]) -> list[dict[str, A
             if source is None:
                 rows.extend(_row(p.line, st.id, None, Outcome.REFUSED, NO_ADDRESS_ON_CHANNEL) for st, _ in wanted)
                 continue
-            requests.append((Address(channel, source.key, source.display), wanted))
+            address = source if source.channel is channel else Address(channel, source.key, source.display)
+            requests.append((address, wanted))
             owners.append(p)
         if not requests:
             continue

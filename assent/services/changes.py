@@ -15,7 +15,7 @@ other committed: no lost update, no event with a stale `old_status`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +100,7 @@ class Writer:
     #: predicted outcomes before anyone confirms it (R34) come from the same code path
     dry_run: bool = False
     _hashes: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
+    _bases: dict[int, tuple[Evidence, dict[str, Any]]] = field(default_factory=dict, init=False, repr=False)
     #: addresses this writer has locked (or created) in its transaction: touched once
     _touched: set[tuple[Channel, str]] = field(default_factory=set, init=False, repr=False)
 
@@ -130,11 +131,21 @@ class Writer:
         touched.update((channel, key) for key in seen)
 
     def event(self, address: Address, evidence: Evidence | None = None, **fields: Any) -> dict[str, Any]:
-        evidence = evidence or self.evidence
         return {
+            **self._event_base(evidence or self.evidence),
             "address_hash": self._hash(address),
             "channel": address.channel.value,
             "address": address.display,
+            **fields,
+        }
+
+    def _event_base(self, evidence: Evidence) -> dict[str, Any]:
+        """The fields that all events of this writer with this evidence share, built once (a
+        bulk run makes thousands of events of one actor, one context and one evidence)."""
+        found = self._bases.get(id(evidence))
+        if found is not None and found[0] is evidence:
+            return found[1]
+        base = {
             "source": self.actor.source.value,
             "actor_kind": self.actor.klass.value,
             "actor_id": self.actor.id,
@@ -147,8 +158,15 @@ class Writer:
             "processing_legal_basis": (
                 evidence.processing_legal_basis.value if evidence.processing_legal_basis else None
             ),
-            **fields,
         }
+        if len(self._bases) > 1000:
+            self._bases.clear()
+        self._bases[id(evidence)] = (evidence, base)  # the evidence is kept: its id stays its own
+        return base
+
+    def erased(self, channel: Channel, keys: Iterable[str]) -> set[str]:
+        """Which of these addresses were erased (R22), hashed once for this and the events."""
+        return load_erased(self.conn, self.account, channel, keys, self._hash_key)
 
     def _evidence_of(self, evidence: Sequence[Evidence | None] | None, count: int) -> list[Evidence]:
         """The evidence of each address row: its own, else the writer's."""
@@ -191,6 +209,7 @@ class Writer:
         facts = load_address_facts(self.conn, channel, keys)
         erased = load_erased(self.conn, self.account, channel, keys, self._hash_key)
 
+        dry_run = self.dry_run
         results: list[list[ChangeResult]] = []
         status_rows: list[dict[str, Any]] = []
         events: list[dict[str, Any]] = []
@@ -215,6 +234,8 @@ class Writer:
                 if not verdict.applies:
                     continue
                 statuses[(address.key, st.id)] = target  # a later change in one request sees it
+                if dry_run:
+                    continue  # judged: a dry run builds no row and no event
                 basis = recorded_legal_basis(actor, target, proof)
                 legal_basis = basis.value if basis else None
                 status_rows.append(
@@ -276,22 +297,32 @@ class Writer:
         row_evidence = self._evidence_of(evidence, len(addresses))
         self.touch(channel, addresses)
         current = load_wide_opt_outs(self.conn, channel, {a.key for a in addresses}, [business_unit_id])
+        actor, at, dry_run = self.actor, self.at, self.dry_run
+        set_by, source, channel_value = actor.klass.value, actor.source.value, channel.value
+        now_set = _wide(business_unit_id, actor)
+        # Results are immutable and few of them differ: one object per verdict.
+        outcomes: dict[Verdict, WideResult] = {}
         rows, events, results = [], [], []
         for address, proof in zip(addresses, row_evidence, strict=True):
             existing = current.get((address.key, business_unit_id))
-            verdict = judge_wide_opt_out_set(existing, self.actor)
-            results.append(WideResult(business_unit_id, verdict.outcome, verdict.reason, True))
+            verdict = judge_wide_opt_out_set(existing, actor)
+            result = outcomes.get(verdict)
+            if result is None:
+                result = outcomes[verdict] = WideResult(business_unit_id, verdict.outcome, verdict.reason, True)
+            results.append(result)
             if not verdict.applies:
                 continue
-            current[(address.key, business_unit_id)] = _wide(business_unit_id, self.actor)
+            current[(address.key, business_unit_id)] = now_set
+            if dry_run:
+                continue  # judged: a dry run builds no row and no event
             rows.append(
                 {
                     "address": address.key,
-                    "channel": channel.value,
+                    "channel": channel_value,
                     "business_unit_id": business_unit_id,
-                    "set_by": self.actor.klass.value,
-                    "source": self.actor.source.value,
-                    "at": self.at,
+                    "set_by": set_by,
+                    "source": source,
+                    "at": at,
                 }
             )
             events.append(
@@ -353,6 +384,8 @@ class Writer:
             if not verdict.applies:
                 continue
             current.pop((address.key, business_unit_id), None)
+            if self.dry_run:
+                continue  # judged: a dry run builds no event
             removed.append(address.key)
             events.append(
                 self.event(

@@ -220,13 +220,21 @@ def load_wide_opt_outs(
     if not keys:
         return {}
     w = t.wide_opt_outs
-    query = sa.select(w).where(w.c.channel == channel.value, among(conn, w.c.address, keys))
+    # not `at`: a datetime parsed per row for nothing (a re-imported list reads every one)
+    query = sa.select(w.c.address, w.c.business_unit_id, w.c.set_by, w.c.source).where(
+        w.c.channel == channel.value, among(conn, w.c.address, keys)
+    )
     if bu_ids is not None:
         query = query.where(w.c.business_unit_id.in_(list(bu_ids)))
-    return {
-        (r.address, r.business_unit_id): WideOptOut(r.business_unit_id, ActorClass(r.set_by), Source(r.source))
-        for r in conn.execute(query)
-    }
+    # a few distinct values over a whole batch: one (immutable) object for each
+    made: dict[tuple[int, str, str], WideOptOut] = {}
+    found: dict[tuple[str, int], WideOptOut] = {}
+    for address, bu_id, set_by, source in conn.execute(query):
+        wide = made.get((bu_id, set_by, source))
+        if wide is None:
+            wide = made[(bu_id, set_by, source)] = WideOptOut(bu_id, ActorClass(set_by), Source(source))
+        found[(address, bu_id)] = wide
+    return found
 
 
 @dataclass(frozen=True, slots=True)
