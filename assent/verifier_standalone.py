@@ -323,11 +323,9 @@ class ChainChecker:
         i_id, i_hash, i_prev = names.index("id"), names.index("hash"), names.index("prev_hash")
         i_kind, i_redacted = names.index("kind"), names.index("redacted")
         pairs = [(name, names.index(name), names.index(digest)) for name, digest in _PERSONAL_PAIRS]
-        digester = self._digester
         memos: list[dict[Any, str | None]] = [{} for _ in pairs]
         encode, sha256, time_of = _encode_array, hashlib.sha256, canonical_time
         checkpoint_id = self._checkpoint.last_event_id if self._checkpoint is not None else None
-        result = self.result
         last_time: tuple[Any, str] = (None, "")
 
         def intact(row: Sequence[Any]) -> bool:
@@ -346,22 +344,7 @@ class ChainChecker:
                 text = encode([None if value == "" else value for value in values])
             if sha256(text.encode("utf-8")).hexdigest() != row[i_hash]:
                 return False
-            if digester is None:
-                return True
-            for (name, i_value, i_digest), memo in zip(pairs, memos, strict=True):
-                value, stored = row[i_value], row[i_digest]
-                if value is None or value == "":
-                    if stored is not None and stored != "":
-                        return False
-                    continue
-                found = memo.get(value)
-                if found is None:
-                    if len(memo) > 100_000:
-                        memo.clear()
-                    found = memo[value] = digester.digest(name, value)
-                if found != stored:
-                    return False
-            return True
+            return self._digests_hold(row, pairs, memos)
 
         for row in rows:
             if self._pending is not None:
@@ -374,12 +357,7 @@ class ChainChecker:
             elif not intact(row):
                 self._pending = dict(zip(names, row, strict=True))
                 continue
-            # what `_check` does for an intact event
-            result.events += 1
-            if result.first_id is None:
-                result.first_id = int(row[i_id])
-            self._prev_id = result.last_id = int(row[i_id])
-            self._anchor = result.last_hash = str(row[i_hash])
+            self._take_intact(row, i_id, i_hash)
 
     def feed_encoded(
         self,
@@ -399,11 +377,9 @@ class ChainChecker:
         i_id, i_hash, i_prev = names.index("id"), names.index("hash"), names.index("prev_hash")
         i_key, i_kind, i_redacted, i_encoded = (names.index(name) for name in ("key", "kind", "redacted", "encoded"))
         pairs = [(name, names.index(name), names.index(digest)) for name, digest in _PERSONAL_PAIRS]
-        digester = self._digester
         memos: list[dict[Any, str | None]] = [{} for _ in pairs]
         sha256 = hashlib.sha256
         checkpoint_id = self._checkpoint.last_event_id if self._checkpoint is not None else None
-        result = self.result
 
         def intact(row: Sequence[Any]) -> bool:
             if row[i_id] != self._prev_id + 1 or row[i_prev] != self._anchor or row[i_id] == checkpoint_id:
@@ -414,33 +390,45 @@ class ChainChecker:
             encoded = row[i_encoded]
             if not isinstance(encoded, str) or sha256(encoded.encode("utf-8")).hexdigest() != row[i_hash]:
                 return False
-            if digester is None:
-                return True
-            for (name, i_value, i_digest), memo in zip(pairs, memos, strict=True):
-                value, stored = row[i_value], row[i_digest]
-                if value is None or value == "":
-                    if stored is not None and stored != "":
-                        return False
-                    continue
-                found = memo.get(value)
-                if found is None:
-                    if len(memo) > 100_000:
-                        memo.clear()
-                    found = memo[value] = digester.digest(name, value)
-                if found != stored:
-                    return False
-            return True
+            return self._digests_hold(row, pairs, memos)
 
         for row in rows:
             if self._pending is not None or not intact(row):
                 self.feed_rows([full_row(row[i_key])], full_names)
                 continue
-            # what `_check` does for an intact event
-            result.events += 1
-            if result.first_id is None:
-                result.first_id = int(row[i_id])
-            self._prev_id = result.last_id = int(row[i_id])
-            self._anchor = result.last_hash = str(row[i_hash])
+            self._take_intact(row, i_id, i_hash)
+
+    def _digests_hold(
+        self, row: Sequence[Any], pairs: Sequence[tuple[str, int, int]], memos: Sequence[dict[Any, str | None]]
+    ) -> bool:
+        """Whether the stored digests of an event's personal fields are those of its values
+        (each value's digest remembered per field: one address has many events)."""
+        digester = self._digester
+        if digester is None:
+            return True
+        for (name, i_value, i_digest), memo in zip(pairs, memos, strict=True):
+            value, stored = row[i_value], row[i_digest]
+            if value is None or value == "":
+                if stored is not None and stored != "":
+                    return False
+                continue
+            found = memo.get(value)
+            if found is None:
+                if len(memo) > 100_000:
+                    memo.clear()
+                found = memo[value] = digester.digest(name, value)
+            if found != stored:
+                return False
+        return True
+
+    def _take_intact(self, row: Sequence[Any], i_id: int, i_hash: int) -> None:
+        """What `_check` does for an intact event."""
+        result = self.result
+        result.events += 1
+        if result.first_id is None:
+            result.first_id = int(row[i_id])
+        self._prev_id = result.last_id = int(row[i_id])
+        self._anchor = result.last_hash = str(row[i_hash])
 
     def finish(self) -> ChainResult:
         if self._pending is not None:

@@ -97,6 +97,10 @@ def test_two_dispatchers_on_postgresql_deliver_each_event_once(
     write_batch(hooks, admin_headers, [f"r{i}@example.com" for i in range(150)], types, "SUBSCRIBED")
     events = feed(hooks, admin_headers)
     assert len(events) == 300
+    # Each delivery takes a moment, so that the drain outlasts the start of both threads
+    # however loaded the machine is: one dispatcher alone could otherwise finish the lot
+    # before the other's first look, and the test would prove nothing about two.
+    receiver.delay = 0.05
     databases = [Database(database_url), Database(database_url)]
     workers = [dispatcher(databases[n], per_endpoint=6, fan_out_size=40) for n in range(2)]
     stop = threading.Event()
