@@ -19,11 +19,14 @@ from assent.actions.account import development_secret
 from assent.actions.ledger import periodic_checkpoints
 from assent.api.fast_decision import FastDecisions
 from assent.api.idempotency import IdempotencyMiddleware
-from assent.api.problems import problem_response
-from assent.bodylimit import BodyLimit
+from assent.api.problems import body_too_large, problem_response
+from assent.bodylimit import BodyLimit, Refusal
 from assent.config import Settings, legacy_secret_file
+from assent.hubspot import errors as hubspot_errors
+from assent.inbound import common as inbound_common
 from assent.jobs.worker import in_process_worker
 from assent.mail import mailer_for
+from assent.pages import web as pages_web
 from assent.storage.db import Database, open_database
 
 DESCRIPTION = """
@@ -63,7 +66,8 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     # innermost: the plain single decision is answered here, before any routing (api/fast_decision.py)
     app.add_middleware(FastDecisions, api=api_app)
     app.add_middleware(IdempotencyMiddleware, db=database)
-    app.add_middleware(BodyLimit, settings=settings)  # outermost: before authentication and reading
+    # outermost: before authentication and reading; its 413 in each interface's own shape
+    app.add_middleware(BodyLimit, settings=settings, refusals=_refusals())
     ops.install(app)
     api.mount(app, api_app)
     # Each further interface mounts its own `<package>.create_app(settings, db)` here,
@@ -71,12 +75,23 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     app.mount(hubspot.PREFIX, hubspot.create_app(settings, database))
     app.mount("/inbound", inbound.create_app(settings, database))
     app.add_api_route("/admin", _admin_root, include_in_schema=False)
-    app.mount("/admin", admin.create_admin(settings, database, mailer))
+    app.mount(admin.PREFIX, admin.create_admin(settings, database, mailer))
     pages.mount(app, settings, database, mailer)  # last: it answers every other path
     # A path no mount matches at all (a decoded newline defeats their patterns) is still
     # answered in the shape of the interface its prefix names.
     app.add_exception_handler(StarletteHTTPException, _unmatched)
     return app
+
+
+def _refusals() -> tuple[tuple[str, Refusal], ...]:
+    """Who renders the root body limit's 413, by path prefix (the longest wins)."""
+    return (
+        ("/api/", body_too_large),
+        (hubspot.PREFIX, hubspot_errors.body_too_large),
+        ("/inbound/", inbound_common.body_too_large),
+        (admin.PREFIX, admin.too_large),
+        ("/", pages_web.body_too_large),  # the pages answer every other path
+    )
 
 
 def _admin_root(request: Request) -> RedirectResponse:

@@ -9,13 +9,18 @@ it tries to answer is dropped, the 413 has been sent).
 JSON routes take `max_body_bytes` (1 MiB by default); the streamed uploads (the audience
 filter, imports) take `max_upload_bytes` (1 GiB by default) and are spooled, never held in
 memory; the batch routes take `BATCH_BYTES`, what their largest valid request needs.
+
+The 413 is each interface's own: `app.py` hands in, by path prefix, the interface's renderer
+of it (the API's problem document, HubSpot's error JSON, the admin's page, the public pages'
+localized page); a path no prefix names gets a plain-text answer.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+from collections.abc import Callable, Sequence
 
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assent.config import Settings
@@ -41,15 +46,21 @@ OWN_LIMITS = {
 }
 
 
+#: an interface's 413: the request's scope and the limit it went over → its answer
+Refusal = Callable[[Scope, int], Response]
+
+
 class BodyTooLarge(Exception):
     pass
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+    def __init__(self, app: ASGIApp, settings: Settings, refusals: Sequence[tuple[str, Refusal]] = ()) -> None:
         self.app = app
         self.default = settings.max_body_bytes
         self.upload = settings.max_upload_bytes
+        #: the longest prefix first, so that `/admin` wins over the pages' `/`
+        self.refusals = sorted(refusals, key=lambda pair: len(pair[0]), reverse=True)
 
     def limit_for(self, path: str) -> int:
         if path.startswith(UPLOAD_PATHS):
@@ -68,7 +79,7 @@ class BodyLimit:
         limit = self.limit_for(scope["path"])
         declared = _content_length(scope)
         if declared is not None and declared > limit:
-            await _refuse(scope, send, limit)
+            await self._refuse(scope, send, limit)
             return
 
         received = 0
@@ -85,7 +96,7 @@ class BodyLimit:
                 if received > limit:
                     refused = True
                     if not started:
-                        await _refuse(scope, send, limit)
+                        await self._refuse(scope, send, limit)
                     return {"type": "http.disconnect"}
             return message
 
@@ -104,6 +115,23 @@ class BodyLimit:
                 raise
             log.debug("request to %s stopped at its body limit", scope["path"], exc_info=True)
 
+    async def _refuse(self, scope: Scope, send: Send, limit: int) -> None:
+        """The 413 in the shape of the interface the path belongs to. The body is left
+        unread: the connection closes after the answer."""
+        path = scope["path"]
+        found = next((refusal for prefix, refusal in self.refusals if path.startswith(prefix)), None)
+        response = found(scope, limit) if found else _plain(limit)
+        response.headers["connection"] = "close"
+
+        async def nothing() -> Message:
+            return {"type": "http.disconnect"}
+
+        await response(scope, nothing, send)
+
+
+def _plain(limit: int) -> Response:
+    return PlainTextResponse(f"413 Content too large: the request body is over {limit:,} bytes.\n", status_code=413)
+
 
 def _content_length(scope: Scope) -> int | None:
     for name, value in scope["headers"]:
@@ -115,34 +143,3 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _refuse(scope: Scope, send: Send, limit: int) -> None:
-    detail = f"body: larger than this route's limit of {limit:,} bytes"
-    if scope["path"].startswith("/api/"):
-        content_type = b"application/problem+json"
-        payload = json.dumps(
-            {
-                "type": "https://assent.dev/problems/body-too-large",
-                "title": "Content too large",
-                "status": 413,
-                "detail": detail,
-                "code": "BODY_TOO_LARGE",
-                "field": "body",
-                "errors": [{"field": "body", "reason": detail.partition(": ")[2], "code": "BODY_TOO_LARGE"}],
-                "limit": limit,
-            }
-        ).encode()
-    else:
-        content_type = b"text/plain; charset=utf-8"
-        payload = f"413 Content too large: the request body is over {limit:,} bytes.\n".encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", content_type),
-                (b"content-length", str(len(payload)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": payload})

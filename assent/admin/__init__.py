@@ -10,10 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from assent.admin.web import install_error_pages
+from assent.admin.web import PREFIX, body_too_large, install_error_pages
+
+__all__ = ["PREFIX", "create_admin", "mount", "too_large"]
 
 STATIC = Path(__file__).parent / "static"
 
@@ -52,6 +55,14 @@ class _SecurityHeaders:
         await self.app(scope, receive, sending)
 
 
+def too_large(scope: Scope, limit: int) -> Response:
+    """The root body limit's 413 (assent/bodylimit.py): the admin's page, with its headers."""
+    response = body_too_large(scope, limit)
+    for name, value in (*_HEADERS, (b"cache-control", b"no-store")):
+        response.headers[name.decode()] = value.decode()
+    return response
+
+
 def create_admin(settings: object, db: object, mailer: object) -> FastAPI:
     from assent.admin.views import ROUTERS
 
@@ -68,4 +79,4 @@ def create_admin(settings: object, db: object, mailer: object) -> FastAPI:
 
 
 def mount(app: FastAPI) -> None:
-    app.mount("/admin", create_admin(app.state.settings, app.state.db, app.state.mailer))
+    app.mount(PREFIX, create_admin(app.state.settings, app.state.db, app.state.mailer))

@@ -16,12 +16,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from assent.admin import words
 from assent.admin.security import SESSION_COOKIE, BadCsrf, NotAllowed, SignedIn, SignInRequired
 from assent.config import Settings
 from assent.services.errors import Problem
 from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE
+
+#: where `app.py` mounts the admin
+PREFIX = "/admin"
 
 TEMPLATES = Path(__file__).parent / "templates"
 FLASH_COOKIE = "assent_flash"
@@ -133,6 +137,14 @@ def problem_words(problem: Problem) -> dict[str, str]:
 def _error(request: Request, status: int, title: str, text: str) -> Response:
     me: SignedIn | None = getattr(request.state, "signed_in", None)
     return render(request, "error.html", me, status_code=status, title=title, text=text)
+
+
+def body_too_large(scope: Scope, limit: int) -> Response:
+    """The root body limit's 413 (assent/bodylimit.py) as the admin's own page. It is answered
+    before the admin is reached, so its links are made for where the admin is mounted."""
+    request = Request({**scope, "root_path": f"{scope.get('root_path', '')}{PREFIX}"})
+    text = f"What was sent is larger than the limit of {limit:,} bytes. Nothing was changed."
+    return _error(request, 413, "Too large", text)
 
 
 def install_error_pages(app: FastAPI) -> None:

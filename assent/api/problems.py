@@ -60,6 +60,19 @@ def _unreadable_body(reason: str) -> JSONResponse:
     )
 
 
+def body_too_large(_scope: Scope, limit: int) -> JSONResponse:
+    """The root body limit's 413 for `/api/v1` (assent/bodylimit.py)."""
+    detail = f"body: larger than this route's limit of {limit:,} bytes"
+    return problem_response(
+        413,
+        "BODY_TOO_LARGE",
+        "Content too large",
+        detail,
+        [FieldError("body", detail.partition(": ")[2], "BODY_TOO_LARGE")],
+        limit=limit,
+    )
+
+
 class RejectNul:
     """A NUL in a path or query parameter is a 422 before any route sees it (PostgreSQL
     cannot store one; see schemas.Strict for bodies)."""

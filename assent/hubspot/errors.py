@@ -183,6 +183,12 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+def body_too_large(_scope: Scope, limit: int) -> JSONResponse:
+    """The root body limit's 413 (assent/bodylimit.py), in HubSpot's shape, for a body past
+    even the backup limit above this API's own."""
+    return error_response(413, f"The request body is larger than {limit:,} bytes.")
+
+
 async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
     response = error_response(413, f"The request body is larger than {MAX_BODY_BYTES:,} bytes.")
     await response(scope, receive, send)

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.datastructures import ImmutableMultiDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from assent.config import Settings
 from assent.services.errors import Problem
@@ -63,6 +64,12 @@ def install_errors(app: FastAPI) -> None:
 
     for error in UNAVAILABLE:
         app.add_exception_handler(error, _unavailable)
+
+
+def body_too_large(_scope: Scope, limit: int) -> JSONResponse:
+    """The root body limit's 413 (assent/bodylimit.py), past even the backup limit above the
+    providers' own."""
+    return problem(413, f"the body is larger than {limit} bytes")
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:

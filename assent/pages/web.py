@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from assent import i18n
 from assent.config import Settings
@@ -155,6 +156,12 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     for error in UNAVAILABLE:
         app.add_exception_handler(error, _unavailable)
+
+
+def body_too_large(scope: Scope, _limit: int) -> HTMLResponse:
+    """The root body limit's 413 (assent/bodylimit.py) as a localized page: "we could not
+    read what was sent; nothing has been changed"."""
+    return _page_error(Request(scope), PageError(413, "bad_request"))
 
 
 def _http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
