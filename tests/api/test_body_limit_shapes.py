@@ -41,8 +41,11 @@ def test_the_inbound_webhooks_answer_a_small_problem(client: TestClient) -> None
 
 
 def test_the_admin_answers_its_own_page_with_its_headers(client: TestClient) -> None:
-    refused = client.post("/admin/sign-in", content=b"email=" + b"x" * (2 * MIB),
-                          headers={"content-type": "application/x-www-form-urlencoded"})
+    refused = client.post(
+        "/admin/sign-in",
+        content=b"email=" + b"x" * (2 * MIB),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert refused.status_code == 413
     assert refused.headers["content-type"].startswith("text/html")
     assert "What was sent is larger than the limit of 1,048,576 bytes. Nothing was changed." in refused.text
@@ -53,8 +56,11 @@ def test_the_admin_answers_its_own_page_with_its_headers(client: TestClient) -> 
 
 def test_the_public_pages_answer_a_localized_page(client: TestClient, db: Database) -> None:
     events = count_rows(db, "ledger_events")
-    refused = client.post("/subscribe/0", content=b"email=" + b"x" * (2 * MIB),
-                          headers={"content-type": "application/x-www-form-urlencoded", "accept-language": "sv"})
+    refused = client.post(
+        "/subscribe/0",
+        content=b"email=" + b"x" * (2 * MIB),
+        headers={"content-type": "application/x-www-form-urlencoded", "accept-language": "sv"},
+    )
     assert refused.status_code == 413
     assert refused.headers["content-type"].startswith("text/html")
     assert "Vi kunde inte läsa det som skickades. Ingenting har ändrats." in refused.text
