@@ -13,6 +13,10 @@ import sqlalchemy as sa
 DEFAULT_DATABASE_URL = "sqlite:///./assent.db"
 
 
+class SettingsError(ValueError):
+    """An `ASSENT_*` variable holds a value Assent cannot use; the message names it."""
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
@@ -112,7 +116,7 @@ def _non_negative_int(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw:
         return default
     if not raw.isdecimal():
-        raise ValueError(f"{name} must be a non-negative integer, not {raw!r}")
+        raise SettingsError(f"{name} must be a non-negative integer, not {raw!r}")
     return int(raw)
 
 
@@ -121,7 +125,7 @@ def _bytes(env: Mapping[str, str], name: str, default: int) -> int:
     if not raw:
         return default
     if not raw.isdecimal() or int(raw) < 1024:
-        raise ValueError(f"{name} must be a number of bytes, at least 1024 (got {raw!r})")
+        raise SettingsError(f"{name} must be a number of bytes, at least 1024 (got {raw!r})")
     return int(raw)
 
 
@@ -131,7 +135,7 @@ def _seconds(env: Mapping[str, str], name: str, default: float = 5.0) -> float:
         return default
     value = float(raw)
     if not 0 < value <= 3600:
-        raise ValueError(f"{name} must be a number of seconds above 0 and at most 3600")
+        raise SettingsError(f"{name} must be a number of seconds above 0 and at most 3600")
     return value
 
 
@@ -141,7 +145,7 @@ def _flag(raw: str | None) -> bool:
         return False
     if value in ("1", "true", "yes", "on"):
         return True
-    raise ValueError(f"expected true or false, not {raw!r}")
+    raise SettingsError(f"expected true or false, not {raw!r}")
 
 
 def _phone_region(raw: str | None) -> str | None:
@@ -151,7 +155,7 @@ def _phone_region(raw: str | None) -> str | None:
     if not region:
         return None
     if region not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"ASSENT_DEFAULT_PHONE_REGION: {raw!r} is not an ISO 3166 region phonenumbers knows")
+        raise SettingsError(f"ASSENT_DEFAULT_PHONE_REGION: {raw!r} is not an ISO 3166 region phonenumbers knows")
     return region
 
 
@@ -160,7 +164,7 @@ def _link_max_age(raw: str | None) -> int | None:
         return None
     days = int(raw)
     if days < 60:
-        raise ValueError("ASSENT_LINK_MAX_AGE_DAYS must be at least 60 (or unset: links never expire)")
+        raise SettingsError("ASSENT_LINK_MAX_AGE_DAYS must be at least 60 (or unset: links never expire)")
     return days
 
 
@@ -170,9 +174,9 @@ def _interval(raw: str | None) -> float:
     try:
         seconds = float(raw)
     except ValueError:
-        raise ValueError("ASSENT_LEDGER_CHECKPOINT_INTERVAL: seconds between checkpoints (0: none)") from None
+        raise SettingsError("ASSENT_LEDGER_CHECKPOINT_INTERVAL: seconds between checkpoints (0: none)") from None
     if seconds < 0:
-        raise ValueError("ASSENT_LEDGER_CHECKPOINT_INTERVAL must not be negative")
+        raise SettingsError("ASSENT_LEDGER_CHECKPOINT_INTERVAL must not be negative")
     return seconds
 
 

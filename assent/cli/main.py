@@ -8,13 +8,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import click
+import sqlalchemy as sa
 from rich.console import Console
 
 from assent.actions.apikeys import create_api_key, revoke_api_key
-from assent.config import Settings
+from assent.config import Settings, SettingsError
 from assent.domain.audit import COMMAND_LINE
 from assent.services.apikeys import SCOPES, list_api_keys
-from assent.storage.db import Database, open_database
+from assent.storage.db import UNAVAILABLE, Database, DatabaseURLError, open_database
 from assent.storage.migrate import migrate
 
 if TYPE_CHECKING:
@@ -53,7 +54,23 @@ def read_migrated(work: Callable[[Connection], T]) -> T:
         db.dispose()
 
 
-@click.group()
+class _Commands(click.Group):
+    """Every command: a setting or a database Assent cannot use is one line naming it and
+    exit 1, not a driver's traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (SettingsError, DatabaseURLError) as error:
+            raise click.ClickException(str(error)) from None
+        except UNAVAILABLE as error:
+            # the usual cause is a wrong URL or a server down
+            reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+            where = sa.make_url(Settings.from_env().database_url).render_as_string(hide_password=True)
+            raise click.ClickException(f"cannot reach the database at {where}: {reason}") from None
+
+
+@click.group(cls=_Commands)
 def cli() -> None:
     """Assent: who agreed to receive what, with evidence."""
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from assent.cli.demo import issue_demo_sign_in, print_demo_sign_in
 from assent.cli.main import cli, settle_heap
 from assent.config import Settings
-from assent.storage.db import UNAVAILABLE, DatabaseURLError, open_database
+from assent.storage.db import open_database
 from assent.storage.migrate import migrate
 
 console = Console(stderr=True, soft_wrap=True)
@@ -29,17 +29,8 @@ def serve(host: str, port: int, workers: int, demo: bool, no_worker: bool) -> No
     # Links in mail and API answers point at ASSENT_BASE_URL; unset, they point here.
     os.environ.setdefault("ASSENT_BASE_URL", url)
     settings = Settings.from_env()
-    try:
-        db = open_database(settings)
-    except DatabaseURLError as error:
-        raise click.ClickException(str(error)) from None
-    try:
-        migrate(db)
-    except UNAVAILABLE as error:
-        # One clear line, not a driver traceback: the usual cause is a wrong URL or a server down.
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        where = db.url.render_as_string(hide_password=True)
-        raise click.ClickException(f"cannot reach the database at {where}: {reason}") from None
+    db = open_database(settings)  # a URL or server it cannot use: one line (cli.main._Commands)
+    migrate(db)
     if demo:
         from assent.actions.demo import seed_if_empty
 

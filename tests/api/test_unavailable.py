@@ -125,3 +125,31 @@ def test_serve_with_a_database_url_it_cannot_use_says_so_in_one_line(url: str) -
     assert "postgresql+psycopg://" in lines[0]
     assert "hunter2" not in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "environment", "said"),
+    [
+        (["worker", "--once"], {"ASSENT_DATABASE_URL": "postgres://postgres:hunter2@127.0.0.1/assent"},
+         "Error: ASSENT_DATABASE_URL is not a database URL Assent can open"),
+        (["migrate"], {"ASSENT_DATABASE_URL": UNREACHABLE["closed-port"]}, "cannot reach the database"),
+        (["api-key", "list"], {"ASSENT_DATABASE_URL": "not a url"},
+         "Error: ASSENT_DATABASE_URL is not a database URL Assent can open"),
+        (["worker", "--once"], {"ASSENT_LINK_MAX_AGE_DAYS": "3"}, "Error: ASSENT_LINK_MAX_AGE_DAYS must be at least 60"),
+    ],
+    ids=["worker-url", "migrate-unreachable", "api-key-list-url", "worker-setting"],
+)
+def test_every_command_says_what_it_cannot_use_in_one_line(
+    command: list[str], environment: dict[str, str], said: str
+) -> None:
+    env = {**os.environ, "ASSENT_SECRET_KEYS": "k", **environment}
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "assent"), *command],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 1
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert said in lines[0], lines[0]
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
