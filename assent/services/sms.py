@@ -94,6 +94,12 @@ def reviews(conn: Connection, state: str = PENDING, limit: int = 100) -> list[di
     return [dict(r._mapping) for r in conn.execute(query)]
 
 
+def review_count(conn: Connection, state: str = PENDING) -> int:
+    """How many messages are in that state of review (the queue shows the oldest ones)."""
+    m = t.sms_messages
+    return int(conn.execute(sa.select(sa.func.count()).select_from(m).where(m.c.review == state)).scalar_one())
+
+
 def messages_for(conn: Connection, address_hashes: Collection[str], sids: Collection[str]) -> dict[str, dict[str, Any]]:
     """Inbound messages by sid, for the events that name them (history screens)."""
     if not sids or not address_hashes:

@@ -145,3 +145,20 @@ def test_the_contact_record_shows_the_keyword_message_and_reply(
     assert "Message: “Stop!”" in shown
     assert "Reply sent: “You are unsubscribed from Account. No more messages will be sent." in shown
     assert "by SMS text" in shown
+
+
+def test_the_queue_says_when_more_wait_than_it_shows(
+    sign_in: Any, twilio: Twilio, client: TestClient, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assent.admin.views import reviews
+
+    monkeypatch.setattr(reviews, "SHOWN", 2)
+    client.patch("/api/v1/settings", headers=admin_headers, json={"sms_revocation_policy": "REVIEW"})
+    for n, sender in enumerate(("+46701000001", "+46701000002", "+46701000003")):
+        twilio.text(f"please stop texting me ({n})", sender=sender)
+    page = sign_in("editor").get(QUEUE)
+    shown = text_of(page.text)
+    assert "please stop texting me (0)" in shown
+    assert "please stop texting me (1)" in shown
+    assert "please stop texting me (2)" not in shown
+    assert "Showing the oldest 2 of 3 waiting: decide these to see the next." in shown

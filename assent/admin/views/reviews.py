@@ -17,13 +17,16 @@ from assent.storage.db import Database
 
 router = APIRouter()
 PATH = "/activity/possible-opt-outs"
+#: the oldest this many waiting messages are shown; the page says how many wait in all
+SHOWN = 100
 
 
 @router.get(PATH)
 def queue(request: Request, me: SignedIn = Depends(viewer)) -> Response:
     db: Database = request.app.state.db
     with db.read() as conn:
-        pending = sms.reviews(conn, sms.PENDING)
+        pending = sms.reviews(conn, sms.PENDING, SHOWN)
+        waiting = sms.review_count(conn, sms.PENDING)
         decided = sms.reviews(conn, sms.CONFIRMED, 25) + sms.reviews(conn, sms.DISMISSED, 25)
         units = {u["id"]: u["name"] for u in catalog.list_business_units(conn)}
     decided.sort(key=lambda row: row["reviewed_at"], reverse=True)
@@ -34,6 +37,7 @@ def queue(request: Request, me: SignedIn = Depends(viewer)) -> Response:
         section="activity",
         title="Possible opt-outs",
         pending=pending,
+        waiting=waiting,
         decided=decided[:25],
         units=units,
     )
