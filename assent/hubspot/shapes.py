@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ class Answer(JSONResponse):
 METHOD = {Channel.EMAIL: "Email", Channel.SMS: "SMS", Channel.WHATSAPP: "WhatsApp"}
 
 
+@functools.lru_cache(maxsize=4096)  # a batch names each type's creation time once per address
 def iso(moment: dt.datetime) -> str:
     """HubSpot's timestamps: UTC, milliseconds (truncated), `Z`."""
     if moment.utcoffset() != _ZERO:

@@ -9,6 +9,7 @@ the native API shows for the same address (R12).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from sqlalchemy.engine import Connection
 from assent.domain.model import Channel, Status
 from assent.services.state import phone_region
 from assent.storage import tables as t
+from assent.storage.db import driver_fetchall
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,21 +138,39 @@ def default_language(conn: Connection, business_unit_id: int) -> str:
     return str(found or "en")
 
 
+_STORED_SQL = (
+    "SELECT address, subscription_type_id, status, legal_basis, legal_basis_explanation, source, updated_at"
+    " FROM subscription_statuses WHERE channel = {channel} AND address {keys} AND subscription_type_id {types}"
+)
+_TIME = t.UTCDateTime()  # subscription_statuses.updated_at's type
+#: one statement of fixed text for any batch: the keys and types each bound as one value
+_STORED = {
+    "sqlite": _STORED_SQL.format(
+        channel=":channel",
+        keys="IN (SELECT value FROM json_each(:keys))",
+        types="IN (SELECT value FROM json_each(:types))",
+    ),
+    "postgresql": _STORED_SQL.format(channel="%(channel)s", keys="= ANY(%(keys)s)", types="= ANY(%(types)s)"),
+}
+
+
 def _stored(conn: Connection, channel: Channel, keys: Sequence[str], type_ids: Sequence[int]) -> Iterator[Any]:
-    """The stored status rows of these addresses and types, 1,000 addresses per query."""
+    """The stored status rows of these addresses and types, 1,000 addresses per query, as
+    plain tuples from the driver's cursor (a batch read's hundreds of rows cost SQLAlchemy's
+    result handling more than the query), `updated_at` an aware UTC datetime."""
     if not keys or not type_ids:
         return
-    s = t.subscription_statuses
-    columns = (s.c.address, s.c.subscription_type_id, s.c.status, s.c.legal_basis, s.c.legal_basis_explanation,
-               s.c.source, s.c.updated_at)  # fmt: skip
+    dialect = conn.dialect
+    sqlite = dialect.name == "sqlite"
+    statement = _STORED[dialect.name]
+    as_time = _TIME.process_result_value  # what SQLAlchemy makes of the column
     for start in range(0, len(keys), 1000):
-        yield from conn.execute(
-            sa.select(*columns).where(
-                s.c.channel == channel.value,
-                s.c.address.in_(keys[start : start + 1000]),
-                s.c.subscription_type_id.in_(type_ids),
-            )
-        )
+        chunk = list(keys[start : start + 1000])
+        params: dict[str, Any] = {"channel": channel.value, "keys": chunk, "types": list(type_ids)}
+        if sqlite:
+            params.update(keys=json.dumps(chunk), types=json.dumps(list(type_ids)))
+        for row in driver_fetchall(conn, statement, params):
+            yield (*row[:6], as_time(row[6], dialect))
 
 
 _STATUS = {status.value: status for status in Status}
