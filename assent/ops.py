@@ -12,7 +12,7 @@ import ipaddress
 
 import sqlalchemy as sa
 from fastapi import APIRouter, FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from assent.api.auth import bearer_token
 from assent.config import Settings
@@ -20,7 +20,8 @@ from assent.domain.webhooks import AttemptOutcome
 from assent.mail.queue import queue_view
 from assent.services import webhooks
 from assent.storage import tables as t
-from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE, Database
+from assent.storage.db import RETRY_AFTER_SECONDS, Database
+from assent.unavailable import answer_unavailable
 
 router = APIRouter(include_in_schema=False)
 
@@ -28,12 +29,7 @@ router = APIRouter(include_in_schema=False)
 def install(app: FastAPI) -> None:
     app.include_router(router)
 
-    def _unavailable(_request: Request, _exc: Exception) -> Response:
-        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-        return PlainTextResponse("database unavailable\n", status_code=503, headers=headers)
-
-    for error in UNAVAILABLE:
-        app.add_exception_handler(error, _unavailable)
+    answer_unavailable(app, lambda _request: PlainTextResponse("database unavailable\n", status_code=503))
 
 
 @router.get("/healthz")

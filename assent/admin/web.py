@@ -22,7 +22,7 @@ from assent.admin import words
 from assent.admin.security import SESSION_COOKIE, BadCsrf, NotAllowed, SignedIn, SignInRequired
 from assent.config import Settings
 from assent.services.errors import Problem
-from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE
+from assent.unavailable import answer_unavailable
 
 #: where `app.py` mounts the admin
 PREFIX = "/admin"
@@ -191,15 +191,12 @@ def install_error_pages(app: FastAPI) -> None:
         fields = ", ".join(str(e.get("loc", ("?",))[-1]) for e in exc.errors())
         return _error(request, 422, "Check the form", f"These fields are missing or invalid: {fields}.")
 
-    def _unavailable(request: Request, _exc: Exception) -> Response:
-        response = _error(
+    answer_unavailable(
+        app,
+        lambda request: _error(
             request, 503, "Unavailable", "The database cannot be reached; nothing was changed. Try again in a moment."
-        )
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
-
-    for error in UNAVAILABLE:
-        app.add_exception_handler(error, _unavailable)
+        ),
+    )
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(sa.exc.DataError)

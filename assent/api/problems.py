@@ -12,7 +12,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from assent.services.errors import FieldError, Problem
-from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE
+from assent.storage.db import RETRY_AFTER_SECONDS
+from assent.unavailable import answer_unavailable
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -110,12 +111,13 @@ def install(app: FastAPI) -> None:
         detail = "; ".join(f"{e.field}: {e.reason}" for e in errors)
         return problem_response(422, "VALIDATION_FAILED", "Unprocessable content", detail, errors)
 
-    def _unavailable(_request: Request, _exc: Exception) -> JSONResponse:
-        detail = "The database cannot be reached; nothing was changed. Try again in a moment."
-        return problem_response(503, "UNAVAILABLE", "Service unavailable", detail, retry_after=RETRY_AFTER_SECONDS)
-
-    for error in UNAVAILABLE:
-        app.add_exception_handler(error, _unavailable)
+    detail = "The database cannot be reached; nothing was changed. Try again in a moment."
+    answer_unavailable(
+        app,
+        lambda _request: problem_response(
+            503, "UNAVAILABLE", "Service unavailable", detail, retry_after=RETRY_AFTER_SECONDS
+        ),
+    )
 
     @app.exception_handler(OverflowError)
     @app.exception_handler(sa.exc.DataError)

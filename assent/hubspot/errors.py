@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assent.services.errors import FieldError, Problem
-from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE
+from assent.unavailable import answer_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -121,13 +121,8 @@ def install(app: FastAPI) -> None:
     def _out_of_range(_request: Request, _exc: Exception) -> JSONResponse:
         return error_response(400, "a value in the request is out of range for its field")
 
-    def _unavailable(_request: Request, _exc: Exception) -> JSONResponse:
-        response = error_response(503, "The database cannot be reached; nothing was written. Try again in a moment.")
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
-
-    for error in UNAVAILABLE:
-        app.add_exception_handler(error, _unavailable)
+    unavailable = "The database cannot be reached; nothing was written. Try again in a moment."
+    answer_unavailable(app, lambda _request: error_response(503, unavailable))
 
     @app.exception_handler(Exception)
     def _unexpected(_request: Request, exc: Exception) -> JSONResponse:

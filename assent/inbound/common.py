@@ -16,7 +16,7 @@ from starlette.types import Scope
 
 from assent.config import Settings
 from assent.services.errors import Problem
-from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE
+from assent.unavailable import answer_unavailable
 
 #: no provider's callback comes near this; anything larger is refused unread
 MAX_BODY = 64 * 1024
@@ -56,14 +56,8 @@ def install_errors(app: FastAPI) -> None:
     def _http(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return problem(exc.status_code, str(exc.detail))
 
-    def _unavailable(_request: Request, _exc: Exception) -> JSONResponse:
-        # Nothing was written: a 5xx, so the provider delivers the callback again (or to its fallback).
-        response = problem(503, "the database cannot be reached; nothing was written")
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
-        return response
-
-    for error in UNAVAILABLE:
-        app.add_exception_handler(error, _unavailable)
+    # Nothing was written: a 5xx, so the provider delivers the callback again (or to its fallback).
+    answer_unavailable(app, lambda _request: problem(503, "the database cannot be reached; nothing was written"))
 
 
 def body_too_large(_scope: Scope, limit: int) -> JSONResponse:

@@ -18,7 +18,8 @@ from assent.mail import Mailer
 from assent.services.branding import Brand
 from assent.services.ledger import RequestContext
 from assent.services.links import Signer, Urls
-from assent.storage.db import RETRY_AFTER_SECONDS, UNAVAILABLE, Database
+from assent.storage.db import Database
+from assent.unavailable import answer_unavailable
 
 #: how long a form stays good after the page was served
 FORM_MAX_AGE = 24 * 3600
@@ -154,8 +155,7 @@ def check_form(request: Request, form: Any, bound_to: str, *, language: str, bra
 def install(app: FastAPI) -> None:
     app.add_exception_handler(PageError, _page_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    for error in UNAVAILABLE:
-        app.add_exception_handler(error, _unavailable)
+    answer_unavailable(app, lambda request: _page_error(request, PageError(503, "unavailable")))
 
 
 def body_too_large(scope: Scope, _limit: int) -> HTMLResponse:
@@ -168,11 +168,6 @@ def _http_error(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
     """An unknown path (or method) on the public host: a friendly page, not JSON."""
     kind = "not_found" if exc.status_code == 404 else "bad_request"
     return _page_error(request, PageError(exc.status_code, kind, headers=dict(exc.headers or {})))
-
-
-def _unavailable(request: Request, _exc: Exception) -> HTMLResponse:
-    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-    return _page_error(request, PageError(503, "unavailable", headers=headers))
 
 
 def _page_error(request: Request, exc: PageError) -> HTMLResponse:
