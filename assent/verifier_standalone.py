@@ -325,15 +325,11 @@ class ChainChecker:
         pairs = [(name, names.index(name), names.index(digest)) for name, digest in _PERSONAL_PAIRS]
         memos: list[dict[Any, str | None]] = [{} for _ in pairs]
         encode, sha256, time_of = _encode_array, hashlib.sha256, canonical_time
-        checkpoint_id = self._checkpoint.last_event_id if self._checkpoint is not None else None
         last_time: tuple[Any, str] = (None, "")
 
         def intact(row: Sequence[Any]) -> bool:
             nonlocal last_time
-            if row[i_id] != self._prev_id + 1 or row[i_prev] != self._anchor or row[i_id] == checkpoint_id:
-                return False
-            redacted = row[i_redacted]
-            if row[i_kind] == "ERASURE" or (redacted is not False and redacted != 0 and _truthy(redacted)):
+            if not self._plain_successor(row, i_id, i_prev, i_kind, i_redacted):
                 return False
             when = row[at]
             if when != last_time[0]:  # the events of one write share their time
@@ -379,13 +375,9 @@ class ChainChecker:
         pairs = [(name, names.index(name), names.index(digest)) for name, digest in _PERSONAL_PAIRS]
         memos: list[dict[Any, str | None]] = [{} for _ in pairs]
         sha256 = hashlib.sha256
-        checkpoint_id = self._checkpoint.last_event_id if self._checkpoint is not None else None
 
         def intact(row: Sequence[Any]) -> bool:
-            if row[i_id] != self._prev_id + 1 or row[i_prev] != self._anchor or row[i_id] == checkpoint_id:
-                return False
-            redacted = row[i_redacted]
-            if row[i_kind] == "ERASURE" or (redacted is not False and redacted != 0 and _truthy(redacted)):
+            if not self._plain_successor(row, i_id, i_prev, i_kind, i_redacted):
                 return False
             encoded = row[i_encoded]
             if not isinstance(encoded, str) or sha256(encoded.encode("utf-8")).hexdigest() != row[i_hash]:
@@ -397,6 +389,16 @@ class ChainChecker:
                 self.feed_rows([full_row(row[i_key])], full_names)
                 continue
             self._take_intact(row, i_id, i_hash)
+
+    def _plain_successor(self, row: Sequence[Any], i_id: int, i_prev: int, i_kind: int, i_redacted: int) -> bool:
+        """Whether an event is the next id, linked to the one before, neither redacted nor an
+        erasure nor the checkpoint's: one that can be checked from its own row."""
+        if row[i_id] != self._prev_id + 1 or row[i_prev] != self._anchor:
+            return False
+        if self._checkpoint is not None and row[i_id] == self._checkpoint.last_event_id:
+            return False
+        redacted = row[i_redacted]
+        return row[i_kind] != "ERASURE" and (redacted is False or redacted == 0 or not _truthy(redacted))
 
     def _digests_hold(
         self, row: Sequence[Any], pairs: Sequence[tuple[str, int, int]], memos: Sequence[dict[Any, str | None]]
