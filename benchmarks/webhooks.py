@@ -179,6 +179,12 @@ class Bench:
             found.append((int(port), webhook_id, at, float(received)))
         return found
 
+    def backlog(self, events: int) -> None:
+        """One live receiver with its endpoint, and `events` events waiting for it."""
+        ports, _ = self.receivers(1, 0)
+        self.endpoints(ports)
+        self.write(events)
+
     def close(self) -> None:
         for process in self.processes:
             if isinstance(process, subprocess.Popen):
@@ -202,9 +208,7 @@ class Bench:
 def drain(backend: str, postgres_url: str, events: int, log: Callable[[str], None]) -> dict[str, Any]:
     bench = Bench(backend, postgres_url)
     try:
-        ports, _ = bench.receivers(1, 0)
-        bench.endpoints(ports)
-        bench.write(events)
+        bench.backlog(events)
         log(f"[{backend}] drain: {events:,} events written; starting the worker")
         started = time.time()
         bench.worker()
@@ -291,9 +295,7 @@ def cpu(backend: str, postgres_url: str, events: int, log: Callable[[str], None]
 
     bench = Bench(backend, postgres_url)
     try:
-        ports, _ = bench.receivers(1, 0)
-        bench.endpoints(ports)
-        bench.write(events)
+        bench.backlog(events)
         log(f"[{backend}] cpu: {events:,} events written; draining in this process")
         dispatcher = Dispatcher(bench.db, allow_private=True, poll=0.05)
         receiver = bench.processes[0].pid
