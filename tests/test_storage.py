@@ -205,12 +205,17 @@ def test_whoever_listens_to_the_engine_sees_driver_statements(db: Database) -> N
     def before(_conn: object, _cursor: object, statement: str, *_: object) -> None:
         seen.append(statement)
 
-    sa.event.listen(db.engine, "before_cursor_execute", before)
+    for engine in db.engines:
+        sa.event.listen(engine, "before_cursor_execute", before)
     try:
         db.read_once(lambda conn: driver_fetchall(conn, _basis_sql(db), {"type_id": 0}))
+        assert seen == [_basis_sql(db)]
+        with db.read() as conn:  # the other engine of PostgreSQL's primary
+            driver_fetchall(conn, _basis_sql(db), {"type_id": 0})
+        assert seen[1:] in (["BEGIN", _basis_sql(db)], [_basis_sql(db)])  # SQLite's BEGIN is a statement
     finally:
-        sa.event.remove(db.engine, "before_cursor_execute", before)
-    assert seen == [_basis_sql(db)]
+        for engine in db.engines:
+            sa.event.remove(engine, "before_cursor_execute", before)
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])  # a server that closes connections

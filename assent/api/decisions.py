@@ -20,7 +20,7 @@ from assent.domain.addresses import normalize_many
 from assent.domain.model import Reason
 from assent.services import as_of as past
 from assent.services.apikeys import Principal
-from assent.services.decisions import Decider, Deferrals
+from assent.services.decisions import Decider, Deferrals, decide_one, require_channel
 from assent.services.errors import Collected
 from assent.services.state import load_decision_basis
 
@@ -79,20 +79,17 @@ def _decide_in_transaction(
 def _decide(
     conn: Connection, address: str, type_id: int, channel: str | None, as_of: dt.datetime | None
 ) -> dict[str, object]:
-    basis = load_decision_basis(conn, type_id)
-    account, type_ = basis.account, basis.type_
-    if channel is not None and channel != type_.channel.value:
-        problems = Collected()
-        problems.add("channel", f"subscription type {type_.id} is a {type_.channel.value} type", "WRONG_CHANNEL")
-        problems.raise_if_any()
-    normalized = account.normalize(type_.channel, address)
-    deferred: Deferrals = {}
     policy_as_of = past.POLICY_AS_OF
     if as_of is None:
-        [reasons] = Decider(conn, account, type_, quiet=basis.quiet).reasons([normalized.key], deferred)
+        one = decide_one(conn, address, type_id, channel)
+        normalized, type_, reasons, deferred = one.address, one.type_, one.reasons, one.deferred
     else:  # the address's state then, rebuilt from the ledger (services/as_of.py)
+        basis = load_decision_basis(conn, type_id)
+        type_, deferred = basis.type_, {}
+        require_channel(type_, channel)
+        normalized = basis.account.normalize(type_.channel, address)
         as_of = past.require_zone(as_of)
-        reasons, policy_as_of = past.reasons_as_of(conn, account, type_, normalized, as_of)
+        reasons, policy_as_of = past.reasons_as_of(conn, basis.account, type_, normalized, as_of)
     body: dict[str, object] = {
         "address": normalized.display,
         "channel": type_.channel.value,

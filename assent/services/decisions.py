@@ -36,11 +36,20 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assent.domain.addresses import Address
-from assent.domain.model import ConfirmationState, Reason, Status
+from assent.domain.addresses import Address, InvalidAddress, normalize
+from assent.domain.model import Channel, ConfirmationState, Reason, Status
 from assent.domain.quiet_hours import QUIET_HOURS_CHANNELS, QuietVerdict, QuietWindow, check_window, zone_names, zones
 from assent.domain.rules import FactsKey, TypeFacts, decision_table, policy_key
-from assent.services.state import Account, SubscriptionType, load_quiet_window
+from assent.services.errors import Collected
+from assent.services.state import (
+    BASIS_COLUMNS,
+    BASIS_SQL,
+    Account,
+    SubscriptionType,
+    decision_basis,
+    load_decision_basis,
+    load_quiet_window,
+)
 from assent.storage import tables as t
 from assent.storage.db import driver_fetchall
 
@@ -147,10 +156,15 @@ class Decider:
 
     def reasons(self, keys: Sequence[str], deferred: Deferrals | None = None) -> list[tuple[Reason, ...]]:
         """Every key's reasons; keys in quiet hours also go into `deferred` if given."""
+        return self._answers(self.facts(keys), keys, deferred)
+
+    def _answers(
+        self, facts: dict[int, FactsKey], keys: Sequence[str], deferred: Deferrals | None
+    ) -> list[tuple[Reason, ...]]:
         answers = [self.default] * len(keys)
         table = self.table
-        for index, facts in self.facts(keys).items():
-            answers[index] = table[facts]
+        for index, known in facts.items():
+            answers[index] = table[known]
         if self.quiet is not None:
             found = self.deferrals(keys)
             for index in found:
@@ -226,25 +240,27 @@ class Decider:
             self.conn.exec_driver_sql(f"SET LOCAL work_mem = '{_LOOKUP_WORK_MEM}'")
             self.conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
             self._tuned = True
-        many, single = self._lookup_statements
+        many, single, _ = self._lookup_statements
         if len(order) == 1:
             params = {**self._params(), "key": present[order[0]], "hash": items[0][:32]}
             rows = driver_fetchall(self.conn, single, params)
         else:
             params = {**self._params(), "items": json.dumps(items) if sqlite else items}
             rows = driver_fetchall(self.conn, many, params)
-        found: dict[int, FactsKey] = {}
-        for ordinal, status, wide, undeliverable, confirmation, erased in rows:
-            found[order[ordinal]] = self._intern[
-                (
-                    Status(status) if status else Status.NOT_SPECIFIED,
-                    bool(wide),
-                    bool(undeliverable),
-                    ConfirmationState(confirmation) if confirmation else None,
-                    bool(erased),
-                )
-            ]
-        return found
+        return {order[row[0]]: self._facts_of(row) for row in rows}
+
+    def _facts_of(self, row: Sequence[Any]) -> FactsKey:
+        """The facts of a lookup row: (ordinal, status, wide, undeliverable, confirmation, erased)."""
+        _, status, wide, undeliverable, confirmation, erased = row
+        return self._intern[
+            (
+                Status(status) if status else Status.NOT_SPECIFIED,
+                bool(wide),
+                bool(undeliverable),
+                ConfirmationState(confirmation) if confirmation else None,
+                bool(erased),
+            )
+        ]
 
     # --- preload ------------------------------------------------------------------------
 
@@ -303,7 +319,7 @@ class Decider:
         return found
 
 
-_Plan = tuple[dict[FactsKey, tuple[Reason, ...]], Relevance, tuple[str, str], dict[FactsKey, FactsKey]]
+_Plan = tuple[dict[FactsKey, tuple[Reason, ...]], Relevance, tuple[str, str, str], dict[FactsKey, FactsKey]]
 
 
 @lru_cache(maxsize=256)
@@ -313,10 +329,14 @@ def _plan(type_facts: TypeFacts, policy: tuple[object, ...], relevant: Relevance
     relevant = relevant or relevance(table)
     # Run as driver SQL on the driver's cursor (`driver_fetchall`): a single decision spends
     # most of its time in SQLAlchemy otherwise.
-    many, single = (_lookup_sql(relevant, sqlite, single).text for single in (False, True))
+    basis = BASIS_SQL["sqlite" if sqlite else "postgresql"]
+    many, single, one = (
+        _lookup_sql(relevant, sqlite, single, with_basis).text
+        for single, with_basis in ((False, None), (True, None), (True, basis))
+    )
     if not sqlite:  # psycopg's placeholders
-        many, single = (_PARAMETER.sub(r"%(\1)s", sql) for sql in (many, single))
-    return table, relevant, (many, single), {facts: facts for facts in table}
+        many, single, one = (_PARAMETER.sub(r"%(\1)s", sql) for sql in (many, single, one))
+    return table, relevant, (many, single, one), {facts: facts for facts in table}
 
 
 _PARAMETER = re.compile(r":(items|key|hash|type_id|channel|business_unit_id)\b")
@@ -332,13 +352,16 @@ def _where_in(column: str, values: Sequence[str]) -> str:
     return f"{column} = '{values[0]}'" if len(values) == 1 else f"{column} IN ({_quoted(values)})"
 
 
-def _lookup_sql(relevant: Relevance, sqlite: bool, single: bool = False) -> sa.TextClause:
+def _lookup_sql(relevant: Relevance, sqlite: bool, single: bool = False, basis: str | None = None) -> sa.TextClause:
     """One query: the given keys joined with the state worth reading (see `relevance`).
 
     Each item is an address hash (32 hex digits) followed by its key: one array parameter,
     which SQLite reads with json_each and PostgreSQL with unnest. A single key comes as two
     plain parameters instead: PostgreSQL can then keep one plan for every single decision
     rather than plan each one (the array form's plan depends on the array's length).
+
+    With `basis` (a single key, `state.BASIS_SQL`): one row, always — the basis's columns,
+    then the key's, whether or not it has state worth reading (`decide_one`).
     """
     if single:
         keys = "(SELECT 0 AS ord, CAST(:hash AS TEXT) AS hash, CAST(:key AS TEXT) AS key)"
@@ -399,6 +422,8 @@ def _lookup_sql(relevant: Relevance, sqlite: bool, single: bool = False) -> sa.T
         present.append("e.address_hash IS NOT NULL")
     else:
         columns.append("NULL")
+    if basis is not None:
+        return sa.text(f"SELECT b.*, {', '.join(columns)} FROM ({basis}) AS b CROSS JOIN {keys} AS k {' '.join(joins)}")
     if not present:
         return sa.text("SELECT 0, NULL, NULL, NULL, NULL, NULL WHERE 1 = 0")
     return sa.text(f"SELECT {', '.join(columns)} FROM {keys} AS k {' '.join(joins)} WHERE {' OR '.join(present)}")
@@ -438,6 +463,95 @@ def _preload_queries(relevant: Relevance) -> list[tuple[int, str]]:
 
 
 # --- the service functions other modules call ------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OneDecision:
+    address: Address
+    type_: SubscriptionType
+    reasons: tuple[Reason, ...]
+    #: when sending may start, if the address is in its quiet hours (None: never)
+    deferred: Deferrals
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """What the statement of a single decision depends on, as the last basis read had it."""
+
+    channel: Channel
+    business_unit_id: int
+    region: str | None
+    hash_key: bytes
+    statement: str
+
+
+#: (engine, type id) → the shape the last single decision of that type read (`decide_one`)
+_shapes: dict[tuple[int, int], _Shape] = {}
+_SHAPES_KEPT = 4096
+
+
+def decide_one(conn: Connection, raw: str, type_id: int, channel: str | None = None) -> OneDecision:
+    """One address, one type, as of now — a sender's hot path, in one statement: the basis
+    (`state.BASIS_SQL`: the account, the type, its unit) joined with the address's state.
+
+    That statement has to be written before the basis is read: the address's key depends on
+    the type's channel and the account's phone region, its erasure hash on the account's
+    hash key, the joins worth making on the type and the policy. So it is written from the
+    basis the last decision of the type read (`_shapes`), and the basis read with it is
+    compared with that; when anything differs, the decision is made again from the basis
+    just read. What is remembered only picks the statement: every answer is made from what
+    the database holds when it is asked (R12). A request that would fail (`channel` not the
+    type's, an invalid address, an unknown type) takes the two-statement way, whose checks
+    come in their order.
+    """
+    memo = (id(conn.engine), type_id)
+    shape = _shapes.get(memo)
+    if shape is not None:
+        try:
+            address = normalize(shape.channel, raw, shape.region)
+        except InvalidAddress:
+            shape = None
+    if shape is not None:
+        hasher = hashlib.blake2b(f"{shape.channel.value}:{address.key}".encode(), key=shape.hash_key, digest_size=16)
+        params = {
+            "type_id": type_id,
+            "channel": shape.channel.value,
+            "business_unit_id": shape.business_unit_id,
+            "key": address.key,
+            "hash": hasher.hexdigest(),
+        }
+        [row] = driver_fetchall(conn, shape.statement, params)
+        basis = decision_basis(conn, row, type_id)
+        decider = Decider(conn, basis.account, basis.type_, quiet=basis.quiet)
+        if _shape_of(decider, basis.account) == shape and (channel is None or channel == shape.channel.value):
+            deferred: Deferrals = {}
+            facts = {0: decider._facts_of(row[BASIS_COLUMNS:])}
+            [reasons] = decider._answers(facts, [address.key], deferred)
+            return OneDecision(address, basis.type_, reasons, deferred)
+    basis = load_decision_basis(conn, type_id)
+    require_channel(basis.type_, channel)
+    address = basis.account.normalize(basis.type_.channel, raw)
+    decider = Decider(conn, basis.account, basis.type_, quiet=basis.quiet)
+    if len(_shapes) >= _SHAPES_KEPT:
+        _shapes.clear()
+    _shapes[memo] = _shape_of(decider, basis.account)
+    deferred = {}
+    [reasons] = decider.reasons([address.key], deferred)
+    return OneDecision(address, basis.type_, reasons, deferred)
+
+
+def _shape_of(decider: Decider, account: Account) -> _Shape:
+    type_ = decider.type_
+    statement = decider._lookup_statements[2]
+    return _Shape(type_.channel, type_.business_unit_id, account.default_phone_region, account.hash_key, statement)
+
+
+def require_channel(type_: SubscriptionType, channel: str | None) -> None:
+    """A 422 naming `channel` when it is given and is not the type's."""
+    if channel is not None and channel != type_.channel.value:
+        problems = Collected()
+        problems.add("channel", f"subscription type {type_.id} is a {type_.channel.value} type", "WRONG_CHANNEL")
+        problems.raise_if_any()
 
 
 def decide_many(

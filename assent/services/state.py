@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,9 +127,9 @@ class DecisionBasis:
 
 
 #: The account settings, the units' double opt-in overrides, the type and its unit's
-#: sending windows in one statement (a single decision's first of two; the second is
-#: `services.decisions`' lookup). Driver SQL on the driver's cursor (`driver_fetchall`): no
-#: statement is built or compiled per call, and SQLAlchemy does not handle its result.
+#: sending windows in one statement. Driver SQL on the driver's cursor (`driver_fetchall`):
+#: no statement is built or compiled per call, and SQLAlchemy does not handle its result.
+#: A single decision reads it joined with the address's state (`decisions.decide_one`).
 _BASIS_SQL = """
 SELECT a.data_privacy_mode, a.consent_required_to_send, a.double_opt_in, a.hash_key,
        a.default_phone_region, a.sms_numbers, a.sms_revocation_policy,
@@ -140,12 +140,15 @@ LEFT JOIN subscription_types st ON st.id = {type_id}
 LEFT JOIN business_units u ON u.id = st.business_unit_id
 WHERE a.id = 1
 """
-_BASIS = {
+#: by dialect, with the type's id as the parameter `type_id` in the dialect's own placeholder
+BASIS_SQL = {
     "sqlite": _BASIS_SQL.format(overrides="json_group_array(json_array(b.id, b.double_opt_in))", type_id=":type_id"),
     "postgresql": _BASIS_SQL.format(
         overrides="json_agg(json_build_array(b.id, b.double_opt_in))", type_id="%(type_id)s"
     ),
 }
+#: the columns of a row of BASIS_SQL
+BASIS_COLUMNS = 14
 
 
 def _json(value: Any) -> Any:
@@ -156,9 +159,17 @@ def _json(value: Any) -> Any:
 def load_decision_basis(conn: Connection, type_id: int, field: str = "subscription_type_id") -> DecisionBasis:
     """`load_account`, `load_type` and (for SMS and WhatsApp) `load_quiet_window`, as one
     statement: the same values, one round trip."""
-    [row] = driver_fetchall(conn, _BASIS[conn.dialect.name], {"type_id": type_id})
+    [row] = driver_fetchall(conn, BASIS_SQL[conn.dialect.name], {"type_id": type_id})
+    return decision_basis(conn, row, type_id, field)
+
+
+def decision_basis(
+    conn: Connection, row: Sequence[Any], type_id: int, field: str = "subscription_type_id"
+) -> DecisionBasis:
+    """The basis from a row whose first BASIS_COLUMNS are BASIS_SQL's; a 422 naming `field`
+    when the type does not exist."""
     (privacy, consent, doi, hash_key, region, sms_numbers, revocation, overrides) = row[:8]
-    (found_id, bu_id, channel, name, is_active, quiet_hours) = row[8:]
+    (found_id, bu_id, channel, name, is_active, quiet_hours) = row[8:BASIS_COLUMNS]
     if found_id is None:
         raise Invalid(field, f"subscription type {type_id} does not exist", "UNKNOWN_SUBSCRIPTION_TYPE")
     policy = Policy(

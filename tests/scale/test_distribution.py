@@ -119,7 +119,8 @@ def captured(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Cap
     def before(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool) -> None:
         statements.append(Captured(statement, parameters, many, origin=_origin()))
 
-    sa.event.listen(db.engine, "before_cursor_execute", before)
+    for engine in db.engines:
+        sa.event.listen(engine, "before_cursor_execute", before)
     bulk_insert = db.bulk_insert
 
     def copying(conn: Any, table: sa.Table, rows: Sequence[Any]) -> None:
@@ -140,7 +141,8 @@ def captured(db: Database, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Cap
 
     monkeypatch.setattr(db, "bulk_insert", copying)
     yield statements
-    sa.event.remove(db.engine, "before_cursor_execute", before)
+    for engine in db.engines:
+        sa.event.remove(engine, "before_cursor_execute", before)
 
 
 def check(db: Database, statements: list[Captured]) -> tuple[list[str], Counter[str], int]:
