@@ -500,12 +500,14 @@ def decide_one(conn: Connection, raw: str, type_id: int, channel: str | None = N
     basis the last decision of the type read (`_shapes`), and the basis read with it is
     compared with that; when anything differs, the decision is made again from the basis
     just read. What is remembered only picks the statement: every answer is made from what
-    the database holds when it is asked (R12). A request that would fail (`channel` not the
-    type's, an invalid address, an unknown type) takes the two-statement way, whose checks
-    come in their order.
+    the database holds when it is asked (R12): after a change, the basis just read and a
+    lookup of the address's state, as two statements each is made. A request that would
+    fail (`channel` not the type's, an invalid address, an unknown type) takes that way,
+    whose checks come in their order.
     """
     memo = (id(conn.engine), type_id)
     shape = _shapes.get(memo)
+    basis = None
     if shape is not None:
         try:
             address = normalize(shape.channel, raw, shape.region)
@@ -528,7 +530,8 @@ def decide_one(conn: Connection, raw: str, type_id: int, channel: str | None = N
             facts = {0: decider._facts_of(row[BASIS_COLUMNS:])}
             [reasons] = decider._answers(facts, [address.key], deferred)
             return OneDecision(address, basis.type_, reasons, deferred)
-    basis = load_decision_basis(conn, type_id)
+    if basis is None:
+        basis = load_decision_basis(conn, type_id)
     require_channel(basis.type_, channel)
     address = basis.account.normalize(basis.type_.channel, raw)
     decider = Decider(conn, basis.account, basis.type_, quiet=basis.quiet)
