@@ -6,6 +6,7 @@ import itertools
 import json
 import logging
 import operator
+import re
 import sqlite3
 import threading
 import time
@@ -400,6 +401,36 @@ def driver_fetchall(conn: Connection, sql: str, params: Mapping[str, Any]) -> li
         raise
     finally:
         cursor.close()
+
+
+_MEMBERSHIP = re.compile(r"\b([\w.]+) IN :(\w+)\b")
+_SCALAR = re.compile(r"(?<![:\w]):(\w+)\b")
+
+
+class BatchQuery:
+    """A read of many keys as one statement of fixed text whatever their number, run on the
+    driver's cursor (`driver_fetchall`): what `among` does for a SQLAlchemy statement, without
+    building, compiling and caching a statement and handling its result on every call (a
+    writer's four lookups of a batch of 100 cost three times their SQLite work that way).
+
+    `column IN :name` tests membership in a sequence bound as one value (a JSON array read by
+    `json_each` on SQLite, an array with `= ANY` on PostgreSQL: the plans `among` explains);
+    any other `:name` is a plain parameter. Rows come back as the driver's tuples."""
+
+    def __init__(self, sql: str) -> None:
+        self.lists = frozenset(name for _, name in _MEMBERSHIP.findall(sql))
+        sqlite = _MEMBERSHIP.sub(r"\1 IN (SELECT value FROM json_each(:\2))", sql)
+        self.text = {"sqlite": sqlite, "postgresql": _SCALAR.sub(r"%(\1)s", _MEMBERSHIP.sub(r"\1 = ANY(:\2)", sql))}
+
+    def fetchall(self, conn: Connection, **params: Any) -> list[tuple[Any, ...]]:
+        dialect = conn.dialect.name
+        wrap = json.dumps if dialect == "sqlite" else _same
+        bound = {name: wrap(list(value)) if name in self.lists else value for name, value in params.items()}
+        return driver_fetchall(conn, self.text[dialect], bound)
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def driver_rows(
