@@ -18,7 +18,7 @@ from assent.domain.quiet_hours import QUIET_HOURS_CHANNELS, QuietWindow, parse_w
 from assent.domain.rules import TypeFacts
 from assent.services.errors import Invalid, NotFound
 from assent.storage import tables as t
-from assent.storage.db import PHONE_REGION_FALLBACK, BatchQuery, driver_fetchall
+from assent.storage.db import PHONE_REGION_FALLBACK, FixedSQL, driver_fetchall
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +202,10 @@ def require_contact(conn: Connection, contact_id: int) -> sa.Row[tuple[object, .
 _STATUS = {status.value: status for status in Status}  # per row of a batch: a dict, not Status(…)
 
 
-# Each lookup is one statement of fixed text (`BatchQuery`): a writer makes four of them for
+# Each lookup is one statement of fixed text (`FixedSQL`): a writer makes four of them for
 # every batch, and SQLAlchemy's building, compiling and result handling cost three times
 # what SQLite does for a batch of 100.
-_STATUSES = BatchQuery(
+_STATUSES = FixedSQL(
     "SELECT address, subscription_type_id, status FROM subscription_statuses"
     " WHERE address IN :keys AND subscription_type_id IN :types"
 )
@@ -222,8 +222,8 @@ def load_statuses(conn: Connection, keys: Collection[str], type_ids: Collection[
 _WIDE_SQL = (
     "SELECT address, business_unit_id, set_by, source FROM wide_opt_outs WHERE channel = :channel AND address IN :keys"
 )
-_WIDE = BatchQuery(_WIDE_SQL)
-_WIDE_OF_UNITS = BatchQuery(_WIDE_SQL + " AND business_unit_id IN :units")
+_WIDE = FixedSQL(_WIDE_SQL)
+_WIDE_OF_UNITS = FixedSQL(_WIDE_SQL + " AND business_unit_id IN :units")
 
 
 def load_wide_opt_outs(
@@ -253,7 +253,7 @@ class AddressFacts:
     has_processing_basis: bool = False
 
 
-_FACTS = BatchQuery(
+_FACTS = FixedSQL(
     "SELECT address, undeliverable, confirmation, processing_legal_basis FROM addresses"
     " WHERE channel = :channel AND address IN :keys"
 )
@@ -277,7 +277,7 @@ def load_address_facts(conn: Connection, channel: Channel, keys: Collection[str]
     return found
 
 
-_ERASED = BatchQuery("SELECT address_hash FROM erasures WHERE channel = :channel AND address_hash IN :hashes")
+_ERASED = FixedSQL("SELECT address_hash FROM erasures WHERE channel = :channel AND address_hash IN :hashes")
 
 
 def load_erased(
