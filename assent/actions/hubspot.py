@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -261,9 +262,11 @@ def set_statuses_batch(
             groups.setdefault(key, []).append((index, address, _state_type(subscription), item.target))
 
         done: list[tuple[int, Address, int, ChangeResult]] = []
+        written: dict[tuple[str, int], dict[str, Any]] = {}  # the last row each status was given
         for (channel, legal_basis, explanation, record), members in groups.items():
             writer = Writer(db, conn, account, actor, _evidence(legal_basis, explanation, record), context, at)
             results = writer.change_statuses(channel, [(address, [(st, target)]) for _, address, st, target in members])
+            written.update(writer.written)
             for (index, address, st, _), [result] in zip(members, results, strict=True):
                 if result.outcome is Outcome.REFUSED:
                     problem = refusal(result.reason or "REFUSED")
@@ -275,7 +278,7 @@ def set_statuses_batch(
                 else:
                     done.append((index, address, st.id, result))
 
-        final = _views_of(conn, [(address, type_id) for _, address, type_id, _ in done], known)
+        final = _views_of(conn, [(address, type_id) for _, address, type_id, _ in done], known, written)
         for _index, address, type_id, result in sorted(done, key=lambda d: d[0]):
             outcome.results.append(
                 StatusOutcome(address, final[(address.channel, address.key, type_id)], success_reason(result))
@@ -285,12 +288,20 @@ def set_statuses_batch(
 
 
 def _views_of(
-    conn: Connection, pairs: Sequence[tuple[Address, int]], known: dict[int, views.TypeView]
+    conn: Connection,
+    pairs: Sequence[tuple[Address, int]],
+    known: dict[int, views.TypeView],
+    written: dict[tuple[str, int], dict[str, Any]],
 ) -> dict[tuple[Channel, str, int], views.StatusView]:
+    """The status of each pair after the writes: the row written last, else what is stored."""
     by_channel: dict[Channel, list[tuple[str, views.TypeView]]] = {}
-    for address, type_id in pairs:
-        by_channel.setdefault(address.channel, []).append((address.key, known[type_id]))
     answer: dict[tuple[Channel, str, int], views.StatusView] = {}
+    for address, type_id in pairs:
+        row = written.get((address.key, type_id))
+        if row is not None:
+            answer[(address.channel, address.key, type_id)] = views.status_of_row(known[type_id], row)
+        else:
+            by_channel.setdefault(address.channel, []).append((address.key, known[type_id]))
     for channel, wanted in by_channel.items():
         for (key, type_id), view in views.status_pairs(conn, channel, wanted).items():
             answer[(channel, key, type_id)] = view

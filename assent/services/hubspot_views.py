@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -178,6 +178,14 @@ _STATUS = {status.value: status for status in Status}
 
 def _view(ty: TypeView, row: Any) -> StatusView:
     return StatusView(ty, _STATUS[row[2]], row[3], row[4], row[5], row[6])
+
+
+def status_of_row(ty: TypeView, row: Mapping[str, Any]) -> StatusView:
+    """The StatusView of a `subscription_statuses` row as a writer wrote it (`Writer.written`):
+    the same values a read of the row gives back."""
+    return StatusView(
+        ty, _STATUS[row["status"]], row["legal_basis"], row["legal_basis_explanation"], row["source"], row["updated_at"]
+    )
 
 
 def statuses(
