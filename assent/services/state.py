@@ -48,28 +48,9 @@ class Account:
 
 
 def load_account(conn: Connection) -> Account:
-    row = conn.execute(sa.select(t.account_settings).where(t.account_settings.c.id == 1)).one()
-    overrides = {
-        bu_id: bool(doi)
-        for bu_id, doi in conn.execute(
-            sa.select(t.business_units.c.id, t.business_units.c.double_opt_in).where(
-                t.business_units.c.double_opt_in.is_not(None)
-            )
-        )
-    }
-    policy = Policy(
-        data_privacy_mode=row.data_privacy_mode,
-        consent_required_to_send=row.consent_required_to_send,
-        double_opt_in=row.double_opt_in,
-        double_opt_in_by_business_unit=overrides,
-    )
-    return Account(
-        policy,
-        bytes.fromhex(row.hash_key),
-        phone_region(conn, row.default_phone_region),
-        dict(row.sms_numbers),
-        RevocationPolicy(row.sms_revocation_policy),
-    )
+    """The account settings and the units' double opt-in overrides, in one statement."""
+    [row] = driver_fetchall(conn, _ACCOUNT[conn.dialect.name], {})
+    return _account(conn, row)
 
 
 def phone_region(conn: Connection, stored: str | None) -> str | None:
@@ -126,25 +107,32 @@ class DecisionBasis:
     quiet: QuietWindow | None
 
 
-#: The account settings, the units' double opt-in overrides, the type and its unit's
-#: sending windows in one statement (a single decision's first of two; the second is
-#: `services.decisions`' lookup). Driver SQL on the driver's cursor (`driver_fetchall`): no
-#: statement is built or compiled per call, and SQLAlchemy does not handle its result.
-_BASIS_SQL = """
-SELECT a.data_privacy_mode, a.consent_required_to_send, a.double_opt_in, a.hash_key,
-       a.default_phone_region, a.sms_numbers, a.sms_revocation_policy,
-       (SELECT {overrides} FROM business_units b WHERE b.double_opt_in IS NOT NULL) AS overrides,
-       st.id, st.business_unit_id, st.channel, st.name, st.is_active, u.quiet_hours
+#: The account settings and the units' double opt-in overrides (`load_account`), with the
+#: type and its unit's sending windows (`load_decision_basis`: a single decision's first of
+#: two statements; the second is `services.decisions`' lookup). Driver SQL on the driver's
+#: cursor (`driver_fetchall`): no statement is built or compiled per call, and SQLAlchemy
+#: does not handle its result.
+_ACCOUNT_COLUMNS = """
+a.data_privacy_mode, a.consent_required_to_send, a.double_opt_in, a.hash_key,
+a.default_phone_region, a.sms_numbers, a.sms_revocation_policy,
+(SELECT {overrides} FROM business_units b WHERE b.double_opt_in IS NOT NULL) AS overrides
+"""
+_ACCOUNT_SQL = f"SELECT {_ACCOUNT_COLUMNS} FROM account_settings a WHERE a.id = 1"
+_BASIS_SQL = f"""
+SELECT {_ACCOUNT_COLUMNS}, st.id, st.business_unit_id, st.channel, st.name, st.is_active, u.quiet_hours
 FROM account_settings a
-LEFT JOIN subscription_types st ON st.id = {type_id}
+LEFT JOIN subscription_types st ON st.id = {{type_id}}
 LEFT JOIN business_units u ON u.id = st.business_unit_id
 WHERE a.id = 1
 """
+_OVERRIDES = {
+    "sqlite": "json_group_array(json_array(b.id, b.double_opt_in))",
+    "postgresql": "json_agg(json_build_array(b.id, b.double_opt_in))",
+}
+_ACCOUNT = {dialect: _ACCOUNT_SQL.format(overrides=overrides) for dialect, overrides in _OVERRIDES.items()}
 _BASIS = {
-    "sqlite": _BASIS_SQL.format(overrides="json_group_array(json_array(b.id, b.double_opt_in))", type_id=":type_id"),
-    "postgresql": _BASIS_SQL.format(
-        overrides="json_agg(json_build_array(b.id, b.double_opt_in))", type_id="%(type_id)s"
-    ),
+    "sqlite": _BASIS_SQL.format(overrides=_OVERRIDES["sqlite"], type_id=":type_id"),
+    "postgresql": _BASIS_SQL.format(overrides=_OVERRIDES["postgresql"], type_id="%(type_id)s"),
 }
 
 
@@ -153,14 +141,9 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def load_decision_basis(conn: Connection, type_id: int, field: str = "subscription_type_id") -> DecisionBasis:
-    """`load_account`, `load_type` and (for SMS and WhatsApp) `load_quiet_window`, as one
-    statement: the same values, one round trip."""
-    [row] = driver_fetchall(conn, _BASIS[conn.dialect.name], {"type_id": type_id})
+def _account(conn: Connection, row: tuple[Any, ...]) -> Account:
+    """The Account of a row that starts with `_ACCOUNT_COLUMNS`."""
     (privacy, consent, doi, hash_key, region, sms_numbers, revocation, overrides) = row[:8]
-    (found_id, bu_id, channel, name, is_active, quiet_hours) = row[8:]
-    if found_id is None:
-        raise Invalid(field, f"subscription type {type_id} does not exist", "UNKNOWN_SUBSCRIPTION_TYPE")
     policy = Policy(
         data_privacy_mode=bool(privacy),
         consent_required_to_send=bool(consent),
@@ -168,7 +151,17 @@ def load_decision_basis(conn: Connection, type_id: int, field: str = "subscripti
         double_opt_in_by_business_unit={int(bu): bool(value) for bu, value in _json(overrides) or ()},
     )
     region = phone_region(conn, region)
-    account = Account(policy, bytes.fromhex(hash_key), region, dict(_json(sms_numbers)), RevocationPolicy(revocation))
+    return Account(policy, bytes.fromhex(hash_key), region, dict(_json(sms_numbers)), RevocationPolicy(revocation))
+
+
+def load_decision_basis(conn: Connection, type_id: int, field: str = "subscription_type_id") -> DecisionBasis:
+    """`load_account`, `load_type` and (for SMS and WhatsApp) `load_quiet_window`, as one
+    statement: the same values, one round trip."""
+    [row] = driver_fetchall(conn, _BASIS[conn.dialect.name], {"type_id": type_id})
+    (found_id, bu_id, channel, name, is_active, quiet_hours) = row[8:]
+    if found_id is None:
+        raise Invalid(field, f"subscription type {type_id} does not exist", "UNKNOWN_SUBSCRIPTION_TYPE")
+    account = _account(conn, row)
     type_ = SubscriptionType(found_id, bu_id, Channel(channel), name, bool(is_active))
     quiet = None
     if type_.channel in QUIET_HOURS_CHANNELS:
