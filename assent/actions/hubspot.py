@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -212,13 +213,14 @@ def set_statuses_batch(
     reported per input and the rest is applied, all in one transaction.
 
     Every input carries its own legal basis, so inputs are grouped by identical evidence and
-    `Writer` is called once per group (in order of first appearance; a later group reads what
-    an earlier one wrote, in the same transaction).
+    one `Writer` is called once per group (in order of first appearance; a later group reads
+    what an earlier one wrote, in the same transaction), each group's rows with that evidence.
     """
     outcome = BatchOutcome()
     at = t.now()
     with db.write() as conn:
         account = load_account(conn)
+        writer = Writer(db, conn, account, actor, context=context, at=at)  # it locks each address once
         known = {ty.id: ty for ty in views.types(conn, ids={i.subscription_id for i in inputs})}
         valid: list[tuple[int, Address, views.TypeView, WriteInput]] = []
         for index, item in enumerate(inputs):
@@ -248,7 +250,7 @@ def set_statuses_batch(
                 by_channel.setdefault(item.channel, []).append(address)
         facts: dict[Channel, dict[str, AddressFacts]] = {}
         for channel, addresses in by_channel.items():
-            Writer(db, conn, account, actor, at=at).touch(channel, addresses)
+            writer.touch(channel, addresses)
             facts[channel] = load_address_facts(conn, channel, {a.key for a in addresses})
 
         groups: dict[
@@ -262,8 +264,10 @@ def set_statuses_batch(
 
         done: list[tuple[int, Address, int, ChangeResult]] = []
         for (channel, legal_basis, explanation, record), members in groups.items():
-            writer = Writer(db, conn, account, actor, _evidence(legal_basis, explanation, record), context, at)
-            results = writer.change_statuses(channel, [(address, [(st, target)]) for _, address, st, target in members])
+            proof = _evidence(legal_basis, explanation, record)
+            results = writer.change_statuses(
+                channel, [(address, [(st, target)]) for _, address, st, target in members], [proof] * len(members)
+            )
             for (index, address, st, _), [result] in zip(members, results, strict=True):
                 if result.outcome is Outcome.REFUSED:
                     problem = refusal(result.reason or "REFUSED")
@@ -275,22 +279,30 @@ def set_statuses_batch(
                 else:
                     done.append((index, address, st.id, result))
 
-        final = _views_of(conn, [(address, type_id) for _, address, type_id, _ in done], known)
-        for _index, address, type_id, result in sorted(done, key=lambda d: d[0]):
-            outcome.results.append(
-                StatusOutcome(address, final[(address.channel, address.key, type_id)], success_reason(result))
-            )
+        final = _views_of(conn, [(address, type_id) for _, address, type_id, _ in done], known, writer.written)
+    for _index, address, type_id, result in sorted(done, key=lambda d: d[0]):
+        outcome.results.append(
+            StatusOutcome(address, final[(address.channel, address.key, type_id)], success_reason(result))
+        )
     outcome.errors.sort(key=lambda e: e.index)
     return outcome
 
 
 def _views_of(
-    conn: Connection, pairs: Sequence[tuple[Address, int]], known: dict[int, views.TypeView]
+    conn: Connection,
+    pairs: Sequence[tuple[Address, int]],
+    known: dict[int, views.TypeView],
+    written: dict[tuple[str, int], dict[str, Any]],
 ) -> dict[tuple[Channel, str, int], views.StatusView]:
+    """The status of each pair after the writes: the row written last, else what is stored."""
     by_channel: dict[Channel, list[tuple[str, views.TypeView]]] = {}
-    for address, type_id in pairs:
-        by_channel.setdefault(address.channel, []).append((address.key, known[type_id]))
     answer: dict[tuple[Channel, str, int], views.StatusView] = {}
+    for address, type_id in pairs:
+        row = written.get((address.key, type_id))
+        if row is not None:
+            answer[(address.channel, address.key, type_id)] = views.status_of_row(known[type_id], row)
+        else:
+            by_channel.setdefault(address.channel, []).append((address.key, known[type_id]))
     for channel, wanted in by_channel.items():
         for (key, type_id), view in views.status_pairs(conn, channel, wanted).items():
             answer[(channel, key, type_id)] = view

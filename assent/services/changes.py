@@ -103,6 +103,9 @@ class Writer:
     _bases: dict[int, tuple[Evidence, dict[str, Any]]] = field(default_factory=dict, init=False, repr=False)
     #: addresses this writer has locked (or created) in its transaction: touched once
     _touched: set[tuple[Channel, str]] = field(default_factory=set, init=False, repr=False)
+    #: the `subscription_statuses` rows this writer wrote, by (address key, type id), the last
+    #: of each: what an interface answers about them after the change, without reading it back
+    written: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
 
     # --- building blocks ----------------------------------------------------------------
 
@@ -279,6 +282,7 @@ class Writer:
             keys=("address", "subscription_type_id"),
             update=("status", "legal_basis", "legal_basis_explanation", "source", "updated_at"),
         )
+        self.written.update(unique_rows)
         self._store_processing_basis(channel, basis_for)
         self._lift_erasures(channel, lifted_erasures)
         changed_keys = {r["address"] for r in status_rows}

@@ -9,8 +9,9 @@ the native API shows for the same address (R12).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,7 @@ from sqlalchemy.engine import Connection
 from assent.domain.model import Channel, Status
 from assent.services.state import phone_region
 from assent.storage import tables as t
-from assent.storage.db import driver_fetchall
+from assent.storage.db import FixedSQL
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +73,35 @@ def _type(row: Any) -> TypeView:
     )
 
 
+_UTC = t.UTCDateTime()
+
+
+def _as_time(value: Any, dialect: sa.Dialect) -> dt.datetime:
+    """What SQLAlchemy makes of a time column (UTCDateTime, NOT NULL) the driver returned."""
+    moment = _UTC.process_result_value(value, dialect)
+    assert moment is not None
+    return moment
+
+
+_TYPES_SQL = (
+    "SELECT id, business_unit_id, channel, name, description, purpose, is_active, created_at, updated_at, translations"
+    " FROM subscription_types"
+)
+_TYPE_FILTERS = {
+    "channel": "channel = :channel",
+    "business_unit_id": "business_unit_id = :business_unit_id",
+    "active": "is_active",
+    "ids": "id IN :ids",
+}
+
+
+@functools.cache
+def _types_query(filters: tuple[str, ...]) -> FixedSQL:
+    """One statement of fixed text for each combination of filters `types` is given."""
+    where = " AND ".join(_TYPE_FILTERS[name] for name in filters)
+    return FixedSQL(_TYPES_SQL + (f" WHERE {where}" if where else "") + " ORDER BY business_unit_id, position, id")
+
+
 def types(
     conn: Connection,
     *,
@@ -81,17 +111,40 @@ def types(
     ids: Collection[int] | None = None,
 ) -> list[TypeView]:
     """Subscription types in preference-page order (unit, position, id)."""
-    st = t.subscription_types
-    query = sa.select(st).order_by(st.c.business_unit_id, st.c.position, st.c.id)
+    params: dict[str, Any] = {}
     if channel is not None:
-        query = query.where(st.c.channel == channel.value)
+        params["channel"] = channel.value
     if business_unit_id is not None:
-        query = query.where(st.c.business_unit_id == business_unit_id)
+        params["business_unit_id"] = business_unit_id
+    filters = list(params)
     if not include_inactive:
-        query = query.where(st.c.is_active)
+        filters.append("active")
     if ids is not None:
-        query = query.where(st.c.id.in_(sorted(set(ids))))
-    return [_type(r) for r in conn.execute(query)]
+        params["ids"] = sorted(set(ids))
+        filters.append("ids")
+    return [_type_of(row, conn.dialect) for row in _types_query(tuple(filters)).fetchall(conn, **params)]
+
+
+def _type_of(row: tuple[Any, ...], dialect: sa.Dialect) -> TypeView:
+    """A TypeView of a row of `_TYPES_SQL` as the driver returns it."""
+    (type_id, unit, channel, name, description, purpose, active, created, updated, translations) = row
+    return TypeView(
+        id=type_id,
+        business_unit_id=unit,
+        channel=Channel(channel),
+        name=name,
+        description=description or "",
+        purpose=purpose,
+        is_active=bool(active),
+        created_at=_as_time(created, dialect),
+        updated_at=_as_time(updated, dialect),
+        translations=dict(_json(translations) or {}),
+    )
+
+
+def _json(value: Any) -> Any:
+    """A JSON column as the driver returns it: text on SQLite, parsed on PostgreSQL."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,20 +191,11 @@ def default_language(conn: Connection, business_unit_id: int) -> str:
     return str(found or "en")
 
 
-_STORED_SQL = (
-    "SELECT address, subscription_type_id, status, legal_basis, legal_basis_explanation, source, updated_at"
-    " FROM subscription_statuses WHERE channel = {channel} AND address {keys} AND subscription_type_id {types}"
-)
-_TIME = t.UTCDateTime()  # subscription_statuses.updated_at's type
 #: one statement of fixed text for any batch: the keys and types each bound as one value
-_STORED = {
-    "sqlite": _STORED_SQL.format(
-        channel=":channel",
-        keys="IN (SELECT value FROM json_each(:keys))",
-        types="IN (SELECT value FROM json_each(:types))",
-    ),
-    "postgresql": _STORED_SQL.format(channel="%(channel)s", keys="= ANY(%(keys)s)", types="= ANY(%(types)s)"),
-}
+_STORED = FixedSQL(
+    "SELECT address, subscription_type_id, status, legal_basis, legal_basis_explanation, source, updated_at"
+    " FROM subscription_statuses WHERE channel = :channel AND address IN :keys AND subscription_type_id IN :types"
+)
 
 
 def _stored(conn: Connection, channel: Channel, keys: Sequence[str], type_ids: Sequence[int]) -> Iterator[Any]:
@@ -161,16 +205,10 @@ def _stored(conn: Connection, channel: Channel, keys: Sequence[str], type_ids: S
     if not keys or not type_ids:
         return
     dialect = conn.dialect
-    sqlite = dialect.name == "sqlite"
-    statement = _STORED[dialect.name]
-    as_time = _TIME.process_result_value  # what SQLAlchemy makes of the column
     for start in range(0, len(keys), 1000):
-        chunk = list(keys[start : start + 1000])
-        params: dict[str, Any] = {"channel": channel.value, "keys": chunk, "types": list(type_ids)}
-        if sqlite:
-            params.update(keys=json.dumps(chunk), types=json.dumps(list(type_ids)))
-        for row in driver_fetchall(conn, statement, params):
-            yield (*row[:6], as_time(row[6], dialect))
+        rows = _STORED.fetchall(conn, channel=channel.value, keys=keys[start : start + 1000], types=type_ids)
+        for row in rows:
+            yield (*row[:6], _as_time(row[6], dialect))
 
 
 _STATUS = {status.value: status for status in Status}
@@ -178,6 +216,14 @@ _STATUS = {status.value: status for status in Status}
 
 def _view(ty: TypeView, row: Any) -> StatusView:
     return StatusView(ty, _STATUS[row[2]], row[3], row[4], row[5], row[6])
+
+
+def status_of_row(ty: TypeView, row: Mapping[str, Any]) -> StatusView:
+    """The StatusView of a `subscription_statuses` row as a writer wrote it (`Writer.written`):
+    the same values a read of the row gives back."""
+    return StatusView(
+        ty, _STATUS[row["status"]], row["legal_basis"], row["legal_basis_explanation"], row["source"], row["updated_at"]
+    )
 
 
 def statuses(

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from assent.services import chain
 from assent.storage import tables as t
-from assent.storage.db import LAST_EVENT_ID, Database
+from assent.storage.db import LAST_EVENT_ID, Database, FixedSQL
 from assent.verifier_standalone import GENESIS, Digester
 
 
@@ -42,6 +42,14 @@ def truncate_ip(ip: str | None) -> str | None:
     return str(ipaddress.ip_network(f"{parsed}/{prefix}", strict=False).network_address)
 
 
+#: Taking ids locks the counter row until commit: every other appending transaction waits
+#: from here to our commit, so what can be made before (the rows) is made before.
+_TAKE_IDS = FixedSQL(
+    "UPDATE ledger_counter SET last_id = last_id + :count WHERE id = 1 RETURNING last_id, last_hash, digest_key"
+)
+_NEW_HEAD = FixedSQL("UPDATE ledger_counter SET last_hash = :head WHERE id = 1")
+
+
 def append(db: Database, conn: Connection, events: Sequence[dict[str, Any]], at: dt.datetime) -> None:
     """Write events and their outbox rows. Ids come from the counter row, whose lock is
     held until commit: ids are gap-free and in commit order. The chain's head is read and
@@ -49,27 +57,22 @@ def append(db: Database, conn: Connection, events: Sequence[dict[str, Any]], at:
     committed event (services/chain.py)."""
     if not events:
         return
-    counter = t.ledger_counter
-    last, head, key = conn.execute(
-        sa.update(counter)
-        .where(counter.c.id == 1)
-        .values(last_id=counter.c.last_id + len(events))
-        .returning(counter.c.last_id, counter.c.last_hash, counter.c.digest_key)
-    ).one()
+    rows = [{**_EMPTY, **event, "at": at} for event in events]
+    [(last, head, key)] = _TAKE_IDS.fetchall(conn, count=len(rows))
     conn.info[LAST_EVENT_ID] = last  # the write's consistency position (storage/db.py)
-    first = last - len(events) + 1
-    rows = []
-    outbox = []
-    for offset, event in enumerate(events):
-        row = {**_EMPTY, **event, "id": first + offset, "at": at}
-        rows.append(row)
-        outbox.append(
-            {"event_id": row["id"], "address_hash": row["address_hash"], "created_at": at, "published_at": None}
-        )
+    for event_id, row in enumerate(rows, start=last - len(rows) + 1):
+        row["id"] = event_id
     new_head = chain.link(rows, head or GENESIS, Digester(bytes.fromhex(key)))
-    conn.execute(sa.update(counter).where(counter.c.id == 1).values(last_hash=new_head))
+    _NEW_HEAD.fetchall(conn, head=new_head)
     db.bulk_insert(conn, t.ledger_events, rows)
-    db.bulk_insert(conn, t.outbox, outbox)
+    db.bulk_insert(
+        conn,
+        t.outbox,
+        [
+            {"event_id": row["id"], "address_hash": row["address_hash"], "created_at": at, "published_at": None}
+            for row in rows
+        ],
+    )
 
 
 _EMPTY: dict[str, Any] = {column.name: None for column in t.ledger_events.columns} | {"redacted": False}

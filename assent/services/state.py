@@ -18,7 +18,7 @@ from assent.domain.quiet_hours import QUIET_HOURS_CHANNELS, QuietWindow, parse_w
 from assent.domain.rules import TypeFacts
 from assent.services.errors import Invalid, NotFound
 from assent.storage import tables as t
-from assent.storage.db import PHONE_REGION_FALLBACK, among, driver_fetchall
+from assent.storage.db import PHONE_REGION_FALLBACK, FixedSQL, driver_fetchall
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,28 +48,9 @@ class Account:
 
 
 def load_account(conn: Connection) -> Account:
-    row = conn.execute(sa.select(t.account_settings).where(t.account_settings.c.id == 1)).one()
-    overrides = {
-        bu_id: bool(doi)
-        for bu_id, doi in conn.execute(
-            sa.select(t.business_units.c.id, t.business_units.c.double_opt_in).where(
-                t.business_units.c.double_opt_in.is_not(None)
-            )
-        )
-    }
-    policy = Policy(
-        data_privacy_mode=row.data_privacy_mode,
-        consent_required_to_send=row.consent_required_to_send,
-        double_opt_in=row.double_opt_in,
-        double_opt_in_by_business_unit=overrides,
-    )
-    return Account(
-        policy,
-        bytes.fromhex(row.hash_key),
-        phone_region(conn, row.default_phone_region),
-        dict(row.sms_numbers),
-        RevocationPolicy(row.sms_revocation_policy),
-    )
+    """The account settings and the units' double opt-in overrides, in one statement."""
+    [row] = driver_fetchall(conn, _ACCOUNT[conn.dialect.name], {})
+    return _account(conn, row)
 
 
 def phone_region(conn: Connection, stored: str | None) -> str | None:
@@ -126,26 +107,33 @@ class DecisionBasis:
     quiet: QuietWindow | None
 
 
-#: The account settings, the units' double opt-in overrides, the type and its unit's
-#: sending windows in one statement. Driver SQL on the driver's cursor (`driver_fetchall`):
-#: no statement is built or compiled per call, and SQLAlchemy does not handle its result.
-#: A single decision reads it joined with the address's state (`decisions.decide_one`).
-_BASIS_SQL = """
-SELECT a.data_privacy_mode, a.consent_required_to_send, a.double_opt_in, a.hash_key,
-       a.default_phone_region, a.sms_numbers, a.sms_revocation_policy,
-       (SELECT {overrides} FROM business_units b WHERE b.double_opt_in IS NOT NULL) AS overrides,
-       st.id, st.business_unit_id, st.channel, st.name, st.is_active, u.quiet_hours
+#: The account settings and the units' double opt-in overrides (`load_account`), with the
+#: type and its unit's sending windows (`load_decision_basis`; a single decision reads it
+#: joined with the address's state: `decisions.decide_one`). Driver SQL on the driver's
+#: cursor (`driver_fetchall`): no statement is built or compiled per call, and SQLAlchemy
+#: does not handle its result.
+_ACCOUNT_COLUMNS = """
+a.data_privacy_mode, a.consent_required_to_send, a.double_opt_in, a.hash_key,
+a.default_phone_region, a.sms_numbers, a.sms_revocation_policy,
+(SELECT {overrides} FROM business_units b WHERE b.double_opt_in IS NOT NULL) AS overrides
+"""
+_ACCOUNT_SQL = f"SELECT {_ACCOUNT_COLUMNS} FROM account_settings a WHERE a.id = 1"
+_BASIS_SQL = f"""
+SELECT {_ACCOUNT_COLUMNS}, st.id, st.business_unit_id, st.channel, st.name, st.is_active, u.quiet_hours
 FROM account_settings a
-LEFT JOIN subscription_types st ON st.id = {type_id}
+LEFT JOIN subscription_types st ON st.id = {{type_id}}
 LEFT JOIN business_units u ON u.id = st.business_unit_id
 WHERE a.id = 1
 """
+_OVERRIDES = {
+    "sqlite": "json_group_array(json_array(b.id, b.double_opt_in))",
+    "postgresql": "json_agg(json_build_array(b.id, b.double_opt_in))",
+}
+_ACCOUNT = {dialect: _ACCOUNT_SQL.format(overrides=overrides) for dialect, overrides in _OVERRIDES.items()}
 #: by dialect, with the type's id as the parameter `type_id` in the dialect's own placeholder
 BASIS_SQL = {
-    "sqlite": _BASIS_SQL.format(overrides="json_group_array(json_array(b.id, b.double_opt_in))", type_id=":type_id"),
-    "postgresql": _BASIS_SQL.format(
-        overrides="json_agg(json_build_array(b.id, b.double_opt_in))", type_id="%(type_id)s"
-    ),
+    "sqlite": _BASIS_SQL.format(overrides=_OVERRIDES["sqlite"], type_id=":type_id"),
+    "postgresql": _BASIS_SQL.format(overrides=_OVERRIDES["postgresql"], type_id="%(type_id)s"),
 }
 #: the columns of a row of BASIS_SQL
 BASIS_COLUMNS = 14
@@ -154,6 +142,19 @@ BASIS_COLUMNS = 14
 def _json(value: Any) -> Any:
     """A JSON column or aggregate as the driver returns it: text on SQLite, parsed on PostgreSQL."""
     return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def _account(conn: Connection, row: Sequence[Any]) -> Account:
+    """The Account of a row that starts with `_ACCOUNT_COLUMNS`."""
+    (privacy, consent, doi, hash_key, region, sms_numbers, revocation, overrides) = row[:8]
+    policy = Policy(
+        data_privacy_mode=bool(privacy),
+        consent_required_to_send=bool(consent),
+        double_opt_in=bool(doi),
+        double_opt_in_by_business_unit={int(bu): bool(value) for bu, value in _json(overrides) or ()},
+    )
+    region = phone_region(conn, region)
+    return Account(policy, bytes.fromhex(hash_key), region, dict(_json(sms_numbers)), RevocationPolicy(revocation))
 
 
 def load_decision_basis(conn: Connection, type_id: int, field: str = "subscription_type_id") -> DecisionBasis:
@@ -168,18 +169,10 @@ def decision_basis(
 ) -> DecisionBasis:
     """The basis from a row whose first BASIS_COLUMNS are BASIS_SQL's; a 422 naming `field`
     when the type does not exist."""
-    (privacy, consent, doi, hash_key, region, sms_numbers, revocation, overrides) = row[:8]
     (found_id, bu_id, channel, name, is_active, quiet_hours) = row[8:BASIS_COLUMNS]
     if found_id is None:
         raise Invalid(field, f"subscription type {type_id} does not exist", "UNKNOWN_SUBSCRIPTION_TYPE")
-    policy = Policy(
-        data_privacy_mode=bool(privacy),
-        consent_required_to_send=bool(consent),
-        double_opt_in=bool(doi),
-        double_opt_in_by_business_unit={int(bu): bool(value) for bu, value in _json(overrides) or ()},
-    )
-    region = phone_region(conn, region)
-    account = Account(policy, bytes.fromhex(hash_key), region, dict(_json(sms_numbers)), RevocationPolicy(revocation))
+    account = _account(conn, row)
     type_ = SubscriptionType(found_id, bu_id, Channel(channel), name, bool(is_active))
     quiet = None
     if type_.channel in QUIET_HOURS_CHANNELS:
@@ -213,16 +206,28 @@ def require_contact(conn: Connection, contact_id: int) -> sa.Row[tuple[object, .
 _STATUS = {status.value: status for status in Status}  # per row of a batch: a dict, not Status(…)
 
 
+# Each lookup is one statement of fixed text (`FixedSQL`): a writer makes four of them for
+# every batch, and SQLAlchemy's building, compiling and result handling cost three times
+# what SQLite does for a batch of 100.
+_STATUSES = FixedSQL(
+    "SELECT address, subscription_type_id, status FROM subscription_statuses"
+    " WHERE address IN :keys AND subscription_type_id IN :types"
+)
+
+
 def load_statuses(conn: Connection, keys: Collection[str], type_ids: Collection[int]) -> dict[tuple[str, int], Status]:
     if not keys or not type_ids:
         return {}
-    s = t.subscription_statuses
-    rows = conn.execute(
-        sa.select(s.c.address, s.c.subscription_type_id, s.c.status).where(
-            among(conn, s.c.address, keys), s.c.subscription_type_id.in_(list(type_ids))
-        )
-    )
+    rows = _STATUSES.fetchall(conn, keys=keys, types=type_ids)
     return {(address, type_id): _STATUS[status] for address, type_id, status in rows}
+
+
+# not `at`: a datetime parsed per row for nothing (a re-imported list reads every one)
+_WIDE_SQL = (
+    "SELECT address, business_unit_id, set_by, source FROM wide_opt_outs WHERE channel = :channel AND address IN :keys"
+)
+_WIDE = FixedSQL(_WIDE_SQL)
+_WIDE_OF_UNITS = FixedSQL(_WIDE_SQL + " AND business_unit_id IN :units")
 
 
 def load_wide_opt_outs(
@@ -230,17 +235,14 @@ def load_wide_opt_outs(
 ) -> dict[tuple[str, int], WideOptOut]:
     if not keys:
         return {}
-    w = t.wide_opt_outs
-    # not `at`: a datetime parsed per row for nothing (a re-imported list reads every one)
-    query = sa.select(w.c.address, w.c.business_unit_id, w.c.set_by, w.c.source).where(
-        w.c.channel == channel.value, among(conn, w.c.address, keys)
-    )
-    if bu_ids is not None:
-        query = query.where(w.c.business_unit_id.in_(list(bu_ids)))
+    if bu_ids is None:
+        rows = _WIDE.fetchall(conn, channel=channel.value, keys=keys)
+    else:
+        rows = _WIDE_OF_UNITS.fetchall(conn, channel=channel.value, keys=keys, units=bu_ids)
     # a few distinct values over a whole batch: one (immutable) object for each
     made: dict[tuple[int, str, str], WideOptOut] = {}
     found: dict[tuple[str, int], WideOptOut] = {}
-    for address, bu_id, set_by, source in conn.execute(query):
+    for address, bu_id, set_by, source in rows:
         wide = made.get((bu_id, set_by, source))
         if wide is None:
             wide = made[(bu_id, set_by, source)] = WideOptOut(bu_id, ActorClass(set_by), Source(source))
@@ -255,15 +257,16 @@ class AddressFacts:
     has_processing_basis: bool = False
 
 
+_FACTS = FixedSQL(
+    "SELECT address, undeliverable, confirmation, processing_legal_basis FROM addresses"
+    " WHERE channel = :channel AND address IN :keys"
+)
+
+
 def load_address_facts(conn: Connection, channel: Channel, keys: Collection[str]) -> dict[str, AddressFacts]:
     if not keys:
         return {}
-    a = t.addresses
-    rows = conn.execute(
-        sa.select(a.c.address, a.c.undeliverable, a.c.confirmation, a.c.processing_legal_basis).where(
-            a.c.channel == channel.value, among(conn, a.c.address, keys)
-        )
-    )
+    rows = _FACTS.fetchall(conn, channel=channel.value, keys=keys)
     # a few distinct facts over a whole batch: one (immutable) object for each
     made: dict[tuple[bool, str | None, bool], AddressFacts] = {}
     found = {}
@@ -276,6 +279,9 @@ def load_address_facts(conn: Connection, channel: Channel, keys: Collection[str]
             )
         found[address] = facts
     return found
+
+
+_ERASED = FixedSQL("SELECT address_hash FROM erasures WHERE channel = :channel AND address_hash IN :hashes")
 
 
 def load_erased(
@@ -291,8 +297,4 @@ def load_erased(
     by_hash = {hash_of(channel, key): key for key in keys}
     if not by_hash:
         return set()
-    e = t.erasures
-    rows = conn.execute(
-        sa.select(e.c.address_hash).where(e.c.channel == channel.value, among(conn, e.c.address_hash, by_hash))
-    )
-    return {by_hash[r.address_hash] for r in rows}
+    return {by_hash[address_hash] for (address_hash,) in _ERASED.fetchall(conn, channel=channel.value, hashes=by_hash)}
