@@ -9,7 +9,8 @@ basis per row.
 Every action first "touches" the addresses it will change (an upsert of their `addresses`
 row). On PostgreSQL that locks the rows until commit, on SQLite the write transaction is
 already exclusive, so two writers of one address take turns and each reads the state the
-other committed: no lost update, no event with a stale `old_status`.
+other committed: no lost update, no event with a stale `old_status`. Setting a wide opt-out
+touches only the addresses it would change, and reads those again once they are locked.
 """
 
 from __future__ import annotations
@@ -295,9 +296,25 @@ class Writer:
     ) -> list[WideResult]:
         """R8: "unsubscribe from all" for (address, channel, BU). Always allowed."""
         row_evidence = self._evidence_of(evidence, len(addresses))
-        self.touch(channel, addresses)
-        current = load_wide_opt_outs(self.conn, channel, {a.key for a in addresses}, [business_unit_id])
         actor, at, dry_run = self.actor, self.at, self.dry_run
+        current = load_wide_opt_outs(self.conn, channel, {a.key for a in addresses}, [business_unit_id])
+        # Only the addresses this call would change are locked, and their opt-outs read again
+        # under the lock; one already opted out is left unlocked and unwritten. An opt-out
+        # list imported again (a million addresses, every one UNCHANGED) then writes no row
+        # and takes no row lock (on PostgreSQL a lock writes the row's page and WAL).
+        locking = [
+            a
+            for a in addresses
+            if (channel, a.key) not in self._touched
+            and judge_wide_opt_out_set(current.get((a.key, business_unit_id)), actor).applies
+        ]
+        if locking and not dry_run:
+            self.touch(channel, locking)
+            if not self.db.is_sqlite:  # SQLite's write transaction was exclusive from BEGIN
+                keys = {a.key for a in locking}
+                for key in keys:
+                    current.pop((key, business_unit_id), None)
+                current.update(load_wide_opt_outs(self.conn, channel, keys, [business_unit_id]))
         set_by, source, channel_value = actor.klass.value, actor.source.value, channel.value
         now_set = _wide(business_unit_id, actor)
         # Results are immutable and few of them differ: one object per verdict.
