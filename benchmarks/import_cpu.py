@@ -77,7 +77,35 @@ def _measure(db: Database, name: str, work: Callable[[], Any]) -> dict[str, Any]
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,
     }
     print(json.dumps(found), flush=True)
+    if _statements is not None:
+        _statements.report()
     return {**found, "result": result}
+
+
+class _Statements:
+    """Wall time per statement text (`--statements`), to find the server's share of a phase."""
+
+    def __init__(self, db: Database) -> None:
+        self.spent: dict[str, list[float]] = {}
+        sa.event.listen(db.engine, "before_cursor_execute", self.before)
+        sa.event.listen(db.engine, "after_cursor_execute", self.after)
+
+    def before(self, conn: Any, _cursor: Any, _sql: str, _params: Any, _context: Any, _many: bool) -> None:
+        conn.info["started"] = time.perf_counter()
+
+    def after(self, conn: Any, _cursor: Any, sql: str, _params: Any, _context: Any, _many: bool) -> None:
+        found = self.spent.setdefault(" ".join(sql.split())[:110], [0, 0.0])
+        found[0] += 1
+        found[1] += time.perf_counter() - conn.info.pop("started")
+
+    def report(self) -> None:
+        for sql, (count, seconds) in sorted(self.spent.items(), key=lambda item: -item[1][1])[:14]:
+            print(f"  {seconds:7.2f} s {count:6d}x  {sql}")
+        self.spent.clear()
+
+
+_statements: _Statements | None = None
+_chunk_size = 0  # the worker's own
 
 
 def _run_import(db: Database, path: Path, kind: ImportKind, label: str) -> list[dict[str, Any]]:
@@ -88,7 +116,7 @@ def _run_import(db: Database, path: Path, kind: ImportKind, label: str) -> list[
     uploaded = _measure(db, f"{label}: upload", upload)
     created = uploaded["result"]
     confirm_import(db, created["id"], created["row_count"], actor_id="bench")
-    ran = _measure(db, f"{label}: job", lambda: Worker(db).run_until_idle())
+    ran = _measure(db, f"{label}: job", lambda: Worker(db, chunk_size=_chunk_size).run_until_idle())
     with db.read() as conn:
         done = reading.view(conn, created["id"])
     predicted = {k: created["predicted"][k] for k in ("CHANGED", "UNCHANGED", "REFUSED", "INVALID")}
@@ -104,9 +132,14 @@ def main() -> None:
     parser.add_argument("--postgres-url", default=dataset.DEFAULT_POSTGRES)
     parser.add_argument("--only", choices=("opt_outs", "again", "contacts"), default=None)
     parser.add_argument("--reuse", default=None, help="the URL of a copy kept by --keep, instead of a fresh one")
+    parser.add_argument("--statements", action="store_true", help="print the slowest statements of each phase")
+    parser.add_argument("--chunk-size", type=int, default=0, help="targets per job chunk (default: the worker's)")
+    parser.add_argument("--data-dir", type=Path, default=None, help="where the data sets are cached")
     parser.add_argument("--keep", action="store_true", help="keep the run's copy of the data set")
     args = parser.parse_args()
     rows = args.rows or args.scale
+    if args.data_dir:
+        dataset.DATA_DIR = args.data_dir
     data = dataset.ensure(args.backend, args.scale, args.postgres_url, print)
     work = dataset.DATA_DIR
     opt_outs, contacts = work / f"opt-outs-{rows}.csv", work / f"contacts-{rows}.csv"
@@ -116,6 +149,10 @@ def main() -> None:
         write_contacts_file(contacts, rows, data.type_ids)
     url = args.reuse or data.copy_for_run(time.strftime("cpu%H%M%S"))
     db = Database(url)
+    global _chunk_size, _statements
+    _chunk_size = args.chunk_size
+    if args.statements:
+        _statements = _Statements(db)
     settle_heap()  # as `assent worker` and `assent serve` do
     try:
         if args.only in (None, "opt_outs"):
