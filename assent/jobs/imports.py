@@ -130,7 +130,7 @@ def load_plan(conn: Connection, import_id: str) -> Plan:
         row.business_unit_id,
         list(row.columns),
         mapping,
-        load_types(conn, type_ids),
+        load_types(conn, type_ids) if type_ids else {},  # an opt-out list names no type
         evidence_of(dict(row.evidence)),
         row.confirmed_by or row.created_by,
     )
