@@ -41,7 +41,7 @@ from assent.services.import_files import FileRefused, LineProblem, Record, Scan,
 from assent.services.ledger import RequestContext
 from assent.services.state import Account, SubscriptionType, load_account, load_types, require_business_unit
 from assent.storage import tables as t
-from assent.storage.db import Database, plan_generically
+from assent.storage.db import Database
 
 #: records per stored chunk
 CHUNK = 1000
@@ -74,7 +74,6 @@ def create_import(db: Database, file: BinaryIO, request: ImportRequest, *, actor
     found = scan(file, encoding=request.encoding, max_bytes=request.max_bytes)
     mapping = _mapping(request, found)
     with db.write() as conn:
-        plan_generically(conn)  # the dry run's lookups by key: index probes (storage/db.py)
         account = load_account(conn)
         require_business_unit(conn, request.business_unit_id)
         types = load_types(conn, {s.ident for v in mapping.values() if (s := parse_field(request.kind, v)) and s.ident})
@@ -123,7 +122,6 @@ def remap_import(
     """Change an unconfirmed import's mapping (and legal basis): the stored file is checked
     and predicted again exactly as at upload, with the same id; the file is not sent again."""
     with db.write() as conn:
-        plan_generically(conn)  # the dry run's lookups by key: index probes (storage/db.py)
         current = reading.view(conn, import_id)
         if current["status"] != ImportStatus.AWAITING_CONFIRMATION:
             raise Conflict("IMPORT_NOT_AWAITING_CONFIRMATION", f"import {import_id} is {current['status']}")

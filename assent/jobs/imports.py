@@ -37,7 +37,7 @@ from assent.services.changes import Writer
 from assent.services.ledger import RequestContext
 from assent.services.state import Account, SubscriptionType, load_account, load_types
 from assent.storage import tables as t
-from assent.storage.db import Database, among, plan_generically
+from assent.storage.db import Database, among
 
 KIND = "IMPORT"
 MAX_ADDRESS_CHARS = 320
@@ -503,7 +503,6 @@ def lines_between(conn: Connection, import_id: str, after: int, through: int) ->
 
 
 def apply_chunk(db: Database, conn: Connection, job: Job, after: int, through: int) -> list[dict[str, Any]]:
-    plan_generically(conn)  # the chunk's lookups by key: index probes (storage/db.py)
     plan = load_plan(conn, job.params["import_id"])
     account = load_account(conn)  # the policy as it is now (R12)
     lines = lines_between(conn, plan.id, after, through)

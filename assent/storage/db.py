@@ -376,20 +376,6 @@ def among(conn: Connection, column: sa.ColumnElement[Any], values: Iterable[Any]
     return column.in_(sa.select(each.c.value))
 
 
-def plan_generically(conn: Connection) -> None:
-    """PostgreSQL: plan the rest of this transaction's statements for any values of their
-    parameters (`plan_cache_mode = force_generic_plan` until it ends). No-op on SQLite.
-
-    For a statement that binds a chunk's thousand keys as one array (`among`), PostgreSQL's
-    custom plan (made for each execution until psycopg has prepared the statement and it has
-    run five more times; a pool hands a job's chunks different connections, so that is seldom)
-    costs the thousand index probes above a scan of the whole table: an import's chunk read
-    its addresses, statuses and contacts by sequential scans, 30–80 ms each on 100,000
-    addresses and growing with the table. The generic plan probes the index per key."""
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-
-
 def driver_fetchall(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     """The rows of one driver-SQL statement (the driver's placeholders), as plain tuples.
 
