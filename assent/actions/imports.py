@@ -43,8 +43,10 @@ from assent.services.state import Account, SubscriptionType, load_account, load_
 from assent.storage import tables as t
 from assent.storage.db import Database
 
-#: records per stored chunk (and per dry-run step)
+#: records per stored chunk
 CHUNK = 1000
+#: lines per step of the dry run: fewer, larger lookups (a job chunk on SQLite is as large)
+PREDICT_STEP = 5000
 SAMPLE_ROWS = 5
 DEFAULT_MAX_BYTES = 1 << 30
 
@@ -269,13 +271,11 @@ def _store_and_predict(
     seen: set[int] = set()
     checked_evidence = False
     context = RequestContext(None, None, None)
-    batch: list[Line] = []
+    batch: list[Line] = []  # the lines of the chunk being stored
+    pending: list[Line] = []  # and those not yet predicted
 
-    def flush() -> None:
-        nonlocal checked_evidence
-        if not batch:
-            return
-        if store:
+    def store_chunk() -> None:
+        if batch and store:
             db.bulk_insert(
                 conn,
                 t.import_chunks,
@@ -288,10 +288,16 @@ def _store_and_predict(
                     }
                 ],
             )
-        if not checked_evidence and _subscribes(plan, batch):
+        batch.clear()
+
+    def predict() -> None:
+        nonlocal checked_evidence
+        if not pending:
+            return
+        if not checked_evidence and _subscribes(plan, pending):
             _require_evidence(account, request.evidence)
             checked_evidence = True
-        rows = apply_records(db, conn, account, plan, batch, context=context, dry_run=True, seen=seen)
+        rows = apply_records(db, conn, account, plan, pending, context=context, dry_run=True, seen=seen)
         nonlocal predicted
         predicted = queue.add_counts(predicted, rows)
         for row in rows:
@@ -305,7 +311,7 @@ def _store_and_predict(
                         "reason": row["reason"],
                     }
                 )
-        batch.clear()
+        pending.clear()
 
     for line in lines:
         if len(sample) < SAMPLE_ROWS and line.fields is not None:
@@ -313,9 +319,13 @@ def _store_and_predict(
                 {c: (line.fields[i] if i < len(line.fields) else "")[:200] for i, c in enumerate(found.columns)}
             )
         batch.append(line)
+        pending.append(line)
         if len(batch) >= CHUNK:
-            flush()
-    flush()
+            store_chunk()
+        if len(pending) >= PREDICT_STEP:
+            predict()
+    store_chunk()
+    predict()
     unique = {(e["line"], e["column"]): e for e in errors}
     db.bulk_insert(conn, t.import_errors, list(unique.values()))
     return summarize(predicted), sample

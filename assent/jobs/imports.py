@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -44,9 +44,9 @@ MAX_ADDRESS_CHARS = 320
 PHONE_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
 
 
-@dataclass(frozen=True)
-class Line:
-    """A stored record: its line number, its cells, or why it could not be read at all."""
+class Line(NamedTuple):
+    """A stored record: its line number, its cells, or why it could not be read at all.
+    (A tuple: a million of them are made at upload and again in the job.)"""
 
     line: int
     fields: list[str] | None
@@ -130,7 +130,7 @@ def load_plan(conn: Connection, import_id: str) -> Plan:
         row.business_unit_id,
         list(row.columns),
         mapping,
-        load_types(conn, type_ids),
+        load_types(conn, type_ids) if type_ids else {},  # an opt-out list names no type
         evidence_of(dict(row.evidence)),
         row.confirmed_by or row.created_by,
     )

@@ -9,13 +9,14 @@ basis per row.
 Every action first "touches" the addresses it will change (an upsert of their `addresses`
 row). On PostgreSQL that locks the rows until commit, on SQLite the write transaction is
 already exclusive, so two writers of one address take turns and each reads the state the
-other committed: no lost update, no event with a stale `old_status`.
+other committed: no lost update, no event with a stale `old_status`. Setting a wide opt-out
+touches only the addresses it would change, and reads those again once they are locked.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,7 @@ class Writer:
     #: predicted outcomes before anyone confirms it (R34) come from the same code path
     dry_run: bool = False
     _hashes: dict[tuple[str, str], str] = field(default_factory=dict, init=False, repr=False)
+    _hashers: dict[Channel, Callable[[str], str]] = field(default_factory=dict, init=False, repr=False)
     _bases: dict[int, tuple[Evidence, dict[str, Any]]] = field(default_factory=dict, init=False, repr=False)
     #: addresses this writer has locked (or created) in its transaction: touched once
     _touched: set[tuple[Channel, str]] = field(default_factory=set, init=False, repr=False)
@@ -187,7 +189,10 @@ class Writer:
         # same hash: hash it once.
         found = self._hashes.get((channel, key))
         if found is None:
-            found = self._hashes[(channel, key)] = self.account.address_hash(channel, key)
+            hash_of = self._hashers.get(channel)
+            if hash_of is None:
+                hash_of = self._hashers[channel] = self.account.address_hasher(channel)
+            found = self._hashes[(channel, key)] = hash_of(key)
         return found
 
     # --- actions ------------------------------------------------------------------------
@@ -299,9 +304,10 @@ class Writer:
     ) -> list[WideResult]:
         """R8: "unsubscribe from all" for (address, channel, BU). Always allowed."""
         row_evidence = self._evidence_of(evidence, len(addresses))
-        self.touch(channel, addresses)
-        current = load_wide_opt_outs(self.conn, channel, {a.key for a in addresses}, [business_unit_id])
         actor, at, dry_run = self.actor, self.at, self.dry_run
+        current = load_wide_opt_outs(self.conn, channel, {a.key for a in addresses}, [business_unit_id])
+        if not dry_run:
+            self._lock_wide_opt_out_changes(channel, addresses, business_unit_id, current)
         set_by, source, channel_value = actor.klass.value, actor.source.value, channel.value
         now_set = _wide(business_unit_id, actor)
         # Results are immutable and few of them differ: one object per verdict.
@@ -351,6 +357,35 @@ class Writer:
         )
         ledger.append(self.db, self.conn, events, self.at)
         return results
+
+    def _lock_wide_opt_out_changes(
+        self,
+        channel: Channel,
+        addresses: Sequence[Address],
+        business_unit_id: int,
+        current: dict[tuple[str, int], WideOptOut],
+    ) -> None:
+        """Lock only the addresses whose opt-out this call would change, and read theirs
+        again (into `current`) under the lock; one already opted out is left unlocked and
+        unwritten. An opt-out list imported again (a million addresses, every one UNCHANGED)
+        then takes no row lock (on PostgreSQL a lock writes the row's page and WAL) and
+        attempts no insert."""
+        actor = self.actor
+        locking = [
+            a
+            for a in addresses
+            if (channel, a.key) not in self._touched
+            and judge_wide_opt_out_set(current.get((a.key, business_unit_id)), actor).applies
+        ]
+        if not locking:
+            return
+        self.touch(channel, locking)
+        if self.db.is_sqlite:
+            return  # SQLite's write transaction was exclusive from BEGIN: nothing changed since
+        keys = {a.key for a in locking}
+        for key in keys:
+            current.pop((key, business_unit_id), None)
+        current.update(load_wide_opt_outs(self.conn, channel, keys, [business_unit_id]))
 
     def remove_wide_opt_out(
         self,

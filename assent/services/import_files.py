@@ -13,7 +13,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from assent.domain.imports import LineReason
 from assent.services.errors import Invalid
@@ -31,8 +31,9 @@ class FileRefused(Invalid):
         super().__init__("file", reason, code)
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
+    """One record of the file (a tuple: one is made per line)."""
+
     line: int
     fields: list[str]
 
