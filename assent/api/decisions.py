@@ -23,7 +23,15 @@ from assent.domain.addresses import normalize_many
 from assent.domain.model import Reason
 from assent.services import as_of as past
 from assent.services.apikeys import Principal
-from assent.services.decisions import Decider, Deferrals, decide_one, require_channel
+from assent.services.decisions import (
+    Decider,
+    Deferrals,
+    OneDecision,
+    answer_one,
+    ask_one,
+    decide_one,
+    require_channel,
+)
 from assent.services.errors import Collected
 from assent.services.state import load_decision_basis
 
@@ -65,13 +73,24 @@ _WAITERS = ThreadPoolExecutor(max_workers=16, thread_name_prefix="assent-decisio
 async def decide_now(db: Database, address: str, type_id: int, channel: str | None) -> dict[str, object]:
     """The decision as of now: a sender's hot path, one statement (`decisions.decide_one`),
     no transaction around it."""
-    work = partial(_decide, address=address, type_id=type_id, channel=channel, as_of=None)
     # SQLite answers in this process, in microseconds, without waiting on a network or
     # a lock (WAL readers never wait): no hop to a worker thread, whose cost would be
-    # most of the request's. PostgreSQL's round trip waits in a worker thread, in this
-    # request's context (its read-your-writes position: `track_consistency`).
+    # most of the request's.
     if db.is_sqlite:
-        return db.read_once(work)
+        return db.read_once(partial(_decide, address=address, type_id=type_id, channel=channel, as_of=None))
+    # PostgreSQL: the statement from the event loop, when it can go there and the type's
+    # statement is known; the loop serves other requests meanwhile.
+    reads = db.loop_reads()
+    ask = None if reads is None else ask_one(reads.engine, address, type_id)
+    if reads is not None and ask is not None:
+        rows = await reads.fetchall(ask.statement, ask.params)
+        one = None if rows is None else answer_one(reads.engine, ask, rows[0], type_id, channel)
+        if one is not None:
+            return _body(one)
+    # Else the usual way, from a worker thread, in this request's context (its
+    # read-your-writes position: `track_consistency`): replicas, a type's first decision,
+    # a changed basis, an error to answer.
+    work = partial(_decide, address=address, type_id=type_id, channel=channel, as_of=None)
     context = contextvars.copy_context()
     return await asyncio.get_running_loop().run_in_executor(_WAITERS, context.run, db.read_once, work)
 
@@ -91,28 +110,29 @@ def _decide_in_transaction(
 def _decide(
     conn: Connection, address: str, type_id: int, channel: str | None, as_of: dt.datetime | None
 ) -> dict[str, object]:
-    policy_as_of = past.POLICY_AS_OF
     if as_of is None:
-        one = decide_one(conn, address, type_id, channel)
-        normalized, type_, reasons, deferred = one.address, one.type_, one.reasons, one.deferred
-    else:  # the address's state then, rebuilt from the ledger (services/as_of.py)
-        basis = load_decision_basis(conn, type_id)
-        type_, deferred = basis.type_, {}
-        require_channel(type_, channel)
-        normalized = basis.account.normalize(type_.channel, address)
-        as_of = past.require_zone(as_of)
-        reasons, policy_as_of = past.reasons_as_of(conn, basis.account, type_, normalized, as_of)
+        return _body(decide_one(conn, address, type_id, channel))
+    # the address's state then, rebuilt from the ledger (services/as_of.py)
+    basis = load_decision_basis(conn, type_id)
+    type_ = basis.type_
+    require_channel(type_, channel)
+    normalized = basis.account.normalize(type_.channel, address)
+    as_of = past.require_zone(as_of)
+    reasons, policy_as_of = past.reasons_as_of(conn, basis.account, type_, normalized, as_of)
+    body = _body(OneDecision(normalized, type_, reasons, {}))
+    return body | {"as_of": as_of.isoformat(), "policy_as_of": policy_as_of}
+
+
+def _body(one: OneDecision) -> dict[str, object]:
     body: dict[str, object] = {
-        "address": normalized.display,
-        "channel": type_.channel.value,
-        "subscription_type_id": type_.id,
-        "allowed": not reasons,
-        "reasons": [reason.value for reason in reasons],
+        "address": one.address.display,
+        "channel": one.type_.channel.value,
+        "subscription_type_id": one.type_.id,
+        "allowed": not one.reasons,
+        "reasons": [reason.value for reason in one.reasons],
     }
-    if deferred:
-        body["defer_until"] = _instant(deferred[0])
-    if as_of is not None:
-        body |= {"as_of": as_of.isoformat(), "policy_as_of": policy_as_of}
+    if one.deferred:
+        body["defer_until"] = _instant(one.deferred[0])
     return body
 
 

@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from assent.domain.addresses import Address, InvalidAddress, normalize
 from assent.domain.model import Channel, ConfirmationState, Reason, Status
@@ -113,36 +113,29 @@ def _replaced(facts: FactsKey, position: int, value: object) -> FactsKey:
     return cast(FactsKey, (*facts[:position], value, *facts[position + 1 :]))
 
 
-class Decider:
-    """Decisions for one subscription type, read in the caller's transaction."""
+class Verdicts:
+    """What the decisions of one subscription type are made of once its facts are read:
+    the decision table, the unit's sending window and the clock. No I/O (`Decider` reads)."""
 
     def __init__(
         self,
-        conn: Connection,
         account: Account,
         type_: SubscriptionType,
+        sqlite: bool,
         relevant: Relevance | None = None,
         now: dt.datetime | None = None,
-        quiet: QuietWindow | _Unread | None = _UNREAD,
+        quiet: QuietWindow | None = None,
     ) -> None:
-        """`quiet`: the unit's sending window for the type's channel, if the caller has read
-        it already (`state.load_decision_basis`); else it is read here when it can matter."""
-        self.conn = conn
         self.type_ = type_
         self.channel = type_.channel.value
-        plan = _plan(type_.facts, policy_key(account.policy), relevant, conn.dialect.name == "sqlite")
+        plan = _plan(type_.facts, policy_key(account.policy), relevant, sqlite)
         self.table, self.relevant, self._lookup_statements, self._intern = plan
         self.default = self.table[DEFAULT_FACTS]
         self._hasher = hashlib.blake2b(key=account.hash_key, digest_size=16)
         self._hasher.update(f"{self.channel}:".encode())
-        self._state: dict[str, FactsKey] | None = None
-        self._tuned = False
-        self._erased: set[bytes] = set()  # digests, not hex: compared in the hot loop
         self.quiet: QuietWindow | None = None
         if type_.channel in QUIET_HOURS_CHANNELS:
-            self.quiet = (
-                load_quiet_window(conn, type_.business_unit_id, type_.channel) if isinstance(quiet, _Unread) else quiet
-            )
+            self.quiet = quiet
             self.now = now or t.now()  # the clock is read here, never in the domain
             self._quiet_verdicts: dict[tuple[str, ...], QuietVerdict] = {}
 
@@ -151,12 +144,6 @@ class Decider:
         hasher = self._hasher.copy()
         hasher.update(key.encode())
         return hasher.hexdigest()
-
-    # --- answers ------------------------------------------------------------------------
-
-    def reasons(self, keys: Sequence[str], deferred: Deferrals | None = None) -> list[tuple[Reason, ...]]:
-        """Every key's reasons; keys in quiet hours also go into `deferred` if given."""
-        return self._answers(self.facts(keys), keys, deferred)
 
     def _answers(
         self, facts: dict[int, FactsKey], keys: Sequence[str], deferred: Deferrals | None
@@ -169,22 +156,6 @@ class Decider:
             found = self.deferrals(keys)
             for index in found:
                 answers[index] += _QUIET
-            if deferred is not None:
-                deferred.update(found)
-        return answers
-
-    def exceptions(
-        self, keys: Sequence[str | None], deferred: Deferrals | None = None
-    ) -> dict[int, tuple[Reason, ...]]:
-        """index → reasons for the keys whose answer may differ from `self.default`
-        (every other key, None excepted, gets `self.default`). Keys in quiet hours are among
-        them, and go into `deferred` if given."""
-        table = self.table
-        answers = {index: table[facts] for index, facts in self.facts(keys).items()}
-        if self.quiet is not None:
-            found = self.deferrals(keys)
-            for index in found:
-                answers[index] = answers.get(index, self.default) + _QUIET
             if deferred is not None:
                 deferred.update(found)
         return answers
@@ -207,6 +178,68 @@ class Decider:
             if not verdict.allowed:
                 found[index] = verdict.defer_until
         return found
+
+    def _facts_of(self, row: Sequence[Any]) -> FactsKey:
+        """The facts of a lookup row: (ordinal, status, wide, undeliverable, confirmation, erased)."""
+        _, status, wide, undeliverable, confirmation, erased = row
+        return self._intern[
+            (
+                Status(status) if status else Status.NOT_SPECIFIED,
+                bool(wide),
+                bool(undeliverable),
+                ConfirmationState(confirmation) if confirmation else None,
+                bool(erased),
+            )
+        ]
+
+
+class Decider(Verdicts):
+    """Decisions for one subscription type, read in the caller's transaction."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        account: Account,
+        type_: SubscriptionType,
+        relevant: Relevance | None = None,
+        now: dt.datetime | None = None,
+        quiet: QuietWindow | _Unread | None = _UNREAD,
+    ) -> None:
+        """`quiet`: the unit's sending window for the type's channel, if the caller has read
+        it already (`state.load_decision_basis`); else it is read here when it can matter."""
+        if isinstance(quiet, _Unread):
+            quiet = (
+                load_quiet_window(conn, type_.business_unit_id, type_.channel)
+                if type_.channel in QUIET_HOURS_CHANNELS
+                else None
+            )
+        super().__init__(account, type_, conn.dialect.name == "sqlite", relevant, now, quiet)
+        self.conn = conn
+        self._state: dict[str, FactsKey] | None = None
+        self._tuned = False
+        self._erased: set[bytes] = set()  # digests, not hex: compared in the hot loop
+
+    # --- answers ------------------------------------------------------------------------
+
+    def reasons(self, keys: Sequence[str], deferred: Deferrals | None = None) -> list[tuple[Reason, ...]]:
+        """Every key's reasons; keys in quiet hours also go into `deferred` if given."""
+        return self._answers(self.facts(keys), keys, deferred)
+
+    def exceptions(
+        self, keys: Sequence[str | None], deferred: Deferrals | None = None
+    ) -> dict[int, tuple[Reason, ...]]:
+        """index → reasons for the keys whose answer may differ from `self.default`
+        (every other key, None excepted, gets `self.default`). Keys in quiet hours are among
+        them, and go into `deferred` if given."""
+        table = self.table
+        answers = {index: table[facts] for index, facts in self.facts(keys).items()}
+        if self.quiet is not None:
+            found = self.deferrals(keys)
+            for index in found:
+                answers[index] = answers.get(index, self.default) + _QUIET
+            if deferred is not None:
+                deferred.update(found)
+        return answers
 
     def facts(self, keys: Sequence[str | None]) -> dict[int, FactsKey]:
         """index → facts for the keys with relevant stored state; None keys are skipped."""
@@ -248,19 +281,6 @@ class Decider:
             params = {**self._params(), "items": json.dumps(items) if sqlite else items}
             rows = driver_fetchall(self.conn, many, params)
         return {order[row[0]]: self._facts_of(row) for row in rows}
-
-    def _facts_of(self, row: Sequence[Any]) -> FactsKey:
-        """The facts of a lookup row: (ordinal, status, wide, undeliverable, confirmation, erased)."""
-        _, status, wide, undeliverable, confirmation, erased = row
-        return self._intern[
-            (
-                Status(status) if status else Status.NOT_SPECIFIED,
-                bool(wide),
-                bool(undeliverable),
-                ConfirmationState(confirmation) if confirmation else None,
-                bool(erased),
-            )
-        ]
 
     # --- preload ------------------------------------------------------------------------
 
@@ -497,39 +517,22 @@ def decide_one(conn: Connection, raw: str, type_id: int, channel: str | None = N
     That statement has to be written before the basis is read: the address's key depends on
     the type's channel and the account's phone region, its erasure hash on the account's
     hash key, the joins worth making on the type and the policy. So it is written from the
-    basis the last decision of the type read (`_shapes`), and the basis read with it is
-    compared with that; when anything differs, the decision is made again from the basis
-    just read. What is remembered only picks the statement: every answer is made from what
-    the database holds when it is asked (R12): after a change, the basis just read and a
-    lookup of the address's state, as two statements each is made. A request that would
-    fail (`channel` not the type's, an invalid address, an unknown type) takes that way,
-    whose checks come in their order.
+    basis the last decision of the type read (`ask_one`), and the basis read with it is
+    compared with that (`answer_one`); when anything differs, the decision is made again
+    from the basis just read. What is remembered only picks the statement: every answer is
+    made from what the database holds when it is asked (R12): after a change, the basis
+    just read and a lookup of the address's state, as two statements each is made. A
+    request that would fail (`channel` not the type's, an invalid address, an unknown type)
+    takes that way, whose checks come in their order.
     """
-    memo = (id(conn.engine), type_id)
-    shape = _shapes.get(memo)
+    ask = ask_one(conn.engine, raw, type_id)
     basis = None
-    if shape is not None:
-        try:
-            address = normalize(shape.channel, raw, shape.region)
-        except InvalidAddress:
-            shape = None
-    if shape is not None:
-        hasher = hashlib.blake2b(f"{shape.channel.value}:{address.key}".encode(), key=shape.hash_key, digest_size=16)
-        params = {
-            "type_id": type_id,
-            "channel": shape.channel.value,
-            "business_unit_id": shape.business_unit_id,
-            "key": address.key,
-            "hash": hasher.hexdigest(),
-        }
-        [row] = driver_fetchall(conn, shape.statement, params)
+    if ask is not None:
+        [row] = driver_fetchall(conn, ask.statement, ask.params)
+        one = answer_one(conn, ask, row, type_id, channel)
+        if one is not None:
+            return one
         basis = decision_basis(conn, row, type_id)
-        decider = Decider(conn, basis.account, basis.type_, quiet=basis.quiet)
-        if _shape_of(decider, basis.account) == shape and (channel is None or channel == shape.channel.value):
-            deferred: Deferrals = {}
-            facts = {0: decider._facts_of(row[BASIS_COLUMNS:])}
-            [reasons] = decider._answers(facts, [address.key], deferred)
-            return OneDecision(address, basis.type_, reasons, deferred)
     if basis is None:
         basis = load_decision_basis(conn, type_id)
     require_channel(basis.type_, channel)
@@ -537,15 +540,66 @@ def decide_one(conn: Connection, raw: str, type_id: int, channel: str | None = N
     decider = Decider(conn, basis.account, basis.type_, quiet=basis.quiet)
     if len(_shapes) >= _SHAPES_KEPT:
         _shapes.clear()
-    _shapes[memo] = _shape_of(decider, basis.account)
-    deferred = {}
+    _shapes[(id(conn.engine), type_id)] = _shape_of(decider, basis.account)
+    deferred: Deferrals = {}
     [reasons] = decider.reasons([address.key], deferred)
     return OneDecision(address, basis.type_, reasons, deferred)
 
 
-def _shape_of(decider: Decider, account: Account) -> _Shape:
-    type_ = decider.type_
-    statement = decider._lookup_statements[2]
+@dataclass(frozen=True, slots=True)
+class OneAsk:
+    """The one statement of a single decision, written from the shape its type's last
+    decision read (`decide_one`), and what it was written from."""
+
+    shape: _Shape
+    address: Address
+    statement: str
+    params: dict[str, Any]
+
+
+def ask_one(engine: Engine, raw: str, type_id: int) -> OneAsk | None:
+    """The statement that answers a single decision of `type_id` on `engine`'s connections,
+    if a decision of that type was made there before and the address is valid as that
+    basis would read it; else None (`decide_one` then reads the basis first). No I/O."""
+    shape = _shapes.get((id(engine), type_id))
+    if shape is None:
+        return None
+    try:
+        address = normalize(shape.channel, raw, shape.region)
+    except InvalidAddress:
+        return None
+    hasher = hashlib.blake2b(f"{shape.channel.value}:{address.key}".encode(), key=shape.hash_key, digest_size=16)
+    params = {
+        "type_id": type_id,
+        "channel": shape.channel.value,
+        "business_unit_id": shape.business_unit_id,
+        "key": address.key,
+        "hash": hasher.hexdigest(),
+    }
+    return OneAsk(shape, address, shape.statement, params)
+
+
+def answer_one(
+    source: Connection | Engine, ask: OneAsk, row: Sequence[Any], type_id: int, channel: str | None
+) -> OneDecision | None:
+    """The decision from the row `ask`'s statement returned, made by the rules as they
+    stand in that row; None when that basis is not the one the statement was written from
+    (or `channel` is not the type's): `decide_one` then decides from the basis just read.
+    No I/O: `source` is where the row came from, for its dialect and execution options."""
+    basis = decision_basis(source, row, type_id)
+    verdicts = Verdicts(basis.account, basis.type_, source.dialect.name == "sqlite", quiet=basis.quiet)
+    shape = ask.shape
+    if _shape_of(verdicts, basis.account) != shape or (channel is not None and channel != shape.channel.value):
+        return None
+    deferred: Deferrals = {}
+    facts = {0: verdicts._facts_of(row[BASIS_COLUMNS:])}
+    [reasons] = verdicts._answers(facts, [ask.address.key], deferred)
+    return OneDecision(ask.address, basis.type_, reasons, deferred)
+
+
+def _shape_of(verdicts: Verdicts, account: Account) -> _Shape:
+    type_ = verdicts.type_
+    statement = verdicts._lookup_statements[2]
     return _Shape(type_.channel, type_.business_unit_id, account.default_phone_region, account.hash_key, statement)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from assent.domain.addresses import Address, InvalidAddress, normalize
 from assent.domain.keywords import RevocationPolicy
@@ -65,7 +65,7 @@ def load_account(conn: Connection) -> Account:
     return _account(conn, row)
 
 
-def phone_region(conn: Connection, stored: str | None) -> str | None:
+def phone_region(conn: Connection | Engine, stored: str | None) -> str | None:
     """The region national phone numbers are read in: the account setting wins; unset,
     ASSENT_DEFAULT_PHONE_REGION (carried by the engine) applies. Every reader of the
     setting asks this."""
@@ -156,7 +156,7 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
-def _account(conn: Connection, row: Sequence[Any]) -> Account:
+def _account(conn: Connection | Engine, row: Sequence[Any]) -> Account:
     """The Account of a row that starts with `_ACCOUNT_COLUMNS`."""
     (privacy, consent, doi, hash_key, region, sms_numbers, revocation, overrides) = row[:8]
     policy = Policy(
@@ -177,10 +177,11 @@ def load_decision_basis(conn: Connection, type_id: int, field: str = "subscripti
 
 
 def decision_basis(
-    conn: Connection, row: Sequence[Any], type_id: int, field: str = "subscription_type_id"
+    conn: Connection | Engine, row: Sequence[Any], type_id: int, field: str = "subscription_type_id"
 ) -> DecisionBasis:
     """The basis from a row whose first BASIS_COLUMNS are BASIS_SQL's; a 422 naming `field`
-    when the type does not exist."""
+    when the type does not exist. No I/O: `conn` is where the row was read, for the
+    execution options it carries (the phone region's fallback)."""
     (found_id, bu_id, channel, name, is_active, quiet_hours) = row[8:BASIS_COLUMNS]
     if found_id is None:
         raise Invalid(field, f"subscription type {type_id} does not exist", "UNKNOWN_SUBSCRIPTION_TYPE")

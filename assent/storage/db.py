@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection, Engine
 
 from assent.config import Settings
+from assent.storage.loop_reads import LoopReads
 
 log = logging.getLogger("assent.db")
 
@@ -137,6 +138,8 @@ class Database:
         #: the engines of the primary: whoever listens to the statements sent to it (tests
         #: that check what queries filter on, tracing) listens to each
         self.engines: tuple[sa.Engine, ...] = (self.engine,) if self.is_sqlite else (self.engine, self._autocommit)
+        #: the single decision's statement, sent from the event loop (storage/loop_reads.py)
+        self._loop_reads = None if self.is_sqlite else LoopReads(self.url, self._autocommit, pool_size)
         if read_urls and self.is_sqlite:
             raise ValueError("read replicas (ASSENT_READ_DATABASE_URL) need PostgreSQL")
         self.max_replica_lag_ms = max_replica_lag_ms
@@ -232,6 +235,20 @@ class Database:
         finally:
             _no_ping.reset(token)
 
+    def loop_reads(self) -> LoopReads | None:
+        """Connections to read from on the event loop, when a read may go there: on
+        PostgreSQL with no replica configured (which replica may serve a read, and whether
+        it has replayed far enough, is `read_once`'s to find out) and while nobody listens
+        to the statements sent to the primary (tests that check what queries filter on,
+        tracing: they hear `read_once`'s). Their statements are `read_once`'s on the primary:
+        no transaction around one, each seeing every change committed before it began."""
+        if self._loop_reads is None or self.replicas:
+            return None
+        for engine in self.engines:
+            if engine.dispatch.before_cursor_execute or engine.dispatch.after_cursor_execute:
+                return None
+        return self._loop_reads
+
     def _replica_connection(self, at_least: int | None) -> Connection | None:
         if not self.replicas:
             return None
@@ -320,6 +337,8 @@ class Database:
                 copy.write_row(row)
 
     def dispose(self) -> None:
+        if self._loop_reads is not None:
+            self._loop_reads.close()
         for engine in self.engines:
             engine.dispose()
         for replica in self.replicas:
