@@ -27,9 +27,8 @@ from assent.services.decisions import (
     Decider,
     Deferrals,
     OneDecision,
-    answer_one,
-    ask_one,
     decide_one,
+    decide_one_on_loop,
     require_channel,
 )
 from assent.services.errors import Collected
@@ -80,13 +79,9 @@ async def decide_now(db: Database, address: str, type_id: int, channel: str | No
         return db.read_once(partial(_decide, address=address, type_id=type_id, channel=channel, as_of=None))
     # PostgreSQL: the statement from the event loop, when it can go there and the type's
     # statement is known; the loop serves other requests meanwhile.
-    reads = db.loop_reads()
-    ask = None if reads is None else ask_one(reads.engine, address, type_id)
-    if reads is not None and ask is not None:
-        rows = await reads.fetchall(ask.statement, ask.params)
-        one = None if rows is None else answer_one(reads.engine, ask, rows[0], type_id, channel)
-        if one is not None:
-            return _body(one)
+    one = await decide_one_on_loop(db, address, type_id, channel)
+    if one is not None:
+        return _body(one)
     # Else the usual way, from a worker thread, in this request's context (its
     # read-your-writes position: `track_consistency`): replicas, a type's first decision,
     # a changed basis, an error to answer.

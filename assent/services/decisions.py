@@ -51,7 +51,7 @@ from assent.services.state import (
     load_quiet_window,
 )
 from assent.storage import tables as t
-from assent.storage.db import driver_fetchall
+from assent.storage.db import Database, driver_fetchall
 
 DEFAULT_FACTS: FactsKey = (Status.NOT_SPECIFIED, False, False, None, False)
 _STATUS, _WIDE, _UNDELIVERABLE, _CONFIRMATION, _ERASED = range(5)
@@ -595,6 +595,21 @@ def answer_one(
     facts = {0: verdicts._facts_of(row[BASIS_COLUMNS:])}
     [reasons] = verdicts._answers(facts, [ask.address.key], deferred)
     return OneDecision(ask.address, basis.type_, reasons, deferred)
+
+
+async def decide_one_on_loop(db: Database, raw: str, type_id: int, channel: str | None) -> OneDecision | None:
+    """`decide_one`'s statement sent from the event loop (`Database.loop_reads`: PostgreSQL
+    without replicas), when the type's statement is known and the basis it was written from
+    still holds; None when this way cannot answer — then ask `decide_one` the usual way."""
+    reads = db.loop_reads()
+    ask = None if reads is None else ask_one(reads.engine, raw, type_id)
+    if reads is None or ask is None:
+        return None
+    rows = await reads.fetchall(ask.statement, ask.params)
+    if rows is None:
+        return None
+    [row] = rows
+    return answer_one(reads.engine, ask, row, type_id, channel)
 
 
 def _shape_of(verdicts: Verdicts, account: Account) -> _Shape:

@@ -33,7 +33,9 @@ def _loop_backends(db: Database) -> list[int]:
 
 
 def _reasons(client: TestClient, headers: dict[str, str], type_id: int) -> list[str]:
-    response = client.get("/api/v1/decisions", params={"address": ALICE, "subscription_type_id": type_id}, headers=headers)
+    response = client.get(
+        "/api/v1/decisions", params={"address": ALICE, "subscription_type_id": type_id}, headers=headers
+    )
     assert response.status_code == 200, response.text
     return list(response.json()["reasons"])
 
