@@ -58,21 +58,6 @@ class WideView:
     at: dt.datetime
 
 
-def _type(row: Any) -> TypeView:
-    return TypeView(
-        id=row.id,
-        business_unit_id=row.business_unit_id,
-        channel=Channel(row.channel),
-        name=row.name,
-        description=row.description or "",
-        purpose=row.purpose,
-        is_active=bool(row.is_active),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        translations=dict(row.translations or {}),
-    )
-
-
 _UTC = t.UTCDateTime()
 
 
@@ -159,25 +144,29 @@ class UnitTypes:
     default_phone_region: str | None
 
 
+#: the unit, its active types of the channel (none: one row of NULLs) and the account's phone
+#: region, the types' columns in the order of `_TYPES_SQL` (`_type_of`)
+_UNIT_TYPES = FixedSQL(
+    "SELECT a.default_phone_region, bu.id, st.id, st.business_unit_id, st.channel, st.name, st.description,"
+    " st.purpose, st.is_active, st.created_at, st.updated_at, st.translations"
+    " FROM account_settings a JOIN business_units bu ON bu.id = :unit"
+    " LEFT OUTER JOIN subscription_types st"
+    " ON st.business_unit_id = bu.id AND st.channel = :channel AND st.is_active"
+    " WHERE a.id = 1 ORDER BY st.position, st.id"
+)
+
+
 def unit_types(conn: Connection, channel: Channel, business_unit_id: int) -> UnitTypes:
     """One query for the unit, its active types of the channel and the phone region: the
     per-address and the batch reads of v4 statuses share it."""
-    st, bu, acc = t.subscription_types, t.business_units, t.account_settings
-    query = (
-        sa.select(acc.c.default_phone_region.label("assent_region"), bu.c.id.label("assent_unit"), st)
-        .select_from(
-            acc.join(bu, bu.c.id == business_unit_id).outerjoin(
-                st, sa.and_(st.c.business_unit_id == bu.c.id, st.c.channel == channel.value, st.c.is_active)
-            )
-        )
-        .where(acc.c.id == 1)
-        .order_by(st.c.position, st.c.id)
-    )
-    rows = conn.execute(query).all()
+    rows = _UNIT_TYPES.fetchall(conn, unit=business_unit_id, channel=channel.value)
     if not rows:
+        acc = t.account_settings
         region = conn.execute(sa.select(acc.c.default_phone_region).where(acc.c.id == 1)).scalar()
         return UnitTypes(False, [], phone_region(conn, region))
-    return UnitTypes(True, [_type(r) for r in rows if r.id is not None], phone_region(conn, rows[0].assent_region))
+    dialect = conn.dialect
+    found = [_type_of(r[2:], dialect) for r in rows if r[2] is not None]
+    return UnitTypes(True, found, phone_region(conn, rows[0][0]))
 
 
 def business_unit_exists(conn: Connection, business_unit_id: int) -> bool:

@@ -203,15 +203,18 @@ class Database:
         finally:
             conn.close()
 
-    def read_once(self, work: Callable[[Connection], T]) -> T:
+    def read_once(self, work: Callable[[Connection], T], *, replicas: bool = True) -> T:
         """`work(conn)` for a read of a statement or two that a replica may serve (the
         single decision): on a replica exactly as `read_replica`; on the primary without a
         transaction around it (each statement sees every change committed before it began,
         as each does in a READ COMMITTED transaction: R12 holds) and without pinging the
         pooled connection first — if it turns out dead, `work` runs again, once, on a fresh
         one (a read is safe to repeat). One round trip per statement on PostgreSQL, where a
-        transaction with a pre-ping costs three more."""
-        conn = self._replica_connection(None)
+        transaction with a pre-ping costs three more.
+
+        `replicas=False`: always the primary, as `read` is (for an interface whose clients
+        send no consistency position to read their own writes by, HubSpot's)."""
+        conn = self._replica_connection(None) if replicas else None
         if conn is not None:
             try:
                 found = work(conn)
