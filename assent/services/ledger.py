@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 
 from assent.services import chain
 from assent.storage import tables as t
-from assent.storage.db import LAST_EVENT_ID, Database, FixedSQL
+from assent.storage.db import LAST_EVENT_ID, Database, FixedSQL, driver_fetchall, driver_rows, unnest_select
 from assent.verifier_standalone import GENESIS, Digester
 
 
@@ -63,6 +63,9 @@ def append(db: Database, conn: Connection, events: Sequence[dict[str, Any]], at:
     for event_id, row in enumerate(rows, start=last - len(rows) + 1):
         row["id"] = event_id
     new_head = chain.link(rows, head or GENESIS, Digester(bytes.fromhex(key)))
+    if not db.is_sqlite and len(rows) <= _ONE_STATEMENT:
+        _append_in_one(conn, rows, new_head, at)
+        return
     _NEW_HEAD.fetchall(conn, head=new_head)
     db.bulk_insert(conn, t.ledger_events, rows)
     db.bulk_insert(
@@ -72,6 +75,29 @@ def append(db: Database, conn: Connection, events: Sequence[dict[str, Any]], at:
             {"event_id": row["id"], "address_hash": row["address_hash"], "created_at": at, "published_at": None}
             for row in rows
         ],
+    )
+
+
+#: up to this many events, PostgreSQL writes the head, the events and their outbox rows in one
+#: statement; more (an import's chunk) go by COPY, whose rows cost the server less
+_ONE_STATEMENT = 1000
+
+
+def _append_in_one(conn: Connection, rows: Sequence[dict[str, Any]], new_head: str, at: dt.datetime) -> None:
+    """PostgreSQL: the new head, the events and the outbox rows in one round trip, not three
+    (COPY, COPY, UPDATE). The counter row stays locked from the ids to the commit: every
+    round trip in between is one that every other appending transaction waits for."""
+    names, select, params = unnest_select(conn, t.ledger_events, rows, keys=("id",), exact=True)
+    [[created_at]] = driver_rows(conn, t.outbox, [{"created_at": at}])[1]
+    params |= {"assent_head": new_head, "assent_at": created_at}
+    columns = ", ".join(f'"{name}"' for name in names)
+    driver_fetchall(
+        conn,
+        "WITH head AS (UPDATE ledger_counter SET last_hash = %(assent_head)s WHERE id = 1),"
+        f" events AS (INSERT INTO ledger_events ({columns}) {select} RETURNING id, address_hash)"
+        " INSERT INTO outbox (event_id, address_hash, created_at, published_at)"
+        " SELECT id, address_hash, %(assent_at)s::TIMESTAMP WITH TIME ZONE, NULL FROM events",
+        params,
     )
 
 

@@ -314,7 +314,7 @@ class Database:
         quoted = ", ".join(f'"{name}"' for name in names)
         if self.is_sqlite:
             placeholders = ", ".join("?" for _ in names)
-            conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders})', values)
+            driver_executemany(conn, f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders})', values)
             return
         raw = conn.connection.driver_connection
         assert raw is not None
@@ -418,6 +418,58 @@ def driver_fetchall(conn: Connection, sql: str, params: Mapping[str, Any]) -> li
     finally:
         cursor.close()
 
+
+def driver_executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One driver-SQL statement (the driver's placeholders) for each row, the way of
+    `driver_fetchall`: what `conn.exec_driver_sql(sql, rows)` does, without SQLAlchemy's
+    execution context (a write of a batch of 100 runs several)."""
+    if conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute:
+        conn.exec_driver_sql(sql, list(rows))
+        return
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, rows)
+    except conn.dialect.loaded_dbapi.Error as error:
+        conn._handle_dbapi_exception(error, sql, rows, cursor, None)  # always raises
+        raise
+    finally:
+        cursor.close()
+
+
+def unnest_select(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str] = (),
+    exact: bool = False,
+) -> tuple[list[str], str, dict[str, Any]]:
+    """PostgreSQL: rows as the text of `SELECT … FROM unnest(…)`, the same whatever their
+    number, and its parameters: each column one array, or, when it holds the same value in
+    every row and is not one of `keys`, that value once (one batch's time, source, channel,
+    evidence). Returns the column names (in the SELECT's order), the SELECT and the
+    parameters. Each value is cast to its column's type; `exact` leaves out lengths, whose
+    explicit cast would cut a longer text where an INSERT or COPY refuses it."""
+    names, values = driver_rows(conn, table, rows)
+    columns_of_values = list(zip(*values, strict=True))
+    params: dict[str, Any] = {}
+    arrays, picked = [], []
+    for index, (name, column) in enumerate(zip(names, columns_of_values, strict=True)):
+        sql_type = table.c[name].type.compile(conn.dialect)
+        if exact:
+            sql_type = _LENGTH.sub("", sql_type)
+        if name not in keys and column.count(column[0]) == len(column):
+            params[f"c{index}"] = column[0]
+            picked.append(f"%(c{index})s::{sql_type}")
+        else:
+            params[f"c{index}"] = list(column)
+            arrays.append((f"c{index}", f"%(c{index})s::{sql_type}[]"))
+            picked.append(f"u.c{index}")
+    unnest = f"unnest({', '.join(array for _, array in arrays)}) AS u({', '.join(alias for alias, _ in arrays)})"
+    return names, f"SELECT {', '.join(picked)} FROM {unnest}", params
+
+
+_LENGTH = re.compile(r"\(\d+\)")
 
 _MEMBERSHIP = re.compile(r"\b([\w.]+) IN :(\w+)\b")
 _SCALAR = re.compile(r"(?<![:\w]):(\w+)\b")
