@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.model import Channel, Status
-from assent.services.state import phone_region
+from assent.services.state import StoredStatus, phone_region
 from assent.storage import tables as t
 from assent.storage.db import FixedSQL
 
@@ -213,6 +213,11 @@ def status_of_row(ty: TypeView, row: Mapping[str, Any]) -> StatusView:
     return StatusView(
         ty, _STATUS[row["status"]], row["legal_basis"], row["legal_basis_explanation"], row["source"], row["updated_at"]
     )
+
+
+def status_of_stored(ty: TypeView, stored: StoredStatus) -> StatusView:
+    """The StatusView of a status a writer read (`Writer.read`)."""
+    return StatusView(ty, *stored)
 
 
 def statuses(
