@@ -125,7 +125,7 @@ def _text(value: str) -> str:
 
 
 def subscriber_json(subscriber: str) -> str:
-    """The JSON string of a subscriber, for `public_status_json`."""
+    """The JSON string of a subscriber, for `StatusWriter`."""
     return pydantic_core.to_json(subscriber).decode()
 
 

@@ -234,21 +234,6 @@ def statuses(
     return answer
 
 
-def status_pairs(
-    conn: Connection, channel: Channel, pairs: Sequence[tuple[str, TypeView]]
-) -> dict[tuple[str, int], StatusView]:
-    """The StatusView of each (address key, type) pair, and of no other pair."""
-    keys = sorted({key for key, _ in pairs})
-    type_ids = sorted({ty.id for _, ty in pairs})
-    wanted = {(key, ty.id): ty for key, ty in pairs}
-    answer = {pair: StatusView(ty, Status.NOT_SPECIFIED) for pair, ty in wanted.items()}
-    for r in _stored(conn, channel, keys, type_ids):
-        ty = wanted.get((r[0], r[1]))
-        if ty is not None:
-            answer[(r[0], ty.id)] = _view(ty, r)
-    return answer
-
-
 def wide_opt_outs(
     conn: Connection, channel: Channel, keys: Sequence[str], business_unit_id: int | None = None
 ) -> dict[str, list[WideView]]:

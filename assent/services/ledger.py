@@ -80,9 +80,10 @@ def append(db: Database, conn: Connection, events: Sequence[dict[str, Any]], at:
     )
 
 
-#: up to this many events, PostgreSQL writes the head, the events and their outbox rows in one
-#: statement; more (an import's chunk) go by COPY, whose rows cost the server less
-_ONE_STATEMENT = 1000
+#: up to this many events (a HubSpot batch of 100, a single change), PostgreSQL writes the
+#: head, the events and their outbox rows in one statement; more (a job's or an import's chunk
+#: of 1,000) go by COPY, as before
+_ONE_STATEMENT = 200
 
 
 def _append_in_one(conn: Connection, rows: Sequence[dict[str, Any]], new_head: str, at: dt.datetime) -> None:
