@@ -10,9 +10,10 @@ The bodies are those of `benchmarks/client.py` (100 existing addresses, each a r
 and status), from a fixed seed; `--mixed` gives each input one of three legal bases and
 explanations and repeats addresses (several evidence groups per batch). `--dump FILE` writes
 every answer (timestamps blanked) and then the state and the ledger, to compare two versions
-of the code byte for byte.
+of the code byte for byte. `--read` benches batch/read (`?channel=EMAIL`) of 100 existing
+addresses instead, as `benchmarks/client.py` calls it.
 
-    python -m benchmarks.hubspot_cpu [--backend sqlite] [--calls 200] [--warm 30] [--mixed] [--dump FILE]
+    python -m benchmarks.hubspot_cpu [--backend sqlite] [--calls 200] [--warm 30] [--mixed] [--read] [--dump FILE]
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from assent.config import Settings
 from benchmarks import dataset
 from benchmarks.server import api_key
 
-PATH = "/communication-preferences/v4/statuses/batch/write"
+WRITE = "/communication-preferences/v4/statuses/batch/write"
+READ = "/communication-preferences/v4/statuses/batch/read"
 _TIMESTAMP = re.compile(rb'"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"')
 _STATE = (
     "SELECT address, subscription_type_id, status, legal_basis, legal_basis_explanation, source"
@@ -51,10 +53,13 @@ _STATE = (
 )
 
 
-def bodies(addresses: list[str], type_ids: list[int], count: int, mixed: bool) -> list[bytes]:
+def bodies(addresses: list[str], type_ids: list[int], count: int, mixed: bool, read: bool = False) -> list[bytes]:
     rng = random.Random(7)
     made = []
     for _ in range(count):
+        if read:
+            made.append(json.dumps({"inputs": rng.sample(addresses, 100)}).encode())
+            continue
         picked = rng.sample(addresses, 70 if mixed else 100)
         if mixed:
             picked += [rng.choice(picked) for _ in range(30)]
@@ -76,17 +81,18 @@ def bodies(addresses: list[str], type_ids: list[int], count: int, mixed: bool) -
     return made
 
 
-async def call(app: Any, key: str, body: bytes) -> tuple[int, bytes]:
+async def call(app: Any, key: str, body: bytes, read: bool = False) -> tuple[int, bytes]:
     """One POST, as uvicorn hands it to the app."""
+    path = READ if read else WRITE
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": PATH,
-        "raw_path": PATH.encode(),
-        "query_string": b"",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"channel=EMAIL" if read else b"",
         "root_path": "",
         "headers": [
             (b"host", b"127.0.0.1"),
@@ -136,6 +142,7 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=200, help="measured calls")
     parser.add_argument("--warm", type=int, default=30, help="calls before measuring")
     parser.add_argument("--mixed", action="store_true", help="several legal bases and explanations per batch")
+    parser.add_argument("--read", action="store_true", help="batch/read instead of batch/write")
     parser.add_argument("--dump", type=Path, help="write the answers, then the state and the ledger, here")
     parser.add_argument("--postgres-url", default=os.environ.get("ASSENT_BENCH_POSTGRES_URL", dataset.DEFAULT_POSTGRES))
     parser.add_argument("--data-dir", type=Path, default=dataset.DATA_DIR)
@@ -147,7 +154,7 @@ def main() -> None:
         key = api_key(url)
         lines = data.audience_csv.read_text().splitlines()[1:]
         addresses = [line.strip() for line in lines if "@" in line and " " not in line.strip()]
-        work = bodies(addresses, list(data.type_ids), args.warm + args.calls, args.mixed)
+        work = bodies(addresses, list(data.type_ids), args.warm + args.calls, args.mixed, args.read)
         app = create_app(Settings(database_url=url, secret_keys=("benchmark-secret-key",), run_worker=False))
         settle_heap()
         database = sa.make_url(url).database or ""
@@ -159,7 +166,7 @@ def main() -> None:
             for index, body in enumerate(work):
                 if index == args.warm:
                     started = (time.process_time(), backends_cpu(database) if postgres else 0.0)
-                status, answer = await call(app, key, body)
+                status, answer = await call(app, key, body, args.read)
                 if status not in (200, 207):
                     raise RuntimeError(f"{status}: {answer[:500]!r}")
                 if dump:
@@ -167,7 +174,8 @@ def main() -> None:
             return time.process_time() - started[0], (backends_cpu(database) - started[1]) if postgres else 0.0
 
         process, backends = asyncio.run(run())
-        line = f"{args.backend}: {args.calls} calls of 100: {process / args.calls * 1000:.2f} ms CPU in process"
+        what = "batch/read" if args.read else "batch/write"
+        line = f"{args.backend} {what}: {args.calls} calls of 100: {process / args.calls * 1000:.2f} ms CPU in process"
         print(line + (f", {backends / args.calls * 1000:.2f} ms in the PostgreSQL backends" if postgres else ""))
         if dump:
             engine = sa.create_engine(url)

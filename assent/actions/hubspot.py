@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -220,7 +219,9 @@ def set_statuses_batch(
     at = t.now()
     with db.write() as conn:
         account = load_account(conn)
-        writer = Writer(db, conn, account, actor, context=context, at=at)  # it locks each address once
+        # one writer: it locks each address once; it keeps what it read of the statuses, which
+        # answers those it leaves unchanged
+        writer = Writer(db, conn, account, actor, context=context, at=at, keep_read=True)
         known = {ty.id: ty for ty in views.types(conn, ids={i.subscription_id for i in inputs})}
         valid: list[tuple[int, Address, views.TypeView, WriteInput]] = []
         for index, item in enumerate(inputs):
@@ -279,7 +280,7 @@ def set_statuses_batch(
                 else:
                     done.append((index, address, st.id, result))
 
-        final = _views_of(conn, [(address, type_id) for _, address, type_id, _ in done], known, writer.written)
+        final = _views_of([(address, type_id) for _, address, type_id, _ in done], known, writer)
     for _index, address, type_id, result in sorted(done, key=lambda d: d[0]):
         outcome.results.append(
             StatusOutcome(address, final[(address.channel, address.key, type_id)], success_reason(result))
@@ -289,23 +290,21 @@ def set_statuses_batch(
 
 
 def _views_of(
-    conn: Connection,
-    pairs: Sequence[tuple[Address, int]],
-    known: dict[int, views.TypeView],
-    written: dict[tuple[str, int], dict[str, Any]],
+    pairs: Sequence[tuple[Address, int]], known: dict[int, views.TypeView], writer: Writer
 ) -> dict[tuple[Channel, str, int], views.StatusView]:
-    """The status of each pair after the writes: the row written last, else what is stored."""
-    by_channel: dict[Channel, list[tuple[str, views.TypeView]]] = {}
+    """The status of each pair after the writes: the row the writer wrote last, else the one
+    it read under its lock (every pair of a batch was read), else none (NOT_SPECIFIED)."""
     answer: dict[tuple[Channel, str, int], views.StatusView] = {}
+    written, read = writer.written, writer.read
     for address, type_id in pairs:
-        row = written.get((address.key, type_id))
+        ty, pair = known[type_id], (address.key, type_id)
+        row = written.get(pair)
         if row is not None:
-            answer[(address.channel, address.key, type_id)] = views.status_of_row(known[type_id], row)
+            view = views.status_of_row(ty, row)
         else:
-            by_channel.setdefault(address.channel, []).append((address.key, known[type_id]))
-    for channel, wanted in by_channel.items():
-        for (key, type_id), view in views.status_pairs(conn, channel, wanted).items():
-            answer[(channel, key, type_id)] = view
+            stored = read.get(pair)
+            view = views.StatusView(ty, Status.NOT_SPECIFIED) if stored is None else views.status_of_stored(ty, stored)
+        answer[(address.channel, address.key, type_id)] = view
     return answer
 
 

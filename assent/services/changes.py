@@ -49,9 +49,11 @@ from assent.services import ledger
 from assent.services.ledger import RequestContext
 from assent.services.state import (
     Account,
+    StoredStatus,
     SubscriptionType,
     load_address_facts,
     load_erased,
+    load_status_rows,
     load_statuses,
     load_wide_opt_outs,
 )
@@ -108,6 +110,12 @@ class Writer:
     #: the `subscription_statuses` rows this writer wrote, by (address key, type id), the last
     #: of each: what an interface answers about them after the change, without reading it back
     written: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict, init=False, repr=False)
+    #: read each status with its evidence (`read`): what an interface answers about a status
+    #: left unchanged, without reading it again
+    keep_read: bool = False
+    #: with `keep_read`, the stored statuses this writer last read under its lock, by (address
+    #: key, type id); a pair it read and found no row for is absent (NOT_SPECIFIED)
+    read: dict[tuple[str, int], StoredStatus] = field(default_factory=dict, init=False, repr=False)
 
     # --- building blocks ----------------------------------------------------------------
 
@@ -212,7 +220,14 @@ class Writer:
         keys = {a.key for a in addresses}
         type_ids = {st.id for _, changes in requests for st, _ in changes}
         bu_ids = {st.business_unit_id for _, changes in requests for st, _ in changes}
-        statuses = load_statuses(self.conn, keys, type_ids)
+        if self.keep_read:
+            stored = load_status_rows(self.conn, keys, type_ids)
+            for pair in [p for p in self.read if p not in stored and p[0] in keys and p[1] in type_ids]:
+                del self.read[pair]
+            self.read.update(stored)
+            statuses = {pair: row[0] for pair, row in stored.items()}
+        else:
+            statuses = load_statuses(self.conn, keys, type_ids)
         wides = load_wide_opt_outs(self.conn, channel, keys, bu_ids)
         facts = load_address_facts(self.conn, channel, keys)
         erased = load_erased(self.conn, self.account, channel, keys, self._hash_key)

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from assent.domain.model import Channel, Status
-from assent.services.state import phone_region
+from assent.services.state import StoredStatus, phone_region
 from assent.storage import tables as t
 from assent.storage.db import FixedSQL
 
@@ -56,21 +56,6 @@ class WideView:
     set_by: str
     source: str
     at: dt.datetime
-
-
-def _type(row: Any) -> TypeView:
-    return TypeView(
-        id=row.id,
-        business_unit_id=row.business_unit_id,
-        channel=Channel(row.channel),
-        name=row.name,
-        description=row.description or "",
-        purpose=row.purpose,
-        is_active=bool(row.is_active),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        translations=dict(row.translations or {}),
-    )
 
 
 _UTC = t.UTCDateTime()
@@ -159,25 +144,29 @@ class UnitTypes:
     default_phone_region: str | None
 
 
+#: the unit, its active types of the channel (none: one row of NULLs) and the account's phone
+#: region, the types' columns in the order of `_TYPES_SQL` (`_type_of`)
+_UNIT_TYPES = FixedSQL(
+    "SELECT a.default_phone_region, bu.id, st.id, st.business_unit_id, st.channel, st.name, st.description,"
+    " st.purpose, st.is_active, st.created_at, st.updated_at, st.translations"
+    " FROM account_settings a JOIN business_units bu ON bu.id = :unit"
+    " LEFT OUTER JOIN subscription_types st"
+    " ON st.business_unit_id = bu.id AND st.channel = :channel AND st.is_active"
+    " WHERE a.id = 1 ORDER BY st.position, st.id"
+)
+
+
 def unit_types(conn: Connection, channel: Channel, business_unit_id: int) -> UnitTypes:
     """One query for the unit, its active types of the channel and the phone region: the
     per-address and the batch reads of v4 statuses share it."""
-    st, bu, acc = t.subscription_types, t.business_units, t.account_settings
-    query = (
-        sa.select(acc.c.default_phone_region.label("assent_region"), bu.c.id.label("assent_unit"), st)
-        .select_from(
-            acc.join(bu, bu.c.id == business_unit_id).outerjoin(
-                st, sa.and_(st.c.business_unit_id == bu.c.id, st.c.channel == channel.value, st.c.is_active)
-            )
-        )
-        .where(acc.c.id == 1)
-        .order_by(st.c.position, st.c.id)
-    )
-    rows = conn.execute(query).all()
+    rows = _UNIT_TYPES.fetchall(conn, unit=business_unit_id, channel=channel.value)
     if not rows:
+        acc = t.account_settings
         region = conn.execute(sa.select(acc.c.default_phone_region).where(acc.c.id == 1)).scalar()
         return UnitTypes(False, [], phone_region(conn, region))
-    return UnitTypes(True, [_type(r) for r in rows if r.id is not None], phone_region(conn, rows[0].assent_region))
+    dialect = conn.dialect
+    found = [_type_of(r[2:], dialect) for r in rows if r[2] is not None]
+    return UnitTypes(True, found, phone_region(conn, rows[0][0]))
 
 
 def business_unit_exists(conn: Connection, business_unit_id: int) -> bool:
@@ -226,6 +215,11 @@ def status_of_row(ty: TypeView, row: Mapping[str, Any]) -> StatusView:
     )
 
 
+def status_of_stored(ty: TypeView, stored: StoredStatus) -> StatusView:
+    """The StatusView of a status a writer read (`Writer.read`)."""
+    return StatusView(ty, *stored)
+
+
 def statuses(
     conn: Connection, channel: Channel, keys: Sequence[str], of_types: Sequence[TypeView]
 ) -> dict[str, list[StatusView]]:
@@ -237,21 +231,6 @@ def statuses(
     answer: dict[str, list[StatusView]] = {}
     for key in unique_keys:
         answer[key] = [stored.get((key, ty.id)) or none for ty, none in zip(of_types, unset, strict=True)]
-    return answer
-
-
-def status_pairs(
-    conn: Connection, channel: Channel, pairs: Sequence[tuple[str, TypeView]]
-) -> dict[tuple[str, int], StatusView]:
-    """The StatusView of each (address key, type) pair, and of no other pair."""
-    keys = sorted({key for key, _ in pairs})
-    type_ids = sorted({ty.id for _, ty in pairs})
-    wanted = {(key, ty.id): ty for key, ty in pairs}
-    answer = {pair: StatusView(ty, Status.NOT_SPECIFIED) for pair, ty in wanted.items()}
-    for r in _stored(conn, channel, keys, type_ids):
-        ty = wanted.get((r[0], r[1]))
-        if ty is not None:
-            answer[(r[0], ty.id)] = _view(ty, r)
     return answer
 
 

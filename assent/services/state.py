@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -233,6 +234,32 @@ def load_statuses(conn: Connection, keys: Collection[str], type_ids: Collection[
         return {}
     rows = _STATUSES.fetchall(conn, keys=keys, types=type_ids)
     return {(address, type_id): _STATUS[status] for address, type_id, status in rows}
+
+
+_STATUS_ROWS = FixedSQL(
+    "SELECT address, subscription_type_id, status, legal_basis, legal_basis_explanation, source, updated_at"
+    " FROM subscription_statuses WHERE address IN :keys AND subscription_type_id IN :types"
+)
+_UTC = t.UTCDateTime()
+
+#: a stored status with its evidence: status, legal_basis, legal_basis_explanation, source, updated_at
+StoredStatus = tuple[Status, str | None, str | None, str | None, dt.datetime]
+
+
+def load_status_rows(
+    conn: Connection, keys: Collection[str], type_ids: Collection[int]
+) -> dict[tuple[str, int], StoredStatus]:
+    """`load_statuses` with each status's evidence and time (an aware UTC datetime)."""
+    if not keys or not type_ids:
+        return {}
+    dialect = conn.dialect
+    moment = _UTC.process_result_value
+    return {
+        (address, type_id): (_STATUS[status], basis, explanation, source, moment(at, dialect))  # type: ignore[misc]
+        for address, type_id, status, basis, explanation, source, at in _STATUS_ROWS.fetchall(
+            conn, keys=keys, types=type_ids
+        )
+    }
 
 
 # not `at`: a datetime parsed per row for nothing (a re-imported list reads every one)

@@ -206,15 +206,18 @@ class Database:
         finally:
             conn.close()
 
-    def read_once(self, work: Callable[[Connection], T]) -> T:
+    def read_once(self, work: Callable[[Connection], T], *, replicas: bool = True) -> T:
         """`work(conn)` for a read of a statement or two that a replica may serve (the
         single decision): on a replica exactly as `read_replica`; on the primary without a
         transaction around it (each statement sees every change committed before it began,
         as each does in a READ COMMITTED transaction: R12 holds) and without pinging the
         pooled connection first — if it turns out dead, `work` runs again, once, on a fresh
         one (a read is safe to repeat). One round trip per statement on PostgreSQL, where a
-        transaction with a pre-ping costs three more."""
-        conn = self._replica_connection(None)
+        transaction with a pre-ping costs three more.
+
+        `replicas=False`: always the primary, as `read` is (for an interface whose clients
+        send no consistency position to read their own writes by, HubSpot's)."""
+        conn = self._replica_connection(None) if replicas else None
         if conn is not None:
             try:
                 found = work(conn)
@@ -328,7 +331,7 @@ class Database:
         quoted = ", ".join(f'"{name}"' for name in names)
         if self.is_sqlite:
             placeholders = ", ".join("?" for _ in names)
-            conn.exec_driver_sql(f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders})', values)
+            driver_executemany(conn, f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders})', values)
             return
         raw = conn.connection.driver_connection
         assert raw is not None
@@ -434,6 +437,58 @@ def driver_fetchall(conn: Connection, sql: str, params: Mapping[str, Any]) -> li
     finally:
         cursor.close()
 
+
+def driver_executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    """One driver-SQL statement (the driver's placeholders) for each row, the way of
+    `driver_fetchall`: what `conn.exec_driver_sql(sql, rows)` does, without SQLAlchemy's
+    execution context (a write of a batch of 100 runs several)."""
+    if conn.dispatch.before_cursor_execute or conn.dispatch.after_cursor_execute:
+        conn.exec_driver_sql(sql, list(rows))
+        return
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, rows)
+    except conn.dialect.loaded_dbapi.Error as error:
+        conn._handle_dbapi_exception(error, sql, rows, cursor, None)  # always raises
+        raise
+    finally:
+        cursor.close()
+
+
+def unnest_select(
+    conn: Connection,
+    table: sa.Table,
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    keys: Sequence[str] = (),
+    exact: bool = False,
+) -> tuple[list[str], str, dict[str, Any]]:
+    """PostgreSQL: rows as the text of `SELECT … FROM unnest(…)`, the same whatever their
+    number, and its parameters: each column one array, or, when it holds the same value in
+    every row and is not one of `keys`, that value once (one batch's time, source, channel,
+    evidence). Returns the column names (in the SELECT's order), the SELECT and the
+    parameters. Each value is cast to its column's type; `exact` leaves out lengths, whose
+    explicit cast would cut a longer text where an INSERT or COPY refuses it."""
+    names, values = driver_rows(conn, table, rows)
+    columns_of_values = list(zip(*values, strict=True))
+    params: dict[str, Any] = {}
+    arrays, picked = [], []
+    for index, (name, column) in enumerate(zip(names, columns_of_values, strict=True)):
+        sql_type = table.c[name].type.compile(conn.dialect)
+        if exact:
+            sql_type = _LENGTH.sub("", sql_type)
+        if name not in keys and column.count(column[0]) == len(column):
+            params[f"c{index}"] = column[0]
+            picked.append(f"%(c{index})s::{sql_type}")
+        else:
+            params[f"c{index}"] = list(column)
+            arrays.append((f"c{index}", f"%(c{index})s::{sql_type}[]"))
+            picked.append(f"u.c{index}")
+    unnest = f"unnest({', '.join(array for _, array in arrays)}) AS u({', '.join(alias for alias, _ in arrays)})"
+    return names, f"SELECT {', '.join(picked)} FROM {unnest}", params
+
+
+_LENGTH = re.compile(r"\(\d+\)")
 
 _MEMBERSHIP = re.compile(r"\b([\w.]+) IN :(\w+)\b")
 _SCALAR = re.compile(r"(?<![:\w]):(\w+)\b")

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from assent.storage.db import driver_rows
+from assent.storage.db import driver_executemany, driver_fetchall, driver_rows, unnest_select
 
 
 def upsert(
@@ -53,7 +53,7 @@ def upsert(
         f'INSERT INTO "{table.name}" ({quoted}) VALUES ({", ".join("?" for _ in names)}) '
         f"ON CONFLICT ({conflict}) {action}"
     )
-    conn.exec_driver_sql(statement, values)
+    driver_executemany(conn, statement, values)
     return None
 
 
@@ -69,30 +69,16 @@ def _upsert_unnest(
     """PostgreSQL: one statement of fixed text whatever the number of rows, each column sent
     as one array (`INSERT … SELECT FROM unnest(…)`), so the server parses and plans it once
     (once per set of columns that hold one value throughout: those are sent as one value)."""
-    names, values = driver_rows(conn, table, rows)
-    columns_of_values = list(zip(*values, strict=True))
-    params: dict[str, Any] = {}
-    arrays, picked = [], []
-    for index, (name, column) in enumerate(zip(names, columns_of_values, strict=True)):
-        sql_type = table.c[name].type.compile(conn.dialect)
-        if name not in keys and column.count(column[0]) == len(column):
-            # the same value in every row (one chunk's time, source, channel, evidence):
-            # bound once, not as an array of a thousand copies
-            params[f"c{index}"] = column[0]
-            picked.append(f"%(c{index})s::{sql_type}")
-        else:
-            params[f"c{index}"] = list(column)
-            arrays.append((f"c{index}", f"%(c{index})s::{sql_type}[]"))
-            picked.append(f"u.c{index}")
+    names, select, params = unnest_select(conn, table, rows, keys=keys)
     quoted = ", ".join(f'"{name}"' for name in names)
     updates = ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in columns)
     conflict = ", ".join(f'"{k}"' for k in keys)
-    unnest = f"unnest({', '.join(array for _, array in arrays)}) AS u({', '.join(alias for alias, _ in arrays)})"
-    result = conn.exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({quoted}) SELECT {", ".join(picked)} FROM {unnest} '
+    found = driver_fetchall(
+        conn,
+        f'INSERT INTO "{table.name}" ({quoted}) {select} '
         f"ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
         + (" WHERE false" if only_lock else "")
         + (f' RETURNING "{returning}"' if returning else ""),
         params,
     )
-    return list(result.scalars()) if returning else None
+    return [row[0] for row in found] if returning else None

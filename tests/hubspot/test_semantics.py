@@ -253,3 +253,35 @@ def test_batch_limits_are_ten_times_hubspots(client: TestClient, read_token: str
     assert len(ok.json()["results"]) == 1000
     assert too_many.status_code == 400
     assert too_many.json()["errors"][0]["in"] == "inputs"
+
+
+def test_batch_write_answers_unchanged_statuses_as_stored(
+    client: TestClient, token: str, make: Catalog, native: Native
+) -> None:
+    """An input that changes nothing is answered with the stored status and its evidence, as a
+    read answers it; so is one that an earlier input of the same batch changed."""
+    news = make.type("Newsletter")
+    offers = make.type("Offers")
+    native.set("kept@example.com", news, "UNSUBSCRIBED")
+
+    def item(address: str, type_id: int, status: str) -> dict[str, Any]:
+        return {"subscriberIdString": address, "channel": "EMAIL", "statusState": status, "subscriptionId": type_id}
+
+    inputs = [
+        item("kept@example.com", news, "UNSUBSCRIBED"),
+        {**item("new@example.com", offers, "SUBSCRIBED"), "legalBasis": "CONSENT_WITH_NOTICE"},
+        {**item("new@example.com", offers, "SUBSCRIBED"), "legalBasisExplanation": "again"},
+    ]
+    answer = client.post(f"{CP}/v4/statuses/batch/write", headers=_auth(token), json={"inputs": inputs})
+
+    assert answer.status_code == 200
+    results = answer.json()["results"]
+    assert [r["setStatusSuccessReason"] for r in results] == [
+        "NO_STATUS_CHANGE",
+        "REQUESTED_CHANGE_OCCURRED",
+        "NO_STATUS_CHANGE",
+    ]
+    for result in results:
+        read = client.get(f"{CP}/v4/statuses/{result['subscriberIdString']}?channel=EMAIL", headers=_auth(token))
+        [stored] = [s for s in read.json()["results"] if s["subscriptionId"] == result["subscriptionId"]]
+        assert {k: v for k, v in result.items() if k != "setStatusSuccessReason"} == stored
