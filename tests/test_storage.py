@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 import pytest
 import sqlalchemy as sa
@@ -256,3 +258,44 @@ def test_sqlite_checks_enum_values_by_comparisons_and_still_refuses_others(tmp_p
     with db.write() as conn:  # NULL passes, as it did
         conn.execute(sa.update(t.addresses).values(confirmation=None))
     db.dispose()
+
+
+def test_sqlite_writers_of_two_processes_take_turns_and_each_writes(tmp_path: Path) -> None:
+    """Two Databases on one file stand for two processes (each its own lock and `flock`):
+    a writer waits for the other's commit and begins at once after it (SQLite's own busy
+    handler would try again only at its next step: 78 ms later at this point); neither is
+    refused."""
+    import threading
+    import time
+
+    from assent.storage.migrate import migrate
+
+    url = f"sqlite:///{tmp_path / 'turns.db'}"
+    first, second = Database(url), Database(url)
+    migrate(first)
+    committed: list[float] = []
+    holding = threading.Event()
+
+    def slow_writer() -> None:
+        with first.write() as conn:
+            holding.set()
+            conn.execute(sa.insert(t.business_units).values(id=7, name="Slow", created_at=t.now(), updated_at=t.now()))
+            time.sleep(0.35)
+        committed.append(time.monotonic())
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    holding.wait(5)
+    try:
+        with second.write() as conn:
+            began = time.monotonic()
+            conn.execute(sa.insert(t.business_units).values(id=8, name="Quick", created_at=t.now(), updated_at=t.now()))
+        thread.join()
+        assert committed
+        assert 0 <= began - committed[0] < 0.04
+        with first.read() as conn:
+            names = conn.execute(sa.select(t.business_units.c.name).where(t.business_units.c.id.in_([7, 8])))
+            assert sorted(names.scalars()) == ["Quick", "Slow"]
+    finally:
+        first.dispose()
+        second.dispose()
