@@ -41,7 +41,7 @@ from assent.services.import_files import FileRefused, LineProblem, Record, Scan,
 from assent.services.ledger import RequestContext
 from assent.services.state import Account, SubscriptionType, load_account, load_types, require_business_unit
 from assent.storage import tables as t
-from assent.storage.db import Database
+from assent.storage.db import Database, probe_by_key
 
 #: records per stored chunk
 CHUNK = 1000
@@ -262,6 +262,7 @@ def _store_and_predict(
     *,
     store: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    probe_by_key(conn)  # the dry run's lookups (5,000 keys a step)
     predicted = queue.empty_counts()
     sample: list[dict[str, str]] = []
     errors = [
