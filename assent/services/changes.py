@@ -386,12 +386,12 @@ class Writer:
         if not locking:
             return
         created = self.touch(channel, locking, created=True)
-        if created is None:
+        if self.db.is_sqlite:
             return  # SQLite's write transaction was exclusive from BEGIN: nothing changed since
         # An address whose row this touch created had none before: no other writer had
         # locked it, so none set a wide opt-out on it since it was read (every writer of
         # wide_opt_outs touches the address first). Only the others are read again.
-        keys = {a.key for a in locking} - created
+        keys = {a.key for a in locking} - (created or set())
         if not keys:
             return
         for key in keys:
