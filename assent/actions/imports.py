@@ -41,7 +41,7 @@ from assent.services.import_files import FileRefused, LineProblem, Record, Scan,
 from assent.services.ledger import RequestContext
 from assent.services.state import Account, SubscriptionType, load_account, load_types, require_business_unit
 from assent.storage import tables as t
-from assent.storage.db import Database
+from assent.storage.db import Database, probe_by_key
 
 #: records per stored chunk
 CHUNK = 1000
@@ -71,7 +71,8 @@ def new_import_id() -> str:
 
 def create_import(db: Database, file: BinaryIO, request: ImportRequest, *, actor_id: str | None) -> dict[str, Any]:
     """Check, store and predict an uploaded file; nothing is changed until it is confirmed."""
-    found = scan(file, encoding=request.encoding, max_bytes=request.max_bytes)
+    # The records are counted as they are stored (one pass over them, not two).
+    found = scan(file, encoding=request.encoding, max_bytes=request.max_bytes, count=False)
     mapping = _mapping(request, found)
     with db.write() as conn:
         account = load_account(conn)
@@ -92,7 +93,7 @@ def create_import(db: Database, file: BinaryIO, request: ImportRequest, *, actor
                 columns=found.columns,
                 mapping=mapping,
                 sample=[],
-                row_count=found.rows,
+                row_count=0,  # counted as the records are stored, below
                 last_line=found.last_line,
                 predicted={},
                 evidence=_stored_evidence(request.evidence),
@@ -112,7 +113,11 @@ def create_import(db: Database, file: BinaryIO, request: ImportRequest, *, actor
             actor_id,
         )
         predicted, sample = _store_and_predict(db, conn, account, plan, request, _lines(file, found), found, problems)
-        conn.execute(sa.update(t.imports).where(t.imports.c.id == import_id).values(predicted=predicted, sample=sample))
+        conn.execute(
+            sa.update(t.imports)
+            .where(t.imports.c.id == import_id)
+            .values(predicted=predicted, sample=sample, row_count=found.rows, last_line=found.last_line)
+        )
         return reading.view(conn, import_id)
 
 
@@ -243,11 +248,18 @@ def _stored_evidence(evidence: Evidence) -> dict[str, Any]:
 
 
 def _lines(file: BinaryIO, found: Scan) -> Iterator[Line]:
+    """The file's records as stored lines, counted into `found` (rows, last line)."""
+    rows, last = found.rows, found.last_line
     for item in records(file, found.encoding, found.delimiter):
         if isinstance(item, Record):
+            rows += 1
+            last = item.line
             yield Line(item.line, item.fields)
         elif isinstance(item, LineProblem):
+            rows += 1
+            last = max(last, item.line)
             yield Line(item.line, None, item.reason.value)
+    found.rows, found.last_line = rows, last
 
 
 def _store_and_predict(
@@ -262,6 +274,7 @@ def _store_and_predict(
     *,
     store: bool = True,
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    probe_by_key(conn)  # the dry run's lookups (5,000 keys a step)
     predicted = queue.empty_counts()
     sample: list[dict[str, str]] = []
     errors = [

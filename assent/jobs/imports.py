@@ -37,7 +37,7 @@ from assent.services.changes import Writer
 from assent.services.ledger import RequestContext
 from assent.services.state import Account, SubscriptionType, load_account, load_types
 from assent.storage import tables as t
-from assent.storage.db import Database, among
+from assent.storage.db import Database, among, probe_by_key
 
 KIND = "IMPORT"
 MAX_ADDRESS_CHARS = 320
@@ -511,6 +511,7 @@ def apply_chunk(db: Database, conn: Connection, job: Job, after: int, through: i
             conn.execute(sa.delete(t.import_chunks).where(t.import_chunks.c.import_id == plan.id))
         return []
     context = RequestContext(None, None, job.id)
+    probe_by_key(conn)
     rows = apply_records(db, conn, account, plan, lines, context=context)
     for row in rows:
         del row["column"]

@@ -10,7 +10,8 @@ Every action first "touches" the addresses it will change (an upsert of their `a
 row). On PostgreSQL that locks the rows until commit, on SQLite the write transaction is
 already exclusive, so two writers of one address take turns and each reads the state the
 other committed: no lost update, no event with a stale `old_status`. Setting a wide opt-out
-touches only the addresses it would change, and reads those again once they are locked.
+touches only the addresses it would change, and reads those again once they are locked
+(those that existed: a row the touch created had no opt-out to read).
 """
 
 from __future__ import annotations
@@ -119,15 +120,18 @@ class Writer:
 
     # --- building blocks ----------------------------------------------------------------
 
-    def touch(self, channel: Channel, addresses: Sequence[Address]) -> None:
+    def touch(self, channel: Channel, addresses: Sequence[Address], *, created: bool = False) -> set[str] | None:
         """Create missing address rows and lock existing ones (see module docstring). An
-        address this writer touched before is already locked until commit: not again."""
+        address this writer touched before is already locked until commit: not again.
+
+        With `created`, on PostgreSQL, returns the keys whose row this call created (None on
+        SQLite, whose write transaction excludes every other writer from BEGIN)."""
         if self.dry_run:
-            return
+            return None
         touched = self._touched
         seen: dict[str, Address] = {a.key: a for a in addresses if (channel, a.key) not in touched}
         if not seen:
-            return
+            return set()
         rows = [
             {
                 "address": a.key,
@@ -140,8 +144,10 @@ class Writer:
             }
             for a in seen.values()
         ]
-        upsert(self.conn, t.addresses, rows, keys=("address", "channel"))
+        returning = "address" if created else None
+        made = upsert(self.conn, t.addresses, rows, keys=("address", "channel"), returning=returning)
         touched.update((channel, key) for key in seen)
+        return None if made is None else set(made)
 
     def event(self, address: Address, evidence: Evidence | None = None, **fields: Any) -> dict[str, Any]:
         return {
@@ -394,10 +400,15 @@ class Writer:
         ]
         if not locking:
             return
-        self.touch(channel, locking)
+        created = self.touch(channel, locking, created=True)
         if self.db.is_sqlite:
             return  # SQLite's write transaction was exclusive from BEGIN: nothing changed since
-        keys = {a.key for a in locking}
+        # An address whose row this touch created had none before: no other writer had
+        # locked it, so none set a wide opt-out on it since it was read (every writer of
+        # wide_opt_outs touches the address first). Only the others are read again.
+        keys = {a.key for a in locking} - (created or set())
+        if not keys:
+            return
         for key in keys:
             current.pop((key, business_unit_id), None)
         current.update(load_wide_opt_outs(self.conn, channel, keys, [business_unit_id]))

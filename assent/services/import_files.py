@@ -58,6 +58,11 @@ class Scan:
     last_line: int = 1
     problems: list[LineProblem] = field(default_factory=list)
 
+    def add(self, line: int, record: bool) -> None:
+        """Count one record (or one line problem, which may be reported out of order)."""
+        self.rows += 1
+        self.last_line = line if record else max(self.last_line, line)
+
 
 def check_encoding(stream: BinaryIO, encoding: str, max_bytes: int) -> tuple[str, int]:
     """Decode the whole file once (in blocks): a byte that is not `encoding` refuses it,
@@ -173,23 +178,25 @@ def records(stream: BinaryIO, codec: str, delimiter: str | None = None) -> Itera
         text.detach()
 
 
-def scan(stream: BinaryIO, *, encoding: str = "utf-8", max_bytes: int) -> Scan:
-    """The first pass: readable? which delimiter and columns? how many rows?"""
+def scan(stream: BinaryIO, *, encoding: str = "utf-8", max_bytes: int, count: bool = True) -> Scan:
+    """The first pass: readable? which delimiter and columns? how many rows?
+
+    With `count=False` the records are read only up to the first (to refuse a file with none)
+    and none is counted: a caller that reads them all anyway counts them with `Scan.add`."""
     codec, size = check_encoding(stream, encoding, max_bytes)
     found: Scan | None = None
+    some = False
     for item in records(stream, codec):
         if isinstance(item, Scan):
             found = item
             found.size = size
-        elif isinstance(item, Record):
-            assert found is not None
-            found.rows += 1
-            found.last_line = item.line
-        else:
-            assert found is not None
-            found.rows += 1
-            found.last_line = max(found.last_line, item.line)
+            continue
+        assert found is not None
+        some = True
+        if not count:
+            break
+        found.add(item.line, isinstance(item, Record))
     assert found is not None
-    if found.rows == 0:
+    if not some:
         raise FileRefused("the file has a header but no rows", "EMPTY_FILE")
     return found

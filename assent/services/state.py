@@ -225,7 +225,12 @@ _STATUS = {status.value: status for status in Status}  # per row of a batch: a d
 # what SQLite does for a batch of 100.
 _STATUSES = FixedSQL(
     "SELECT address, subscription_type_id, status FROM subscription_statuses"
-    " WHERE address IN :keys AND subscription_type_id IN :types"
+    " WHERE address IN :keys AND subscription_type_id IN :types",
+    # `+ 0`: the types must not lead PostgreSQL to the (type, status, address) index, whose
+    # scan reads every row of the types (an index-only scan it prices cheaper than probing
+    # the primary key with each address, and which grows with the table)
+    postgresql="SELECT address, subscription_type_id, status FROM subscription_statuses"
+    " WHERE address IN :keys AND subscription_type_id + 0 IN :types",
 )
 
 
