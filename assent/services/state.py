@@ -241,9 +241,12 @@ def load_statuses(conn: Connection, keys: Collection[str], type_ids: Collection[
     return {(address, type_id): _STATUS[status] for address, type_id, status in rows}
 
 
+# on PostgreSQL `+ 0`, as in _STATUSES: by the primary key, not the (type, status, address) index
 _STATUS_ROWS = FixedSQL(
     "SELECT address, subscription_type_id, status, legal_basis, legal_basis_explanation, source, updated_at"
-    " FROM subscription_statuses WHERE address IN :keys AND subscription_type_id IN :types"
+    " FROM subscription_statuses WHERE address IN :keys AND subscription_type_id IN :types",
+    postgresql="SELECT address, subscription_type_id, status, legal_basis, legal_basis_explanation, source,"
+    " updated_at FROM subscription_statuses WHERE address IN :keys AND subscription_type_id + 0 IN :types",
 )
 _UTC = t.UTCDateTime()
 
