@@ -63,6 +63,9 @@ class LoopReads:
             except psycopg.Error:
                 self._release_slot()
                 return None
+            except BaseException:  # cancelled while connecting
+                self._release_slot()
+                raise
         try:
             cursor = conn.cursor()
             await cursor.execute(sql, params)
