@@ -249,17 +249,13 @@ def _stored_evidence(evidence: Evidence) -> dict[str, Any]:
 
 def _lines(file: BinaryIO, found: Scan) -> Iterator[Line]:
     """The file's records as stored lines, counted into `found` (rows, last line)."""
-    rows, last = found.rows, found.last_line
     for item in records(file, found.encoding, found.delimiter):
         if isinstance(item, Record):
-            rows += 1
-            last = item.line
+            found.add(item.line, record=True)
             yield Line(item.line, item.fields)
         elif isinstance(item, LineProblem):
-            rows += 1
-            last = max(last, item.line)
+            found.add(item.line, record=False)
             yield Line(item.line, None, item.reason.value)
-    found.rows, found.last_line = rows, last
 
 
 def _store_and_predict(

@@ -223,15 +223,17 @@ _STATUS = {status.value: status for status in Status}  # per row of a batch: a d
 # Each lookup is one statement of fixed text (`FixedSQL`): a writer makes four of them for
 # every batch, and SQLAlchemy's building, compiling and result handling cost three times
 # what SQLite does for a batch of 100.
-_STATUSES = FixedSQL(
-    "SELECT address, subscription_type_id, status FROM subscription_statuses"
-    " WHERE address IN :keys AND subscription_type_id IN :types",
-    # `+ 0`: the types must not lead PostgreSQL to the (type, status, address) index, whose
-    # scan reads every row of the types (an index-only scan it prices cheaper than probing
-    # the primary key with each address, and which grows with the table)
-    postgresql="SELECT address, subscription_type_id, status FROM subscription_statuses"
-    " WHERE address IN :keys AND subscription_type_id + 0 IN :types",
-)
+def _by_address(columns: str) -> FixedSQL:
+    """The stored statuses of some addresses and types, read by the primary key (address,
+    type). On PostgreSQL the types are compared as `subscription_type_id + 0`: they must not
+    lead it to the (type, status, address) index, whose scan reads every row of the types
+    (an index-only scan it prices cheaper than probing the primary key with each address,
+    and which grows with the table)."""
+    sql = f"SELECT {columns} FROM subscription_statuses WHERE address IN :keys AND subscription_type_id IN :types"
+    return FixedSQL(sql, postgresql=sql.replace("subscription_type_id IN", "subscription_type_id + 0 IN"))
+
+
+_STATUSES = _by_address("address, subscription_type_id, status")
 
 
 def load_statuses(conn: Connection, keys: Collection[str], type_ids: Collection[int]) -> dict[tuple[str, int], Status]:
@@ -241,12 +243,8 @@ def load_statuses(conn: Connection, keys: Collection[str], type_ids: Collection[
     return {(address, type_id): _STATUS[status] for address, type_id, status in rows}
 
 
-# on PostgreSQL `+ 0`, as in _STATUSES: by the primary key, not the (type, status, address) index
-_STATUS_ROWS = FixedSQL(
-    "SELECT address, subscription_type_id, status, legal_basis, legal_basis_explanation, source, updated_at"
-    " FROM subscription_statuses WHERE address IN :keys AND subscription_type_id IN :types",
-    postgresql="SELECT address, subscription_type_id, status, legal_basis, legal_basis_explanation, source,"
-    " updated_at FROM subscription_statuses WHERE address IN :keys AND subscription_type_id + 0 IN :types",
+_STATUS_ROWS = _by_address(
+    "address, subscription_type_id, status, legal_basis, legal_basis_explanation, source, updated_at"
 )
 _UTC = t.UTCDateTime()
 
